@@ -1,0 +1,189 @@
+"""Compositing over rendered frames: the disclosure label, burned-in captions and the poster.
+
+The label is applied by the render loop to every frame unconditionally; there is deliberately no
+parameter anywhere that skips it (SPEC §2.3: disclosure for the whole duration of the video).
+Overlays are rasterized once with Pillow and alpha-blended into a small region per frame, which
+costs about a millisecond at 720p.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFont
+
+from avatars.engine.captions import Cue
+from avatars.engine.errors import InvalidSpecError
+
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf",
+)
+#: Label text height as a share of frame height: 5% is larger than typical broadcast subtitles,
+#: so it stays legible when a landscape video plays inline on a phone held upright.
+LABEL_TEXT_SHARE = 0.05
+LABEL_MIN_SHARE = 0.036
+CAPTION_TEXT_SHARE = 0.048
+MIN_TEXT_PIXELS = 10
+LABEL_MAX_LINES = 2
+
+
+FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+@lru_cache(maxsize=32)
+def _font(size: int) -> FontType:
+    for candidate in _FONT_CANDIDATES:
+        if Path(candidate).exists():
+            return ImageFont.truetype(candidate, size)
+    # Pillow ≥ 10.1 embeds a scalable font, so a bare container still renders readable text.
+    return ImageFont.load_default(size=size)
+
+
+def _wrap(text: str, font: FontType, max_width: int) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        current = ""
+        for word in paragraph.split():
+            candidate = f"{current} {word}".strip()
+            if font.getlength(candidate) <= max_width or not current:
+                current = candidate
+            else:
+                lines.append(current)
+                current = word
+        if current:
+            lines.append(current)
+    return lines
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A pre-rendered RGBA patch and where it goes: blend with `apply`."""
+
+    x: int
+    y: int
+    rgb: NDArray[np.float32]
+    alpha: NDArray[np.float32]
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    def apply(self, frame: NDArray[np.uint8]) -> None:
+        """Blend the overlay into `frame` in place."""
+        region = frame[self.y : self.y + self.height, self.x : self.x + self.width]
+        blended = region * (1.0 - self.alpha) + self.rgb * self.alpha
+        region[...] = (blended + 0.5).astype(np.uint8)
+
+
+def _text_box(
+    lines: Sequence[str], font: FontType, padding: int, *, box_alpha: float, accent: bool
+) -> Image.Image:
+    ascent, descent = font.getmetrics() if isinstance(font, ImageFont.FreeTypeFont) else (11, 0)
+    line_height = ascent + descent
+    text_width = max(int(font.getlength(line)) for line in lines)
+    accent_width = max(3, padding // 3) if accent else 0
+    width = text_width + 2 * padding + accent_width
+    height = line_height * len(lines) + 2 * padding
+    box = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(box)
+    draw.rounded_rectangle(
+        (0, 0, width - 1, height - 1), radius=padding, fill=(16, 20, 28, int(255 * box_alpha))
+    )
+    if accent:
+        # An amber bar marks the box as a disclosure, distinct from captions even without reading it.
+        draw.rectangle((0, padding // 2, accent_width - 1, height - padding // 2), fill=(255, 184, 28, 255))
+    for index, line in enumerate(lines):
+        draw.text(
+            (padding + accent_width, padding + index * line_height),
+            line,
+            font=font,
+            fill=(255, 255, 255, 255),
+        )
+    return box
+
+
+def _overlay(image: Image.Image, x: int, y: int) -> Overlay:
+    data = np.asarray(image, dtype=np.float32)
+    return Overlay(x=x, y=y, rgb=data[..., :3].copy(), alpha=(data[..., 3:4] / 255.0).copy())
+
+
+def disclosure_overlay(text: str, width: int, height: int) -> Overlay:
+    """The visible disclosure label for a frame size: top-left, opaque box, large white text.
+
+    Raises `InvalidSpecError` for an empty label or one too long to stay legible.
+    """
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise InvalidSpecError(
+            "The disclosure label is empty. Every synthetic video must show that it is synthetic and how "
+            "to reach a human, e.g. 'AI-generated video of Dr. Lee, with consent. Questions: 555-0100'.",
+            code="label_empty",
+        )
+    margin = max(2, round(height * 0.025))
+    max_width = width - 2 * margin
+    share = LABEL_TEXT_SHARE
+    while True:
+        size = max(MIN_TEXT_PIXELS, round(height * share))
+        font = _font(size)
+        padding = max(2, size // 3)
+        lines = _wrap(cleaned, font, max_width - 2 * padding - max(3, padding // 3))
+        fits = len(lines) <= LABEL_MAX_LINES and all(font.getlength(line) <= max_width for line in lines)
+        if fits:
+            break
+        if share <= LABEL_MIN_SHARE or size == MIN_TEXT_PIXELS:
+            raise InvalidSpecError(
+                f"The disclosure label is too long to stay readable on a phone ({len(cleaned)} characters); "
+                f"shorten it to fit {LABEL_MAX_LINES} lines at this video size.",
+                code="label_too_long",
+            )
+        share -= 0.004
+    box = _text_box(lines, font, padding, box_alpha=0.88, accent=True)
+    return _overlay(box, margin, margin)
+
+
+class CaptionBurner:
+    """Burns caption cues into frames, bottom centre; each cue is rasterized once."""
+
+    def __init__(self, cues: Sequence[Cue], width: int, height: int) -> None:
+        self._cues = sorted(cues, key=lambda cue: cue.start)
+        self._width = width
+        self._height = height
+        self._cache: dict[int, Overlay] = {}
+
+    def _overlay_for(self, index: int) -> Overlay:
+        if index not in self._cache:
+            size = max(MIN_TEXT_PIXELS, round(self._height * CAPTION_TEXT_SHARE))
+            font = _font(size)
+            padding = max(2, size // 4)
+            margin = max(2, round(self._height * 0.04))
+            lines = _wrap(self._cues[index].text, font, int(self._width * 0.86) - 2 * padding)
+            box = _text_box(lines, font, padding, box_alpha=0.72, accent=False)
+            if box.width > self._width or box.height > self._height // 3:
+                box = box.resize((min(box.width, self._width), min(box.height, self._height // 3)))
+            self._cache = {
+                index: _overlay(box, (self._width - box.width) // 2, self._height - margin - box.height)
+            }
+        return self._cache[index]
+
+    def apply(self, frame: NDArray[np.uint8], time: float) -> None:
+        """Burn the cue showing at `time` seconds, if any."""
+        for index, cue in enumerate(self._cues):
+            if cue.start <= time < cue.end:
+                self._overlay_for(index).apply(frame)
+                return
+
+
+def write_poster(frame: NDArray[np.uint8], path: Path, *, quality: int = 88) -> None:
+    """Save an RGB frame as the video's poster JPEG (it carries the label like every frame)."""
+    Image.fromarray(frame).save(path, format="JPEG", quality=quality, optimize=True)
