@@ -1,0 +1,22 @@
+# Two commands: `make demo` runs the product, `make test` runs the whole test suite.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install demo test lint
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip "setuptools<81" wheel
+	$(VENV)/bin/pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	bin/demo
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check platform tests

@@ -1,0 +1,1 @@
+"""Avatar studio models (added by their issues)."""

@@ -1,0 +1,238 @@
+"""Settings shared by every environment. Values come from the environment (see .env.example).
+
+With nothing configured the project runs embedded: SQLite, media files under var/, a filesystem
+Celery broker and an in-process channel layer. `DATABASE_URL` and `REDIS_URL` switch to the real
+services; `AWS_STORAGE_BUCKET_NAME` switches media storage to S3.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parents[3]
+PLATFORM_DIR = BASE_DIR / "platform"
+VAR_DIR = Path(env_str("CANDOR_VAR_DIR", str(BASE_DIR / "var")))
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "core",
+    "consent",
+    "avatars",
+    "detection",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "core.middleware.SecondFactorRequiredMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+AUTH_USER_MODEL = "core.User"
+LOGIN_URL = "core:login"
+LOGIN_REDIRECT_URL = "core:home"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "candor.sqlite3",
+            # Writers wait for each other instead of failing at once: the web server and the
+            # worker share the file in the embedded setup.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+else:
+    # A file cache is shared by the web server and the worker, so rate limits hold across both.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": VAR_DIR / "cache",
+        }
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# An in-memory channel layer cannot carry messages from the worker process to the web process, so
+# websocket consumers then also poll the job row at this interval. With Redis, pushes arrive at once
+# and the poll is only a safety net.
+JOB_PROGRESS_POLL_SECONDS = env_float("CANDOR_JOB_POLL_SECONDS", 5.0 if REDIS_URL else 1.0)
+JOB_PROGRESS_MIN_INTERVAL_SECONDS = env_float("CANDOR_JOB_PROGRESS_INTERVAL_SECONDS", 0.5)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media-not-served/"  # files are served only through access-checked views
+
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Upload limits (every upload passes core.uploads before anything is stored).
+UPLOAD_MAX_BYTES = env_int("CANDOR_UPLOAD_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
+UPLOAD_MAX_DURATION_SECONDS = env_int("CANDOR_UPLOAD_MAX_DURATION_SECONDS", 30 * 60, minimum=1)
+UPLOAD_MAX_DIMENSION = env_int("CANDOR_UPLOAD_MAX_DIMENSION", 4096, minimum=16)
+UPLOAD_MIN_DIMENSION = env_int("CANDOR_UPLOAD_MIN_DIMENSION", 16, minimum=1)
+UPLOAD_MAX_FPS = env_int("CANDOR_UPLOAD_MAX_FPS", 120, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+# Rate limits: attempts per window, per client address and account.
+LOGIN_RATE_LIMIT = env_int("CANDOR_LOGIN_RATE_LIMIT", 10, minimum=1)
+LOGIN_RATE_WINDOW_SECONDS = env_int("CANDOR_LOGIN_RATE_WINDOW_SECONDS", 15 * 60, minimum=1)
+UPLOAD_RATE_LIMIT = env_int("CANDOR_UPLOAD_RATE_LIMIT", 60, minimum=1)
+UPLOAD_RATE_WINDOW_SECONDS = env_int("CANDOR_UPLOAD_RATE_WINDOW_SECONDS", 60 * 60, minimum=1)
+
+INVITATION_VALID_DAYS = env_int("CANDOR_INVITATION_VALID_DAYS", 7, minimum=1)
+OTP_TOTP_ISSUER = "Candor"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.IsClinicMember"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"login": "20/min"},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Candor API",
+    "DESCRIPTION": "Consented synthetic media for clinics: jobs, uploads, consent and provenance.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+}
+
+# Celery. Without Redis the broker is a folder on disk, which the web server and the worker share.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+_broker_dir = VAR_DIR / "broker"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
+    # Longer than the longest job (hard limit below), so a slow job is not redelivered while it runs.
+    {"visibility_timeout": 3 * 60 * 60}
+    if REDIS_URL
+    else {"data_folder_in": str(_broker_dir), "data_folder_out": str(_broker_dir)}
+)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"core.tasks.video_proxy_run": {"queue": "media"}}
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CANDOR_JOB_SOFT_TIME_LIMIT", 2 * 60 * 60, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CANDOR_JOB_HARD_TIME_LIMIT", 2 * 60 * 60 + 300, minimum=1)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "requeue-stalled-jobs": {"task": "core.tasks.jobs_requeue_stalled", "schedule": timedelta(minutes=5)},
+}
+# A running job whose row has not changed for this long lost its worker; it may be claimed again.
+JOB_LEASE_SECONDS = env_int("CANDOR_JOB_LEASE_SECONDS", 10 * 60, minimum=1)
+JOB_MAX_ATTEMPTS = env_int("CANDOR_JOB_MAX_ATTEMPTS", 3, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
+    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}
+    },
+    "root": {"handlers": ["console"], "level": env_str("CANDOR_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"

@@ -1,0 +1,19 @@
+"""Test settings: the same services as configured (PostgreSQL and Redis in CI), fast hashing."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import SECRET_KEY, VAR_DIR
+
+SECRET_KEY = SECRET_KEY or "test-only-secret-key-not-for-any-real-deployment-000000000000"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = VAR_DIR / "test-media"
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+JOB_PROGRESS_MIN_INTERVAL_SECONDS = 0.0
+JOB_PROGRESS_POLL_SECONDS = 0.2
+
+if not REDIS_URL:  # noqa: F405
+    # Without Redis the suite runs in one process: an in-memory cache and broker are enough.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -1,0 +1,1 @@
+"""Consent and ledger models (added by their issues)."""

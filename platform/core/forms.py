@@ -1,0 +1,52 @@
+"""Forms of the kernel's pages."""
+
+from __future__ import annotations
+
+from django import forms
+
+from core.models import Role
+
+
+class SignInForm(forms.Form):
+    username = forms.CharField(
+        max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
+    password = forms.CharField(
+        max_length=200, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        label="6-digit code from your authenticator app",
+        min_length=6,
+        max_length=8,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
+class InvitationAcceptForm(forms.Form):
+    display_name = forms.CharField(label="Your full name (as printed on signatures)", max_length=200)
+    username = forms.RegexField(
+        regex=r"^[\w.@+-]{3,150}$", max_length=150, help_text="3–150 letters, digits or . @ + - _"
+    )
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters, not a common password.",
+    )
+
+
+class InvitationCreateForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class VideoUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Video file",
+        allow_empty_file=True,
+        widget=forms.ClearableFileInput(attrs={"accept": "video/*"}),
+    )

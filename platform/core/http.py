@@ -1,0 +1,54 @@
+"""Serving stored files with HTTP range support, so browsers can seek in videos."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def stored_file_response(request: HttpRequest, key: str, *, download_name: str | None = None) -> HttpResponse:
+    """Stream a stored file; answer a single byte range with 206 Partial Content."""
+    size = default_storage.size(key)
+    content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    match = _RANGE.match(request.headers.get("Range", ""))
+    if match and (match.group(1) or match.group(2)):
+        if match.group(1):
+            start = int(match.group(1))
+            end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
+        else:
+            start, end = max(0, size - int(match.group(2))), size - 1
+        if start > end or start >= size:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        handle = default_storage.open(key, "rb")
+        handle.seek(start)
+        length = end - start + 1
+
+        def chunks(remaining: int = length):
+            try:
+                while remaining > 0:
+                    data = handle.read(min(remaining, 256 * 1024))
+                    if not data:
+                        break
+                    remaining -= len(data)
+                    yield data
+            finally:
+                handle.close()
+
+        response = StreamingHttpResponse(chunks(), status=206, content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(length)
+    else:
+        response = FileResponse(default_storage.open(key, "rb"), content_type=content_type)
+        response["Content-Length"] = str(size)
+        if download_name:
+            response["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,181 @@
+"""Shared kernel models: the clinic (tenant), its users and their roles, invitations, uploads and jobs."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Clinic(models.Model):
+    """A tenant. Every other object belongs to exactly one clinic."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    contact_email = models.EmailField(help_text="Where patients reach a human at the clinic.")
+    contact_phone = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+    CLINICIAN = "clinician", "Clinician"
+    PATIENT = "patient", "Patient"
+    COMPLIANCE_OFFICER = "compliance_officer", "Compliance officer"
+
+
+# Roles that must pass a TOTP second factor before they can do anything.
+PRIVILEGED_ROLES = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
+
+
+class User(AbstractUser):
+    """A person in one clinic with one role. Platform operators (superusers) have no clinic."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
+    role = models.CharField(max_length=32, choices=Role.choices, blank=True)
+    display_name = models.CharField(max_length=200, blank=True, help_text="Printed name used on signatures.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(clinic__isnull=True, role="")
+                | models.Q(clinic__isnull=False) & ~models.Q(role=""),
+                name="user_clinic_and_role_together",
+            )
+        ]
+
+    @property
+    def is_privileged(self) -> bool:
+        return self.role in PRIVILEGED_ROLES
+
+    @property
+    def printed_name(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+
+class Invitation(models.Model):
+    """A single-use, expiring link by which a clinic admin brings a person into the clinic."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=32, choices=Role.choices)
+    # Only the hash of the token is kept, so a database leak does not leak usable links.
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Invitation {self.id} ({self.role})"
+
+
+class UploadKind(models.TextChoices):
+    VIDEO = "video", "Video"
+    IMAGE = "image", "Image"
+    AUDIO = "audio", "Audio"
+
+
+class Upload(models.Model):
+    """A validated media file. Rows exist only for files that passed every check in core.uploads."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="uploads")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="uploads")
+    kind = models.CharField(max_length=16, choices=UploadKind.choices)
+    purpose = models.CharField(max_length=40, default="general")
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    container = models.CharField(max_length=40)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    storage_key = models.CharField(max_length=500, unique=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    has_audio = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.id}"
+
+
+class JobKind(models.TextChoices):
+    VIDEO_PROXY = "video_proxy", "Browser-playable proxy"
+    RENDER = "render", "Avatar render"
+    ANONYMIZE = "anonymize", "Anonymization"
+    SCAN = "scan", "Impersonation scan"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class MediaJob(models.Model):
+    """One background media job (proxy, render, anonymize, scan) and its live progress.
+
+    Workers claim a job with a conditional UPDATE (see core.services.job_claim), so a message
+    delivered twice runs once; a job whose worker died is claimable again once its lease lapses.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="jobs")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    kind = models.CharField(max_length=32, choices=JobKind.choices)
+    queue = models.CharField(max_length=16, default="default")
+    input_upload = models.ForeignKey(
+        Upload, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    stage = models.CharField(max_length=64, default="queued")
+    percent = models.FloatField(default=0.0)
+    eta_seconds = models.PositiveIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["clinic", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def websocket_path(self) -> str:
+        return f"/ws/jobs/{self.id}/"

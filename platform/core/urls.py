@@ -1,0 +1,21 @@
+"""Kernel page routes."""
+
+from django.urls import path
+
+from core import views
+
+app_name = "core"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("account/login/", views.sign_in, name="login"),
+    path("account/second-factor/", views.second_factor, name="second_factor"),
+    path("account/logout/", views.sign_out, name="logout"),
+    path("account/invitation/<str:token>/", views.invitation_accept_page, name="invitation_accept"),
+    path("jobs/", views.jobs_page, name="jobs"),
+    path("jobs/<uuid:job_id>/", views.job_page, name="job"),
+    path("jobs/<uuid:job_id>/cancel/", views.job_cancel_page, name="job_cancel"),
+    path("videos/upload/", views.upload_page, name="upload"),
+    path("team/", views.team_page, name="team"),
+    path("health/", views.health, name="health"),
+    path("ready/", views.ready, name="ready"),
+]

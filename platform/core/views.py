@@ -1,0 +1,309 @@
+"""Kernel pages: sign-in with second factor, invitations, role home pages, jobs and uploads."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp import login as otp_login
+
+from core.errors import ApplicationError
+from core.forms import (
+    InvitationAcceptForm,
+    InvitationCreateForm,
+    SecondFactorForm,
+    SignInForm,
+    VideoUploadForm,
+)
+from core.models import Role
+from core.progress import job_state_message
+from core.ratelimit import rate_limit_hit, rate_limit_reset
+from core.selectors import UPLOADER_ROLES, invitation_list, job_get, job_list, member_list, upload_list
+from core.services import (
+    invitation_accept,
+    invitation_create,
+    invitation_find,
+    invitation_revoke,
+    job_cancel,
+    totp_device_confirm,
+    totp_device_get_or_create,
+    totp_verify,
+    video_proxy_start,
+)
+
+
+def _ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    form = SignInForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        ident = f"{_ip(request)}|{form.cleaned_data['username'].lower()}"
+        try:
+            rate_limit_hit(
+                scope="login",
+                ident=ident,
+                limit=settings.LOGIN_RATE_LIMIT,
+                window_seconds=settings.LOGIN_RATE_WINDOW_SECONDS,
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            return render(request, "core/sign_in.html", {"form": form}, status=429)
+        user = authenticate(
+            request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+        )
+        if user is None:
+            form.add_error(None, "Wrong username or password.")
+        else:
+            rate_limit_reset(scope="login", ident=ident)
+            login(request, user)
+            if getattr(user, "is_privileged", False):
+                return redirect("core:second_factor")
+            return redirect(_safe_next(request))
+    return render(request, "core/sign_in.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.GET.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else reverse("core:home")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def second_factor(request: HttpRequest) -> HttpResponse:
+    """Verify a TOTP code; a privileged user without a confirmed device first sets one up."""
+    user = request.user
+    if not user.is_privileged or user.is_verified():
+        return redirect("core:home")
+    device = totp_device_get_or_create(user=user)
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rate_limit_hit(
+                scope="otp",
+                ident=str(user.pk),
+                limit=settings.LOGIN_RATE_LIMIT,
+                window_seconds=settings.LOGIN_RATE_WINDOW_SECONDS,
+            )
+            code = form.cleaned_data["code"]
+            device = (
+                totp_verify(user=user, code=code)
+                if device.confirmed
+                else totp_device_confirm(user=user, code=code)
+            )
+        except ApplicationError as exc:
+            form.add_error("code", exc.message)
+        else:
+            rate_limit_reset(scope="otp", ident=str(user.pk))
+            otp_login(request, device)
+            return redirect("core:home")
+    context: dict[str, Any] = {"form": form, "setup": not device.confirmed}
+    if not device.confirmed:
+        import segno
+
+        context["qr"] = segno.make(device.config_url, error="m").svg_data_uri(scale=5)
+        context["secret"] = _base32(device.bin_key)
+    return render(request, "core/second_factor.html", context, status=400 if form.errors else 200)
+
+
+def _base32(key: bytes) -> str:
+    import base64
+
+    return base64.b32encode(key).decode().rstrip("=")
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("core:login")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = invitation_find(token=token)
+    except ApplicationError as exc:
+        return render(request, "core/invitation_invalid.html", {"message": exc.message}, status=410)
+    form = InvitationAcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invitation_accept(token=token, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("core:second_factor" if user.is_privileged else "core:home")
+    return render(
+        request,
+        "core/invitation_accept.html",
+        {"form": form, "invitation": invitation},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not user.clinic_id:
+        return render(request, "core/no_clinic.html", status=403)
+    jobs = job_list(user=user)[:8]
+    context: dict[str, Any] = {"jobs": jobs, "can_upload": user.role in UPLOADER_ROLES}
+    if user.role == Role.CLINIC_ADMIN:
+        members = member_list(user=user)
+        context["role_counts"] = sorted(Counter(m.get_role_display() for m in members).items())
+        context["open_invitations"] = (
+            invitation_list(user=user).filter(accepted_at__isnull=True, revoked_at__isnull=True).count()
+        )
+    if user.role == Role.COMPLIANCE_OFFICER:
+        context["status_counts"] = sorted(
+            Counter(j.get_status_display() for j in job_list(user=user)).items()
+        )
+    if user.role == Role.PATIENT:
+        context["staff"] = member_list(user=user).filter(role=Role.CLINICIAN)
+    return render(request, f"core/home_{user.role}.html", context)
+
+
+@login_required
+def jobs_page(request: HttpRequest) -> HttpResponse:
+    jobs = list(job_list(user=request.user)[:100])
+    return render(
+        request,
+        "core/jobs.html",
+        {
+            "jobs": jobs,
+            "states": {str(j.id): job_state_message(j) for j in jobs},
+            "can_upload": request.user.role in UPLOADER_ROLES,
+        },
+    )
+
+
+@login_required
+def job_page(request: HttpRequest, job_id: str) -> HttpResponse:
+    try:
+        job = job_get(user=request.user, job_id=job_id)
+    except ApplicationError as exc:
+        return render(request, "core/not_found.html", {"message": exc.message}, status=404)
+    return render(
+        request,
+        "core/job.html",
+        {"job": job, "state": job_state_message(job), "can_cancel": request.user.role != Role.PATIENT},
+    )
+
+
+@login_required
+@require_POST
+def job_cancel_page(request: HttpRequest, job_id: str) -> HttpResponse:
+    try:
+        job_cancel(actor=request.user, job_id=job_id)
+        messages.success(request, "Cancellation requested.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("core:job", job_id=job_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload_page(request: HttpRequest) -> HttpResponse:
+    if request.user.role not in UPLOADER_ROLES:
+        return render(
+            request, "core/not_found.html", {"message": "Your role cannot upload videos."}, status=403
+        )
+    form = VideoUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = video_proxy_start(actor=request.user, file=form.cleaned_data["file"])
+        except ApplicationError as exc:
+            form.add_error("file", exc.message)
+        else:
+            return redirect("core:job", job_id=job.id)
+    uploads = upload_list(user=request.user)[:20]
+    return render(
+        request,
+        "core/upload.html",
+        {
+            "form": form,
+            "uploads": uploads,
+            "max_mb": settings.UPLOAD_MAX_BYTES // 1_000_000,
+            "max_minutes": settings.UPLOAD_MAX_DURATION_SECONDS // 60,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.role not in (Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER):
+        return render(
+            request, "core/not_found.html", {"message": "Only clinic admins manage the team."}, status=403
+        )
+    form = InvitationCreateForm(request.POST or None)
+    new_link = None
+    if request.method == "POST" and "revoke" in request.POST:
+        try:
+            invitation_revoke(actor=user, invitation_id=request.POST["revoke"])
+            messages.success(request, "Invitation withdrawn.")
+        except (ApplicationError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", "Invitation not found."))
+        return redirect("core:team")
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, token = invitation_create(actor=user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            new_link = request.build_absolute_uri(reverse("core:invitation_accept", args=[token]))
+            form = InvitationCreateForm()
+    return render(
+        request,
+        "core/team.html",
+        {
+            "members": member_list(user=user),
+            "invitations": invitation_list(user=user),
+            "form": form,
+            "new_link": new_link,
+            "can_invite": user.role == Role.CLINIC_ADMIN,
+            "valid_days": settings.INVITATION_VALID_DAYS,
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database and the cache answer."""
+    from django.core.cache import cache
+
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["database"] = "unavailable"
+    try:
+        cache.set("readiness", "1", 5)
+        checks["cache"] = "ok" if cache.get("readiness") == "1" else "unavailable"
+    except Exception:  # noqa: BLE001
+        checks["cache"] = "unavailable"
+    ok = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)

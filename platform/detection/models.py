@@ -1,0 +1,1 @@
+"""Impersonation scanner models (added by their issues)."""
