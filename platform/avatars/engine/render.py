@@ -191,7 +191,7 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
     partial = spec.output_dir / f".{spec.basename}.{os.getpid()}.partial.mp4"
     mark = time.perf_counter()
     try:
-        _encode(
+        poster_frame = _encode(
             spec,
             source,
             mouths,
@@ -199,7 +199,6 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
             speech,
             label,
             CaptionBurner(cues, spec.width, spec.height),
-            poster,
             partial,
             report,
         )
@@ -214,6 +213,9 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
             code="render_failed",
         ) from exc
     timings["frames_and_encode"] = time.perf_counter() - mark
+    # Poster and captions are written only once the video is complete, so a cancelled or failed
+    # render leaves nothing behind.
+    write_poster(poster_frame, poster)
     write_webvtt(cues, captions)
     timings["total"] = time.perf_counter() - started
     report(1.0, "done")
@@ -241,10 +243,9 @@ def _encode(
     speech: SpeechTrack,
     label: Overlay,
     captions: CaptionBurner,
-    poster: Path,
     partial: Path,
     report: Progress,
-) -> None:
+) -> NDArray[np.uint8]:
     from core.media.errors import MediaError
     from core.media.mp4 import Mp4Writer
 
@@ -254,6 +255,7 @@ def _encode(
     # Poster: a moment of speech after the opening disclaimer, so the face looks natural.
     poster_index = min(frame_count - 1, int(spec.fps * 1.0))
     step = max(1, frame_count // 100)
+    poster_frame = np.zeros((spec.height, spec.width, 3), dtype=np.uint8)
     try:
         with Mp4Writer(
             partial, width=spec.width, height=spec.height, fps=spec.fps, crf=spec.crf, preset=spec.preset
@@ -272,7 +274,7 @@ def _encode(
                     chunk = np.concatenate([chunk, np.zeros(end - begin - len(chunk), dtype=np.float32)])
                 writer.write_audio(chunk)
                 if index == poster_index:
-                    write_poster(frame, poster)
+                    poster_frame = frame.copy()
                 if index % step == 0:
                     report(0.15 + 0.85 * index / frame_count, "frames")
             if writer.frames_written != frame_count:
@@ -281,3 +283,4 @@ def _encode(
                 )
     except MediaError as exc:
         raise MediaInputError(exc.message, code=exc.code) from exc
+    return poster_frame
