@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -19,21 +20,22 @@ def textured_frames(
     """Moving, textured synthetic content (smooth gradients, blobs and fine noise), never flat colour."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack(
-        [
-            128
-            + 60 * np.sin(xx / (17 + 5 * seed % 7) + c) * np.cos(yy / (23 + 3 * c))
-            + 30 * np.sin((xx + yy) / 41)
-            for c in range(3)
-        ],
-        axis=-1,
-    )
-    noise = rng.normal(0, 12, (height, width, 3)).astype(np.float32)
+    # A seed-specific scene: random oriented gratings and a smooth random field for the large
+    # shapes, fine noise for texture, and a moving bright blob for motion.
+    base = np.zeros((height, width, 3), np.float32)
+    for _ in range(6):
+        angle, period = rng.uniform(0, np.pi), rng.uniform(12, 80)
+        wave = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period + rng.uniform(0, 6.3))
+        base += wave[..., None] * rng.uniform(5, 25, 3).astype(np.float32)
+    coarse = rng.uniform(-60, 60, (6, 8, 3)).astype(np.float32)
+    base += cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    base += 128 + rng.normal(0, 10, (height, width, 3)).astype(np.float32)
+    speed, phase = rng.uniform(0.03, 0.08), rng.uniform(0, 6.3)
     for i in range(int(seconds * fps)):
-        cx = width * (0.5 + 0.3 * np.sin(i / 20 + seed))
-        cy = height * (0.5 + 0.25 * np.cos(i / 27 + seed))
+        cx = width * (0.5 + 0.3 * np.sin(i * speed + phase))
+        cy = height * (0.5 + 0.25 * np.cos(i * speed * 1.3 + phase))
         blob = 70 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (width / 8) ** 2))
-        frame = np.roll(base, i * 2, axis=1) + blob[..., None] * np.array([1.0, 0.6, 0.3]) + noise
+        frame = np.roll(base, i, axis=1) + blob[..., None] * np.array([1.0, 0.6, 0.3], np.float32)
         yield np.clip(frame, 0, 255).astype(np.uint8)
 
 
