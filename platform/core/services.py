@@ -167,6 +167,11 @@ def totp_device_confirm(*, user: User, code: str) -> TOTPDevice:
 
 def totp_verify(*, user: User, code: str) -> TOTPDevice:
     """Check a code against the user's confirmed devices."""
+    if not code.strip():
+        raise ApplicationError(
+            "This account needs the 6-digit code from its authenticator app.",
+            code=CoreErrorCode.SECOND_FACTOR_INVALID,
+        )
     for device in TOTPDevice.objects.filter(user=user, confirmed=True):
         if device.verify_token(code.strip()):
             return device

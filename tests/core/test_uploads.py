@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from tests.conftest import ClinicPeople, api_client
 
 from core.models import MediaJob, Upload
+from tests.conftest import ClinicPeople, api_client
 
 
 def _post(clinic: ClinicPeople, name: str, data: bytes):
