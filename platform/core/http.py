@@ -6,9 +6,10 @@ import mimetypes
 import re
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_CHUNK = 4 * 1024 * 1024
 
 
 def stored_file_response(request: HttpRequest, key: str, *, download_name: str | None = None) -> HttpResponse:
@@ -26,24 +27,14 @@ def stored_file_response(request: HttpRequest, key: str, *, download_name: str |
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
             return response
-        handle = default_storage.open(key, "rb")
-        handle.seek(start)
-        length = end - start + 1
-
-        def chunks(remaining: int = length):
-            try:
-                while remaining > 0:
-                    data = handle.read(min(remaining, 256 * 1024))
-                    if not data:
-                        break
-                    remaining -= len(data)
-                    yield data
-            finally:
-                handle.close()
-
-        response = StreamingHttpResponse(chunks(), status=206, content_type=content_type)
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(length)
+        # Answer at most RANGE_CHUNK bytes per request; players ask again for the rest. Reading a
+        # bounded slice keeps memory flat and avoids sync iterators under ASGI.
+        end = min(end, start + RANGE_CHUNK - 1)
+        with default_storage.open(key, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(end - start + 1)
+        response = HttpResponse(data, status=206, content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{start + len(data) - 1}/{size}"
     else:
         response = FileResponse(default_storage.open(key, "rb"), content_type=content_type)
         response["Content-Length"] = str(size)

@@ -155,7 +155,7 @@ STORAGES = {
 }
 
 # Upload limits (every upload passes core.uploads before anything is stored).
-UPLOAD_MAX_BYTES = env_int("CANDOR_UPLOAD_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
+UPLOAD_MAX_BYTES = env_int("CANDOR_UPLOAD_MAX_BYTES", 500_000_000, minimum=1)
 UPLOAD_MAX_DURATION_SECONDS = env_int("CANDOR_UPLOAD_MAX_DURATION_SECONDS", 30 * 60, minimum=1)
 UPLOAD_MAX_DIMENSION = env_int("CANDOR_UPLOAD_MAX_DIMENSION", 4096, minimum=16)
 UPLOAD_MIN_DIMENSION = env_int("CANDOR_UPLOAD_MIN_DIMENSION", 16, minimum=1)
