@@ -12,7 +12,7 @@ class CoreConfig(AppConfig):
         from django.conf import settings
 
         # The embedded broker is a folder shared by the web server and the worker.
-        for key in ("data_folder_in", "data_folder_out"):
+        for key in ("data_folder_in", "data_folder_out", "control_folder"):
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
             if folder:
                 from pathlib import Path

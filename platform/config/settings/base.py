@@ -200,7 +200,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     # Longer than the longest job (hard limit below), so a slow job is not redelivered while it runs.
     {"visibility_timeout": 3 * 60 * 60}
     if REDIS_URL
-    else {"data_folder_in": str(_broker_dir), "data_folder_out": str(_broker_dir)}
+    else {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "control_folder": str(_broker_dir / "control"),
+    }
 )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
