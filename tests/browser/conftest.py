@@ -64,6 +64,20 @@ def live_server_url(transactional_db: None, settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    _close_other_connections()
+
+
+def _close_other_connections() -> None:
+    # The server's and worker's threads keep their own connections; PostgreSQL cannot drop the test
+    # database while they are open.
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture
