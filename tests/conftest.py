@@ -1,128 +1,82 @@
-"""Shared fixtures: clinics, one person per role in two clinics, generated media, API clients."""
+"""Fixtures shared by the suite. Django is imported lazily, so engine tests run without it
+(`pytest -p no:django tests/avatars/engine`)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.test import APIClient
 
-from core.demo import demo_video_write
-from core.models import Clinic, Role, User
-from core.services import clinic_create, clinic_member_create
-
-PASSWORD = "correct-horse-battery"
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not config.pluginmanager.hasplugin("django"):
+        return ["candor: Django plugin disabled (engine tests only)"]
+    from django.conf import settings
+
     db = settings.DATABASES["default"]
+    source = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded default"
     return [
-        f"candor database: {db['ENGINE'].rsplit('.', 1)[-1]} ({'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded default'})",
+        f"candor database: {db['ENGINE'].rsplit('.', 1)[-1]} ({source})",
         f"candor broker/channel layer: {'redis' if settings.REDIS_URL else 'in-memory (no REDIS_URL)'}",
     ]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_media(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache() -> Iterator[None]:
+def _django_isolation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """Per test: media files in a temporary folder and an empty cache (rate limits start afresh)."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
     from django.core.cache import cache
 
+    settings = request.getfixturevalue("settings")
+    settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+    uses_db = transactional or marker is not None or "db" in request.fixturenames
+    if not uses_db:
+        yield
+        return
+    from django.db import connection
+
+    from consent.ledger import ledger_tree_reset
+    from consent.triggers import install, uninstall
+
+    # Set the database up first, so it is torn down after this fixture.
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    install(connection)  # a previous transactional test lifted them for its flush
+    ledger_tree_reset()
     yield
-
-
-def totp_now(user: User) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
-
-
-class ClinicPeople:
-    """A clinic with one member per role (privileged ones with a confirmed TOTP device)."""
-
-    def __init__(self, slug: str) -> None:
-        self.clinic: Clinic = clinic_create(
-            name=f"Clinic {slug}", slug=slug, contact_email=f"desk@{slug}.example"
-        )
-        self.by_role: dict[str, User] = {}
-        for role in Role.values:
-            user = clinic_member_create(
-                clinic=self.clinic,
-                username=f"{slug}-{role}",
-                password=PASSWORD,
-                role=role,
-                display_name=f"{role.title()} of {slug}",
-            )
-            if user.is_privileged:
-                TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-            self.by_role[role] = user
-
-    @property
-    def admin(self) -> User:
-        return self.by_role[Role.CLINIC_ADMIN]
-
-    @property
-    def clinician(self) -> User:
-        return self.by_role[Role.CLINICIAN]
-
-    @property
-    def patient(self) -> User:
-        return self.by_role[Role.PATIENT]
-
-    @property
-    def compliance(self) -> User:
-        return self.by_role[Role.COMPLIANCE_OFFICER]
+    ledger_tree_reset()
+    if transactional:
+        # The flush that empties the database after a transactional test deletes ledger rows, which
+        # the triggers refuse; lift them for that flush only (the next test installs them again).
+        uninstall(connection)
 
 
 @pytest.fixture
-def clinic_a(db: None) -> ClinicPeople:
+def clinic_a(db: None) -> Any:
+    from tests.support import ClinicPeople
+
     return ClinicPeople("alpha")
 
 
 @pytest.fixture
-def clinic_b(db: None) -> ClinicPeople:
+def clinic_b(db: None) -> Any:
+    from tests.support import ClinicPeople
+
     return ClinicPeople("beta")
-
-
-def signed_in_client(user: User):
-    """A Django test client signed in as `user`, second factor passed where the role needs it."""
-    from django.test import Client
-
-    client = Client()
-    response = client.post("/account/login/", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302, response.content
-    if user.is_privileged:
-        response = client.post("/account/second-factor/", {"code": totp_now(user)})
-        assert response.status_code == 302, response.content
-    return client
-
-
-def api_client(user: User) -> APIClient:
-    client = APIClient()
-    body = {"username": user.username, "password": PASSWORD}
-    if user.is_privileged:
-        body["otp"] = totp_now(user)
-    response = client.post("/api/v1/auth/token/", body, format="json")
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
-    return client
 
 
 @pytest.fixture(scope="session")
 def tiny_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-second 160x96 H.264 + AAC clip with moving texture and a tone."""
+    from core.demo import demo_video_write
+
     return demo_video_write(tmp_path_factory.mktemp("media") / "tiny.mp4", seconds=2.0, width=160, height=96)
-
-
-def db_vendor() -> str:
-    return connection.vendor

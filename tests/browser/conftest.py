@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server_url(transactional_db: None, settings) -> Iterator[str]:
+def live_server_url(
+    transactional_db: None, settings: Any, _release_server_connections: None
+) -> Iterator[str]:
     """Serve the ASGI application (HTTP and websockets) on a free loopback port."""
     import uvicorn
 
@@ -64,20 +67,25 @@ def live_server_url(transactional_db: None, settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-    _close_other_connections()
 
 
-def _close_other_connections() -> None:
-    # The server's and worker's threads keep their own connections; PostgreSQL cannot drop the test
-    # database while they are open.
+@pytest.fixture(scope="session")
+def _release_server_connections(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """At the end of the session, close what the server and worker threads left open.
+
+    Their threads keep their own database connections, and PostgreSQL refuses to drop the test
+    database while any is open. This runs before the test database is dropped.
+    """
+    yield
     from django.db import connection
 
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture

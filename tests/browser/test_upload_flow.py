@@ -10,7 +10,7 @@ import pytest
 from core.demo import demo_video_write
 from core.models import JobStatus, MediaJob
 from tests.browser.conftest import ARTIFACTS
-from tests.conftest import PASSWORD, ClinicPeople, totp_now
+from tests.support import PASSWORD, ClinicPeople, totp_now
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +49,7 @@ def test_an_admin_signs_in_with_totp_uploads_and_plays_the_proxy(
     seen: list[float] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if page.locator("#proxy-video").count():
+        if page.locator("#proxy-video").count() or page.locator(".status-failed, .status-cancelled").count():
             break
         value = page.evaluate(
             "() => { const p = document.querySelector('#job-progress'); return p ? p.value : null; }"
@@ -59,7 +59,7 @@ def test_an_admin_signs_in_with_totp_uploads_and_plays_the_proxy(
         time.sleep(0.05)
     page.screenshot(path=str(ARTIFACTS / "upload-job-finished.png"), full_page=True)
     job = MediaJob.objects.get()
-    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.status == JobStatus.SUCCEEDED, (job.status, job.stage, job.percent, job.error_message)
     assert page.locator('[data-field="percent"]').inner_text() == "100%"
     assert float(page.locator("#job-progress").get_attribute("value")) == 100.0
     assert any(0 < v < 100 for v in seen), f"no intermediate progress seen: {seen[:20]}"

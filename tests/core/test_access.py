@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from core.models import MediaJob, Role
 from core.services import invitation_create, video_proxy_start
 from core.tasks import video_proxy_run
-from tests.conftest import ClinicPeople, api_client, signed_in_client
+from tests.support import ClinicPeople, api_client, signed_in_client
 
 ROLES = [Role.CLINIC_ADMIN, Role.CLINICIAN, Role.PATIENT, Role.COMPLIANCE_OFFICER]
 # Who in the owning clinic sees a clinician's job and upload.

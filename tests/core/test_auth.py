@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from core.models import Invitation, Role, User
 from core.services import invitation_create
-from tests.conftest import PASSWORD, ClinicPeople, totp_now
+from tests.support import PASSWORD, ClinicPeople, totp_now
 
 
 def _login(client: Client, username: str, password: str = PASSWORD):
@@ -141,7 +141,7 @@ def test_a_weak_password_is_refused_on_invitation(clinic_a: ClinicPeople) -> Non
 def test_the_openapi_schema_and_docs_are_served(clinic_a: ClinicPeople) -> None:
     schema = Client().get("/api/schema/")
     assert schema.status_code == 200 and b"/api/v1/jobs/" in schema.content
-    from tests.conftest import signed_in_client
+    from tests.support import signed_in_client
 
     docs = signed_in_client(clinic_a.clinician).get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()

@@ -16,7 +16,7 @@ from core.models import JobStatus, MediaJob
 from core.progress import JobCancelled, JobProgress
 from core.services import job_cancel, job_claim, video_proxy_start
 from core.tasks import jobs_requeue_stalled, video_proxy_run
-from tests.conftest import ClinicPeople, api_client
+from tests.support import ClinicPeople, api_client
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.models import MediaJob, Upload
-from tests.conftest import ClinicPeople, api_client
+from tests.support import ClinicPeople, api_client
 
 
 def _post(clinic: ClinicPeople, name: str, data: bytes):

@@ -13,7 +13,7 @@ from config.asgi import application
 from core.models import MediaJob, User
 from core.progress import JobProgress
 from core.services import job_claim, video_proxy_start
-from tests.conftest import ClinicPeople, signed_in_client
+from tests.support import ClinicPeople, signed_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

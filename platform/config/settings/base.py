@@ -93,6 +93,8 @@ else:
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Check a reused connection before each request, so a database restart costs no failed requests.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -217,7 +219,20 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "requeue-stalled-jobs": {"task": "core.tasks.jobs_requeue_stalled", "schedule": timedelta(minutes=5)},
+    "sign-ledger-head": {"task": "consent.tasks.ledger_head_sign", "schedule": timedelta(minutes=1)},
+    "expire-consents": {"task": "consent.tasks.consents_expire", "schedule": timedelta(minutes=10)},
 }
+# Ledger: Ed25519 key for signed tree heads (PEM in the variable or a file via _FILE). Development
+# generates one under var/keys; production refuses to start without a configured key.
+LEDGER_SIGNING_KEY_PEM = env_str("CANDOR_LEDGER_SIGNING_KEY", "")
+LEDGER_SIGNING_KEY_PATH = VAR_DIR / "keys" / "ledger-ed25519.pem"
+LEDGER_GENERATE_DEV_KEY = True
+# Public keys (PEM, separated by blank lines) of retired signing keys, so old heads still verify.
+LEDGER_RETIRED_PUBLIC_KEYS_PEM = [
+    block.strip() + "\n" for block in env_str("CANDOR_LEDGER_RETIRED_PUBLIC_KEYS", "").split("\n\n") if block.strip()
+]
+LIKENESS_CONSENT_MAX_YEARS = 10
+
 # A running job whose row has not changed for this long lost its worker; it may be claimed again.
 JOB_LEASE_SECONDS = env_int("CANDOR_JOB_LEASE_SECONDS", 10 * 60, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("CANDOR_JOB_MAX_ATTEMPTS", 3, minimum=1)

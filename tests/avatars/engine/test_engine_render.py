@@ -84,7 +84,7 @@ def test_captions_start_and_end_within_100_ms_of_the_phonemes(
 ) -> None:
     result, _ = stock_render
     cues = parse_webvtt(result.captions.read_text(encoding="utf-8"))
-    speech, _ = build_speech(ScriptNarration(SCRIPT), disclosure)
+    speech = build_speech(ScriptNarration(SCRIPT), disclosure).speech
     voiced = [p for p in speech.phonemes if p.viseme is not Viseme.REST]
     assert len(cues) >= 3
     assert "".join(cue.text for cue in cues).replace(" ", "") == (

@@ -1,0 +1,238 @@
+"""The append-only, tamper-evident ledger: appends, signed tree heads, proofs and verification.
+
+One global log for the platform. Entries are canonical JSON (ids, hashes, codes; never PHI) hashed
+into an RFC 6962 Merkle tree (consent.merkle). Appends take a database-wide lock inside the caller's
+transaction, so sequence numbers are gapless even with many concurrent workers, and an entry commits
+or rolls back together with the change it records.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from consent import merkle
+from consent.models import LedgerEntry, SignedTreeHead
+from core.models import User
+
+# Any constant works; it names the advisory lock that serializes ledger appends on PostgreSQL.
+_LEDGER_LOCK_ID = 0x43414E44  # "CAND"
+
+
+def _id(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, User):
+        return str(value.pk)
+    return str(getattr(value, "pk", value))
+
+
+def ledger_append(
+    *,
+    event_type: str,
+    clinic_id: Any,
+    object_type: str = "",
+    object_id: Any = None,
+    actor: Any = None,
+    subject: Any = None,
+    data: dict[str, Any] | None = None,
+) -> LedgerEntry:
+    """Append one entry inside the current transaction and return it.
+
+    `data` holds only ids, hashes, codes, booleans and integers (canonical JSON refuses floats).
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LEDGER_LOCK_ID])
+        # On SQLite the write transaction itself is exclusive (transaction_mode IMMEDIATE).
+        last = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+        seq = 0 if last is None else last + 1
+        now = timezone.now()
+        body = {
+            "v": 1,
+            "seq": seq,
+            "type": event_type,
+            "at": int(now.timestamp() * 1000),
+            "clinic": _id(clinic_id) or None,
+            "object": {"type": object_type, "id": _id(object_id)},
+            "actor": _id(actor),
+            "subject": _id(subject),
+            "data": data or {},
+        }
+        canonical = merkle.canonical_json(body)
+        return LedgerEntry.objects.create(
+            seq=seq,
+            event_type=event_type,
+            clinic_id=body["clinic"],
+            object_type=object_type,
+            object_id=_id(object_id),
+            actor_id=_id(actor),
+            subject_id=_id(subject),
+            entry=canonical.decode("utf-8"),
+            leaf_hash=merkle.leaf_hash(canonical).hex(),
+            created_at=now,
+        )
+
+
+# --- signing key ---------------------------------------------------------------------------------
+
+
+def ledger_signing_key() -> Ed25519PrivateKey:
+    """The Ed25519 key for tree heads: from LEDGER_SIGNING_KEY_PEM(_FILE), else a generated dev key."""
+    pem = settings.LEDGER_SIGNING_KEY_PEM
+    if pem:
+        return merkle.load_private_key_pem(pem.encode())
+    path = Path(settings.LEDGER_SIGNING_KEY_PATH)
+    if not path.exists():
+        if not settings.LEDGER_GENERATE_DEV_KEY:
+            raise RuntimeError("No ledger signing key configured (LEDGER_SIGNING_KEY_PEM or _FILE).")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(merkle.private_key_to_pem(merkle.generate_signing_key()))
+        path.chmod(0o600)
+    return merkle.load_private_key_pem(path.read_bytes())
+
+
+def ledger_public_keys() -> list[Any]:
+    """Keys whose tree-head signatures verification accepts: the current one and any retired ones."""
+    keys = [ledger_signing_key().public_key()]
+    keys += [merkle.load_public_key_pem(pem.encode()) for pem in settings.LEDGER_RETIRED_PUBLIC_KEYS_PEM]
+    return keys
+
+
+# --- the tree ------------------------------------------------------------------------------------
+
+
+def _leaf_hashes_from(start: int) -> Iterator[bytes]:
+    rows = LedgerEntry.objects.filter(seq__gte=start).order_by("seq").values_list("leaf_hash", flat=True)
+    for leaf in rows.iterator(chunk_size=10_000):
+        yield bytes.fromhex(leaf)
+
+
+class _TreeCache:
+    """An in-process Merkle tree of the stored leaf hashes, extended with new rows on demand.
+
+    Proofs are then O(log n) instead of a full read of the log. Verification never uses it: it
+    recomputes from the rows.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tree = merkle.MerkleTree()
+        self.database = ""
+
+    def current(self) -> merkle.MerkleTree:
+        with self.lock:
+            name = str(connection.settings_dict["NAME"])
+            if name != self.database:  # a different database (tests): start over
+                self.tree, self.database = merkle.MerkleTree(), name
+            self.tree.extend(_leaf_hashes_from(self.tree.size))
+            return self.tree
+
+    def reset(self) -> None:
+        with self.lock:
+            self.tree, self.database = merkle.MerkleTree(), ""
+
+
+_tree_cache = _TreeCache()
+
+
+def ledger_tree() -> merkle.MerkleTree:
+    """The Merkle tree of every committed entry."""
+    return _tree_cache.current()
+
+
+def ledger_tree_reset() -> None:
+    """Forget the cached tree (after tests rewrite history)."""
+    _tree_cache.reset()
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    seq: int
+    tree_size: int
+    leaf_hash: str
+    root_hash: str
+    path: list[str]
+
+
+def ledger_inclusion_proof(*, seq: int, tree_size: int | None = None) -> InclusionProof:
+    """Proof that entry `seq` is in the tree of `tree_size` entries (default: the whole log)."""
+    tree = ledger_tree()
+    size = tree.size if tree_size is None else tree_size
+    if not 0 <= seq < size <= tree.size:
+        raise ValueError(f"Entry {seq} is not within a tree of {size} entries (the log holds {tree.size}).")
+    return InclusionProof(
+        seq=seq,
+        tree_size=size,
+        leaf_hash=tree.leaf_hash(seq).hex(),
+        root_hash=tree.root(size).hex(),
+        path=[node.hex() for node in tree.inclusion_proof(seq, size)],
+    )
+
+
+def ledger_consistency_proof(*, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+    """Proof that the tree of `old_size` entries is a prefix of the tree of `new_size` entries."""
+    tree = ledger_tree()
+    size = tree.size if new_size is None else new_size
+    if not 0 < old_size <= size <= tree.size:
+        raise ValueError(f"Sizes must satisfy 0 < old ≤ new ≤ {tree.size}.")
+    return {
+        "old_size": old_size,
+        "new_size": size,
+        "old_root": tree.root(old_size).hex(),
+        "new_root": tree.root(size).hex(),
+        "path": [node.hex() for node in tree.consistency_proof(old_size, size)],
+    }
+
+
+# --- signed tree heads ---------------------------------------------------------------------------
+
+
+def ledger_sign_head() -> SignedTreeHead | None:
+    """Sign the current size and root, unless the log has not grown since the last head."""
+    tree = ledger_tree()
+    if tree.size == 0 or SignedTreeHead.objects.filter(tree_size__gte=tree.size).exists():
+        return None
+    sth = merkle.sign_tree_head(ledger_signing_key(), tree.size, tree.root(), int(time.time() * 1000))
+    return SignedTreeHead.objects.create(
+        tree_size=sth.tree_size, root_hash=sth.root_hash, timestamp_ms=sth.timestamp, key_id=sth.key_id,
+        signature=sth.signature,
+    )
+
+
+def head_to_sth(head: SignedTreeHead) -> merkle.SignedTreeHead:
+    return merkle.SignedTreeHead(
+        tree_size=head.tree_size, root_hash=head.root_hash, timestamp=head.timestamp_ms, key_id=head.key_id,
+        signature=head.signature,
+    )
+
+
+def ledger_heads_export() -> dict[str, Any]:
+    """Every signed head with the public key, for outside parties to hold the platform to."""
+    public_key = ledger_signing_key().public_key()
+    return {
+        "log": "candor-consent-ledger",
+        "algorithm": "RFC 6962 SHA-256 Merkle tree; Ed25519 over canonical JSON of tree_size, root_hash, timestamp",
+        "public_key_pem": merkle.public_key_to_pem(public_key).decode(),
+        "key_id": merkle.key_id(public_key),
+        "heads": [head_to_sth(h).to_dict() for h in SignedTreeHead.objects.order_by("tree_size")],
+    }
+
+
+def ledger_verify() -> merkle.VerifyReport:
+    """Recompute every leaf hash, the sequence, the root and every signed head from the rows."""
+    rows = LedgerEntry.objects.order_by("seq").values_list("seq", "entry", "leaf_hash")
+    entries = ((seq, entry.encode("utf-8"), bytes.fromhex(leaf)) for seq, entry, leaf in rows.iterator(10_000))
+    heads = [head_to_sth(h) for h in SignedTreeHead.objects.order_by("tree_size")]
+    return merkle.verify_log(entries, heads=heads, public_keys=ledger_public_keys())
+
