@@ -18,9 +18,12 @@ Design (why each piece is there):
   spread from low to high frequencies so a heavy downscale hurts all bits alike.
 * **Keyed.** Bin phases and the bin-to-bit assignment come from a secret key: without it the
   pattern can't be read, forged or subtracted.
-* **Static in time, accumulated over frames.** The same tile is in every frame, so H.264 carries
-  it from I-frames into P-frames cheaply, and the detector sums whitened frames: the mark adds up
-  coherently while moving content averages out.
+* **A slow temporal carrier, read by lock-in.** The tile's strength follows
+  `sqrt(2) cos(2 pi t / PERIOD_S)`. The detector multiplies whitened frames by cos and sin of the
+  same carrier and sums whole periods: the mark adds up coherently whatever the clip's starting
+  phase, while a static picture (the still background of a talking head, which would swamp a
+  static mark) sums to zero and moving content averages out. A smooth carrier costs H.264 little
+  bit rate and flickers less than sign flips would. Stills (posters) carry the static form.
 * **Bounded false positives.** An id is reported only when (a) the sync peak's z-score exceeds
   `SYNC_THRESHOLD` and (b) the decoded 80 bits carry a valid CRC-16 over the 64-bit id. See
   `false_positive_bound()` for the analytical figure.
@@ -53,11 +56,13 @@ PAYLOAD_BITS = ID_BITS + CRC_BITS
 CONV_K = 7  # constraint length of the convolutional code (the 133/171 code of many standards)
 CONV_POLYS = (0o133, 0o171)
 CODED_BITS = 2 * (PAYLOAD_BITS + CONV_K - 1)  # rate 1/2 plus a zero tail that ends in state 0
-DEFAULT_STRENGTH = 2.6  # RMS luma change in 8-bit levels before masking (PSNR about 39 dB)
+DEFAULT_STRENGTH = 2.6  # RMS luma change in 8-bit levels (PSNR about 39 dB)
 MAX_CROP = 0.25  # largest fraction of the height that may have been cropped away
 SCALE_STEP = 0.005
-SYNC_THRESHOLD = 7.0  # z-score a sync peak must reach before any bits are trusted
+SYNC_THRESHOLD = 7.5  # z-score a sync peak must reach before any bits are trusted
 WHITEN_SIGMA = 6.0  # canonical pixels; removes the picture's low frequencies before folding
+PERIOD_S = 1.0  # temporal carrier period in seconds
+MASK_RANGE = (0.6, 1.4)  # texture mask limits (relative strength in flat vs busy regions)
 
 
 def crc16(data: bytes) -> int:
@@ -224,24 +229,33 @@ class WatermarkEmbedder:
     """Adds the watermark for one content id to frames of one size; create once per video.
 
     The change is a luma offset added equally to R, G and B (so colours keep their hue), scaled
-    by a texture mask: busy regions hide more, flat regions (walls, skin) get less.
+    by a mild texture mask (busy regions hide more, flat walls and skin get less) and, in video,
+    by a slow temporal carrier `sqrt(2) * cos(2 pi t / PERIOD_S)`. The carrier is what lets the
+    detector cancel a static background (see `WatermarkDetector`); its RMS over time is 1, so
+    the PSNR is the same as for a static mark of the same strength.
     """
 
     def __init__(
-        self, *, key: bytes, content_id: int, width: int, height: int, strength: float = DEFAULT_STRENGTH
+        self,
+        *,
+        key: bytes,
+        content_id: int,
+        width: int,
+        height: int,
+        fps: float = 25.0,
+        strength: float = DEFAULT_STRENGTH,
     ) -> None:
         import cv2
 
-        if width <= 0 or height <= 0:
-            raise ProvenanceError("Frame size must be positive.", code="watermark_invalid")
-        self.width, self.height, self.strength = width, height, strength
+        if width <= 0 or height <= 0 or fps <= 0:
+            raise ProvenanceError("Frame size and rate must be positive.", code="watermark_invalid")
+        self.width, self.height, self.fps, self.strength = width, height, fps, strength
+        self.frames = 0
         tile = _tile(key, content_id)
         canon_w = _canon_width(width, height)
         reps_y, reps_x = -(-CANON_ROWS // TILE), -(-canon_w // TILE)
         canon = np.tile(tile, (reps_y, reps_x))[:CANON_ROWS, :canon_w]
         self._field = cv2.resize(canon, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-        # Texture measured at a scale tied to the frame height, like the pattern itself.
-        self._mask_sigma = max(1.0, 4.0 * height / CANON_ROWS)
 
     def _mask(self, luma: NDArray[np.float32]) -> NDArray[np.float32]:
         import cv2
@@ -251,21 +265,30 @@ class WatermarkEmbedder:
         )
         mean = cv2.GaussianBlur(small, (0, 0), 4.0)
         activity = np.sqrt(np.maximum(cv2.GaussianBlur(small * small, (0, 0), 4.0) - mean * mean, 0.0))
-        # Normalised to mean 1 so the strength (and thus PSNR) is about the same on any picture,
-        # but limited to [0.5, 1.6] so no region is left unmarked or marked visibly hard.
-        mask = np.clip(activity / (float(np.mean(activity)) + 1e-6), 0.5, 1.6)
+        # Normalised to mean 1 so the strength (and thus PSNR) is about the same on any picture;
+        # the range is narrow because flat areas are also where the detector reads best.
+        mask = np.clip(activity / (float(np.mean(activity)) + 1e-6), MASK_RANGE[0], MASK_RANGE[1])
         mask /= float(np.mean(mask))
         return cv2.resize(mask, (self.width, self.height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
 
-    def embed(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """Return a watermarked copy of one HxWx3 uint8 RGB frame."""
+    def _apply(self, rgb: NDArray[np.uint8], gain: float) -> NDArray[np.uint8]:
         if rgb.shape != (self.height, self.width, 3):
             raise ProvenanceError(
                 f"Frame must be {self.height}x{self.width}x3, got {rgb.shape}.", code="watermark_invalid"
             )
-        delta = self._field * (self.strength * self._mask(_luma(rgb)))
+        delta = self._field * (gain * self._mask(_luma(rgb)))
         out = rgb.astype(np.float32) + delta[..., None]
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+    def embed(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Return a watermarked copy of the next video frame (HxWx3 uint8 RGB), in order."""
+        t = self.frames / self.fps
+        self.frames += 1
+        return self._apply(rgb, self.strength * math.sqrt(2.0) * math.cos(2.0 * math.pi * t / PERIOD_S))
+
+    def embed_still(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Return a watermarked copy of a still image (a poster): the static form of the mark."""
+        return self._apply(rgb, self.strength)
 
 
 @dataclass(frozen=True)
@@ -273,12 +296,13 @@ class WatermarkResult:
     """What the detector concluded from the frames it saw."""
 
     content_id: int | None
-    sync_score: float  # z-score of the best synchronisation peak
+    sync_score: float  # peak of the best synchronisation surface, in noise standard deviations
     crc_ok: bool
     frames: int
     scale: float = 1.0  # detected height fraction (1.0 = no vertical crop)
     shift: tuple[float, float] = (0.0, 0.0)
     bit_margin: float = 0.0  # mean |soft bit| / its spread: how clearly the bits were read
+    mode: str = ""  # "carrier" (temporal lock-in) or "static" (single frames, posters)
 
     @property
     def found(self) -> bool:
@@ -291,31 +315,61 @@ class WatermarkResult:
         return content_id_hex(self.content_id) if self.content_id is not None else ""
 
 
+def _whiten(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """Canonical-size luma with the picture's own low frequencies and local contrast removed."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    canon = cv2.resize(_luma(rgb), (_canon_width(width, height), CANON_ROWS), interpolation=cv2.INTER_AREA)
+    white = canon - cv2.GaussianBlur(canon, (0, 0), WHITEN_SIGMA)
+    # Local contrast normalisation: an edge or a textured patch would otherwise outweigh the
+    # flat regions, where the mark stands out most clearly against the picture.
+    local = np.sqrt(cv2.GaussianBlur(white * white, (0, 0), 8.0))
+    white = white / (local + 2.0)
+    limit = 3.0 * float(np.std(white)) + 1e-3
+    return np.asarray(np.clip(white, -limit, limit), dtype=np.float32)
+
+
 @dataclass
 class WatermarkDetector:
-    """Accumulates whitened frames of one clip, then searches scale and shift and decodes the id."""
+    """Accumulates whitened frames of one clip, then searches scale and shift and decodes the id.
+
+    Three running sums: the plain sum (for still images and clips shorter than a carrier period)
+    and the cos/sin lock-in sums against the temporal carrier. The lock-in sums only count whole
+    carrier periods, over which a static picture sums to zero: a talking head in front of a
+    still background, which hides a static mark, cancels out and leaves the mark.
+    """
 
     key: bytes
+    fps: float = 25.0
     sync_threshold: float = SYNC_THRESHOLD
     frames: int = 0
-    _sum: NDArray[np.float32] | None = field(default=None, repr=False)
+    _static: NDArray[np.float32] | None = field(default=None, repr=False)
+    _lockin: NDArray[np.float32] | None = field(default=None, repr=False)  # [cos, sin] of whole periods
+    _period: NDArray[np.float32] | None = field(default=None, repr=False)  # the period in progress
+    _periods: int = 0
+    _period_frames: int = 0
 
     def add_frame(self, rgb: NDArray[np.uint8]) -> None:
-        """Fold one RGB frame (any size) into the running sum."""
-        import cv2
-
-        height, width = rgb.shape[:2]
-        canon = cv2.resize(
-            _luma(rgb), (_canon_width(width, height), CANON_ROWS), interpolation=cv2.INTER_AREA
-        )
-        white = canon - cv2.GaussianBlur(canon, (0, 0), WHITEN_SIGMA)
-        # Clipping strong edges keeps a few high-contrast contours from dominating the sum.
-        limit = 3.0 * float(np.std(white)) + 1e-3
-        white = np.clip(white, -limit, limit)
-        if self._sum is None or self._sum.shape != white.shape:
-            self._sum = np.zeros_like(white)
-        self._sum += white
+        """Fold one RGB frame (any size) into the running sums."""
+        white = _whiten(rgb)
+        if self._static is None or self._static.shape != white.shape:
+            self._static = np.zeros_like(white)
+            self._lockin = np.zeros((2, *white.shape), dtype=np.float32)
+            self._period = np.zeros((2, *white.shape), dtype=np.float32)
+            self._periods, self._period_frames = 0, 0
+        assert self._lockin is not None and self._period is not None
+        angle = 2.0 * math.pi * (self.frames / self.fps) / PERIOD_S
+        self._static += white
+        self._period[0] += math.cos(angle) * white
+        self._period[1] += math.sin(angle) * white
         self.frames += 1
+        self._period_frames += 1
+        if self._period_frames >= round(PERIOD_S * self.fps):
+            self._lockin += self._period
+            self._period[:] = 0
+            self._periods += 1
+            self._period_frames = 0
 
     def add_frames(self, frames: Iterable[NDArray[np.uint8]]) -> None:
         """Add every frame of an iterable."""
@@ -324,9 +378,17 @@ class WatermarkDetector:
 
     def result(self) -> WatermarkResult:
         """Search scales and shifts for the sync pattern; decode and CRC-check the payload."""
-        if self._sum is None or self.frames == 0:
+        if self._static is None or self._lockin is None or self._period is None:
             return WatermarkResult(None, 0.0, False, 0)
-        return _decode(self._sum, self.key, self.frames, self.sync_threshold)
+        if self._periods:
+            # Over whole carrier periods the static sum of a marked video is zero: skip it.
+            return _decode(list(self._lockin), self.key, self.frames, self.sync_threshold, "carrier")
+        candidates = [
+            _decode([self._static], self.key, self.frames, self.sync_threshold, "static"),
+            _decode(list(self._period), self.key, self.frames, self.sync_threshold, "carrier"),
+        ]
+        found = [c for c in candidates if c.found]
+        return max(found or candidates, key=lambda c: c.sync_score)
 
 
 def _fold(image: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -343,43 +405,65 @@ def _normalised_band(tile: NDArray[np.float32], layout: _Layout) -> NDArray[np.c
     return np.asarray(spec / (np.abs(spec) + 1e-9), dtype=np.complex128)
 
 
-def _decode(acc: NDArray[np.float32], key: bytes, frames: int, threshold: float) -> WatermarkResult:
+def _decode(
+    accumulators: list[NDArray[np.float32]], key: bytes, frames: int, threshold: float, mode: str
+) -> WatermarkResult:
+    """Find scale and shift on one accumulator (static) or a quadrature pair (lock-in), then decode.
+
+    For a pair the carrier's phase is unknown, so the sync surfaces of both are combined as a
+    magnitude, and the bits are read from the two combined in proportion to their sync peaks
+    (maximal-ratio combining).
+    """
     import cv2
 
     layout = _layout(key)
     sync = layout.group < 0
-    best: tuple[float, float, NDArray[np.complex128], int, int] | None = None
-    h, w = acc.shape
+    signed = len(accumulators) == 1
+    best: tuple[float, float, list[NDArray[np.complex128]], int, int] | None = None
+    h, w = accumulators[0].shape
     n_steps = int(round(MAX_CROP / SCALE_STEP))
     for step in range(n_steps + 1):
         scale = 1.0 - step * SCALE_STEP
         # Undo a vertical crop of (1 - scale): the pattern then has its embedded period again.
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
-        resized = (
-            acc
-            if step == 0
-            else np.asarray(cv2.resize(acc, size, interpolation=cv2.INTER_LINEAR), dtype=np.float32)
-        )
-        band = _normalised_band(_fold(resized), layout)
-        cross = np.zeros((TILE, TILE // 2 + 1), dtype=np.complex128)
-        cross[layout.rows[sync], layout.cols[sync]] = band[sync] * np.conj(layout.phase[sync])
-        surface = np.fft.irfft2(cross, s=(TILE, TILE))
-        peak = int(np.argmax(surface))
-        z = float((surface.flat[peak] - surface.mean()) / (surface.std() + 1e-12))
+        bands, power = [], np.zeros((TILE, TILE), dtype=np.float64)
+        for acc in accumulators:
+            resized = (
+                acc
+                if step == 0
+                else np.asarray(cv2.resize(acc, size, interpolation=cv2.INTER_LINEAR), np.float32)
+            )
+            band = _normalised_band(_fold(resized), layout)
+            cross = np.zeros((TILE, TILE // 2 + 1), dtype=np.complex128)
+            cross[layout.rows[sync], layout.cols[sync]] = band[sync] * np.conj(layout.phase[sync])
+            surface = np.fft.irfft2(cross, s=(TILE, TILE))
+            power += surface * surface if not signed else surface
+            bands.append(band)
+        if signed:
+            peak = int(np.argmax(power))
+            z = float((power.flat[peak] - power.mean()) / (power.std() + 1e-12))
+        else:
+            # Each component is ~N(0, s^2) under the null, so sqrt(power) / s is Rayleigh.
+            peak = int(np.argmax(power))
+            z = float(math.sqrt(power.flat[peak] / (power.mean() / 2.0 + 1e-24)))
         if best is None or z > best[0]:
-            best = (z, scale, band, peak // TILE, peak % TILE)
+            best = (z, scale, bands, peak // TILE, peak % TILE)
     assert best is not None
-    z, scale, band, dy, dx = best
+    z, scale, bands, dy, dx = best
     # Refine the shift to a quarter canonical pixel: resampling rarely lands on whole pixels.
     offsets = np.arange(-0.5, 0.51, 0.25)
     sub_y, sub_x = np.meshgrid(offsets, offsets, indexing="ij")
     shift_y, shift_x = dy + sub_y.ravel(), dx + sub_x.ravel()
     ramps = np.exp(2j * np.pi * (np.outer(shift_y, layout.freq_y) + np.outer(shift_x, layout.freq_x)) / TILE)
-    aligned_all = band[None, :] * ramps * np.conj(layout.phase)[None, :]
-    scores = aligned_all[:, sync].real.sum(axis=1)
-    pick = int(np.argmax(scores))
-    aligned = aligned_all[pick].real
-    soft = np.bincount(layout.group[~sync], weights=aligned[~sync], minlength=CODED_BITS).astype(np.float64)
+    aligned = [(band[None, :] * ramps * np.conj(layout.phase)[None, :]).real for band in bands]
+    peaks = np.stack([a[:, sync].sum(axis=1) for a in aligned])  # components x sub-shifts
+    pick = int(np.argmax(peaks[0] if signed else np.sum(peaks * peaks, axis=0)))
+    weights = peaks[:, pick] / (np.linalg.norm(peaks[:, pick]) + 1e-12)
+    combined = sum(wgt * a[pick] for wgt, a in zip(weights, aligned, strict=True))
+    soft = np.asarray(
+        np.bincount(layout.group[~sync], weights=np.asarray(combined)[~sync], minlength=CODED_BITS),
+        dtype=np.float64,
+    )
     bits = viterbi_decode(soft)
     margin = float(np.mean(np.abs(soft)) / (np.std(np.abs(soft)) + 1e-9))
     content_id = decode_payload(bits) if z >= threshold else None
@@ -391,21 +475,23 @@ def _decode(acc: NDArray[np.float32], key: bytes, frames: int, threshold: float)
         scale=scale,
         shift=(float(shift_y[pick]), float(shift_x[pick])),
         bit_margin=margin,
+        mode=mode,
     )
 
 
-def detect_frames(frames: Iterable[NDArray[np.uint8]], *, key: bytes) -> WatermarkResult:
-    """Detect the watermark over a sequence of RGB frames."""
-    detector = WatermarkDetector(key)
+def detect_frames(frames: Iterable[NDArray[np.uint8]], *, key: bytes, fps: float = 25.0) -> WatermarkResult:
+    """Detect the watermark over a sequence of RGB frames shown at `fps`."""
+    detector = WatermarkDetector(key, fps=fps)
     detector.add_frames(frames)
     return detector.result()
 
 
 def detect_video(path: str | Path, *, key: bytes, max_seconds: float | None = 10.0) -> WatermarkResult:
     """Detect the watermark in a video file, reading at most `max_seconds` (None = all)."""
-    from provenance.engine.media_io import iter_frames
+    from provenance.engine.media_io import iter_frames, video_info
 
-    return detect_frames(iter_frames(path, max_seconds=max_seconds), key=key)
+    fps = float(video_info(path).fps)
+    return detect_frames(iter_frames(path, max_seconds=max_seconds), key=key, fps=fps)
 
 
 def detect_image(path: str | Path, *, key: bytes) -> WatermarkResult:
@@ -444,7 +530,12 @@ def embed_video(
 
     info = video_info(source)
     embedder = WatermarkEmbedder(
-        key=key, content_id=content_id, width=info.width, height=info.height, strength=strength
+        key=key,
+        content_id=content_id,
+        width=info.width,
+        height=info.height,
+        fps=float(info.fps),
+        strength=strength,
     )
     squared_error, samples, frames = 0.0, 0, 0
     with Mp4Writer(
@@ -472,12 +563,15 @@ def psnr(mse: float) -> float:
 def false_positive_bound(*, threshold: float = SYNC_THRESHOLD) -> float:
     """Upper bound on the chance that an unmarked clip yields an id.
 
-    Under the null hypothesis each point of a sync surface is approximately standard normal (a
-    sum of hundreds of unit phasors with independent random phases). A false id needs some
-    surface point over the threshold (union bound over every scale and every shift) *and* 16
-    random bits matching the CRC of the other 64 (probability 2^-16, independent of the sync
-    test because sync and payload use disjoint frequency bins).
+    Under the null hypothesis each point of a sync surface is approximately normal (a sum of
+    hundreds of unit phasors with independent random phases). The static search reports a
+    Gaussian z-score (tail Q(T)); the lock-in search reports the magnitude of a pair of such
+    surfaces (Rayleigh tail exp(-T^2/2), the larger of the two). A false id needs some surface
+    point over the threshold (union bound over both searches, every scale and every shift) *and*
+    the 16 CRC bits to match the 64 id bits decoded beside them (2^-16; the sync and payload bins
+    are disjoint, so under the null the two events are independent).
     """
     hypotheses = (int(round(MAX_CROP / SCALE_STEP)) + 1) * TILE * TILE
-    tail = 0.5 * math.erfc(threshold / math.sqrt(2.0))
-    return min(1.0, hypotheses * tail) * 2.0**-CRC_BITS
+    gaussian_tail = 0.5 * math.erfc(threshold / math.sqrt(2.0))
+    rayleigh_tail = math.exp(-threshold * threshold / 2.0)
+    return min(1.0, hypotheses * (gaussian_tail + rayleigh_tail)) * 2.0**-CRC_BITS

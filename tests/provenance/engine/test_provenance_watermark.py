@@ -88,3 +88,28 @@ def test_an_unmarked_video_reads_no_id(clip: Path) -> None:
 
 def test_the_analytical_false_positive_bound_is_tiny() -> None:
     assert wm.false_positive_bound() < 1e-9
+
+
+def test_a_still_background_does_not_hide_the_mark(tmp_path: Path) -> None:
+    # A talking head in front of a still wall: the picture hardly changes, so only the temporal
+    # carrier separates the mark from the background.
+    still = next(textured_frames(seconds=0.04, width=480, height=272, seed=11))
+    frames = []
+    embedder = wm.WatermarkEmbedder(key=KEY, content_id=CONTENT_ID, width=480, height=272, fps=25)
+    for i in range(75):
+        frame = still.copy()
+        frame[100:160, 200:280] = np.clip(frame[100:160, 200:280].astype(int) + (i % 10) * 4, 0, 255)
+        frames.append(embedder.embed(frame))
+    copy = transcode(write_mp4(tmp_path / "still.mp4", iter(frames)), tmp_path / "copy.mp4", crf=28)
+
+    assert wm.detect_video(copy, key=KEY).content_id == CONTENT_ID
+
+
+def test_a_poster_jpeg_carries_the_static_mark(tmp_path: Path) -> None:
+    from PIL import Image
+
+    still = next(textured_frames(seconds=0.04, width=640, height=360, seed=12))
+    embedder = wm.WatermarkEmbedder(key=KEY, content_id=CONTENT_ID, width=640, height=360)
+    Image.fromarray(embedder.embed_still(still)).save(tmp_path / "poster.jpg", quality=85)
+
+    assert wm.detect_image(tmp_path / "poster.jpg", key=KEY).content_id == CONTENT_ID
