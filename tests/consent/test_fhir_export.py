@@ -122,11 +122,10 @@ def entry_index(bundle: dict[str, Any], resource_type: str) -> int:
 
 
 def library_accepts(bundle: dict[str, Any], version: str) -> bool:
-    if version == "R5":
-        from fhir.resources.bundle import Bundle
-    else:
-        from fhir.resources.R4B.bundle import Bundle
-    Bundle.model_validate(bundle)
+    from fhir.resources.bundle import Bundle as BundleR5
+    from fhir.resources.R4B.bundle import Bundle as BundleR4B
+
+    (BundleR5 if version == "R5" else BundleR4B).model_validate(bundle)
     return True
 
 
