@@ -1,6 +1,6 @@
 """FHIR export of consents: Bundles that validate, and the project's checks the library leaves out.
 
-Framework-free: runs without Django (`pytest --noconftest -p no:django tests/consent/test_fhir_export.py`).
+Framework-free: runs without Django (`pytest -p no:django tests/consent/test_fhir_export.py`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The PDF evidence report: a real PDF, paginated, complete, and reproducible byte for byte.
 
-Framework-free: runs without Django (`pytest --noconftest -p no:django tests/consent/test_pdf_report.py`).
+Framework-free: runs without Django (`pytest -p no:django tests/consent/test_pdf_report.py`).
 Text is read back with `pdftotext` from poppler-utils.
 """
 
