@@ -1,0 +1,145 @@
+"""Reads of consent records and the ledger, always scoped to the acting user's clinic and role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from consent.models import (
+    ConsentKind,
+    ConsentText,
+    DisclosureLabel,
+    LedgerEntry,
+    LikenessConsent,
+    PatientConsent,
+)
+from core.errors import ApplicationError
+from core.models import Role, User
+
+OVERSIGHT_ROLES = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
+
+
+def _member(user: User) -> bool:
+    return bool(user.is_authenticated and user.clinic_id and user.role)
+
+
+def _not_found(what: str) -> ApplicationError:
+    return ApplicationError(f"{what} not found.", code="not_found", status=404)
+
+
+def likeness_consent_list(*, user: User) -> QuerySet[LikenessConsent]:
+    """Clinicians see their own; admins and compliance officers see the clinic's; patients none."""
+    if not _member(user) or user.role == Role.PATIENT:
+        return LikenessConsent.objects.none()
+    consents = LikenessConsent.objects.filter(clinic_id=user.clinic_id).select_related(
+        "clinician", "signature", "text"
+    )
+    if user.role == Role.CLINICIAN:
+        consents = consents.filter(clinician=user)
+    return consents
+
+
+def likeness_consent_get(*, user: User, consent_id: Any) -> LikenessConsent:
+    try:
+        return likeness_consent_list(user=user).get(id=consent_id)
+    except (LikenessConsent.DoesNotExist, ValueError, TypeError):
+        raise _not_found("Consent") from None
+
+
+def likeness_consent_current(*, clinician: User) -> LikenessConsent | None:
+    """The clinician's latest consent that is not superseded."""
+    return (
+        LikenessConsent.objects.filter(clinician=clinician)
+        .exclude(status="superseded")
+        .select_related("signature", "text")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def patient_consent_list(*, user: User) -> QuerySet[PatientConsent]:
+    """Patients see their own; clinic staff see the clinic's."""
+    if not _member(user):
+        return PatientConsent.objects.none()
+    consents = PatientConsent.objects.filter(clinic_id=user.clinic_id).select_related(
+        "patient", "signature", "text"
+    )
+    if user.role == Role.PATIENT:
+        consents = consents.filter(patient=user)
+    return consents
+
+
+def consent_text_current(*, clinic_id: Any, kind: str, language: str = "en") -> ConsentText | None:
+    return (
+        ConsentText.objects.filter(clinic_id=clinic_id, kind=kind, language=language)
+        .order_by("-version")
+        .first()
+    )
+
+
+def consent_text_list(*, user: User) -> QuerySet[ConsentText]:
+    if not _member(user):
+        return ConsentText.objects.none()
+    return ConsentText.objects.filter(clinic_id=user.clinic_id)
+
+
+def disclosure_label_current(*, clinic_id: Any, language: str = "en") -> DisclosureLabel | None:
+    return DisclosureLabel.objects.filter(clinic_id=clinic_id, language=language).order_by("-version").first()
+
+
+def disclosure_label_list(*, user: User) -> QuerySet[DisclosureLabel]:
+    if not _member(user):
+        return DisclosureLabel.objects.none()
+    return DisclosureLabel.objects.filter(clinic_id=user.clinic_id)
+
+
+@dataclass(frozen=True)
+class LedgerFilters:
+    event_type: str = ""
+    subject_id: str = ""  # clinician or patient id
+    object_id: str = ""  # a consent, video or job id
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def ledger_entry_list(*, user: User, filters: LedgerFilters | None = None) -> QuerySet[LedgerEntry]:
+    """Entries of the user's clinic: all for oversight roles, those about themselves for others."""
+    if not _member(user):
+        return LedgerEntry.objects.none()
+    entries = LedgerEntry.objects.filter(clinic_id=user.clinic_id)
+    if user.role not in OVERSIGHT_ROLES:
+        entries = entries.filter(Q(subject_id=str(user.pk)) | Q(actor_id=str(user.pk)))
+    f = filters or LedgerFilters()
+    if f.event_type:
+        entries = entries.filter(event_type__startswith=f.event_type)
+    if f.subject_id:
+        entries = entries.filter(subject_id=f.subject_id)
+    if f.object_id:
+        entries = entries.filter(Q(object_id=f.object_id) | Q(entry__contains=f.object_id))
+    if f.since:
+        entries = entries.filter(created_at__gte=f.since)
+    if f.until:
+        entries = entries.filter(created_at__lte=f.until)
+    return entries.order_by("-seq")
+
+
+def ledger_event_types(*, user: User) -> list[str]:
+    return sorted(set(ledger_entry_list(user=user).values_list("event_type", flat=True).distinct()))
+
+
+def clinicians_of(*, user: User) -> QuerySet[User]:
+    if not _member(user):
+        return User.objects.none()
+    return User.objects.filter(clinic_id=user.clinic_id, role=Role.CLINICIAN).order_by("username")
+
+
+def patients_of(*, user: User) -> QuerySet[User]:
+    if not _member(user) or user.role == Role.PATIENT:
+        return User.objects.none()
+    return User.objects.filter(clinic_id=user.clinic_id, role=Role.PATIENT).order_by("username")
+
+
+KIND_LABELS = dict(ConsentKind.choices)

@@ -1,0 +1,55 @@
+"""Consent fixtures: a clinic with its default texts and label published."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def texts(clinic_a: Any, clinic_b: Any) -> Any:
+    from consent.defaults import consent_defaults_ensure
+
+    consent_defaults_ensure(actor=clinic_a.admin)
+    consent_defaults_ensure(actor=clinic_b.admin)
+    return clinic_a
+
+
+def scope(**overrides: Any) -> Any:
+    from consent.services import LikenessScope
+
+    values: dict[str, Any] = {
+        "topics": ["diabetes", "asthma"],
+        "audiences": ["patients"],
+        "languages": ["en"],
+        "channels": ["portal"],
+        "synthetic_voice_allowed": False,
+        "max_videos": None,
+    }
+    values.update(overrides)
+    return LikenessScope(**values)
+
+
+def use(**overrides: Any) -> Any:
+    from consent.services import IntendedUse
+
+    values: dict[str, Any] = {
+        "topic": "diabetes",
+        "audience": "patients",
+        "language": "en",
+        "channel": "portal",
+        "synthetic_voice": False,
+    }
+    values.update(overrides)
+    return IntendedUse(**values)
+
+
+def active_consent(clinic: Any, **scope_overrides: Any) -> Any:
+    from consent.services import likeness_consent_sign, likeness_consent_verify_manual
+    from tests.support import PASSWORD
+
+    consent = likeness_consent_sign(
+        clinician=clinic.clinician, scope=scope(**scope_overrides), password=PASSWORD
+    )
+    return likeness_consent_verify_manual(actor=clinic.admin, consent_id=consent.id)
