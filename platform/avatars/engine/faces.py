@@ -22,7 +22,9 @@ DETECTION_HEIGHT = 360
 
 #: The 5 landmarks in face units (outer-eye-corner distance = 1, origin between the eyes), in dlib's
 #: order: image-right eye outer, inner; image-left eye outer, inner; base of the nose.
-CANONICAL_POINTS = np.array([[0.5, 0.0], [0.22, 0.0], [-0.5, 0.0], [-0.22, 0.0], [0.0, 0.5]], dtype=np.float64)
+CANONICAL_POINTS = np.array(
+    [[0.5, 0.0], [0.22, 0.0], [-0.5, 0.0], [-0.22, 0.0], [0.0, 0.5]], dtype=np.float64
+)
 
 
 class _Models:

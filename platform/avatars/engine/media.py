@@ -110,7 +110,7 @@ def iter_video_frames(path: Path) -> Iterator[NDArray[np.uint8]]:
     with container:
         try:
             for frame in container.decode(container.streams.video[0]):
-                yield np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                yield np.ascontiguousarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
         except av.FFmpegError as exc:
             raise MediaInputError(
                 f"Decoding '{path.name}' failed part-way; the file may be damaged.", code="file_corrupt"

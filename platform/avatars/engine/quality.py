@@ -251,11 +251,20 @@ def measure(
     controls: Sequence[Path] = (),
     reference: Path | None = None,
     max_frames: int | None = None,
+    segment: tuple[float, float] | None = None,
 ) -> VideoQuality:
-    """Measure one video against its own (or the given) audio and against other speech."""
+    """Measure one video against its own (or the given) audio and against other speech.
+
+    With `segment` (start, end in seconds) only that part of the video is measured, and `audio`
+    and the controls are taken to start at `start` (how a render's narration sits between its
+    spoken disclaimers).
+    """
     embed_every = 5 if reference is not None else 0
     track = track_face(video, max_frames=max_frames, embed_every=embed_every)
     openings = track.openings
+    if segment is not None:
+        first, last = int(round(segment[0] * track.fps)), int(round(segment[1] * track.fps))
+        openings = openings[first:last]
     count = len(openings)
     own = speech_energy(read_audio(audio or video), track.fps, count)
     sync = lip_sync(openings, own)
@@ -318,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, help="enrollment video for the identity distance")
     parser.add_argument("--max-frames", type=int)
     parser.add_argument(
+        "--segment", type=float, nargs=2, metavar=("START", "END"), help="measure only this span"
+    )
+    parser.add_argument(
         "--set", type=Path, nargs="*", help="real clips: print their reference levels instead"
     )
     arguments = parser.parse_args(argv)
@@ -333,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             controls=arguments.control,
             reference=arguments.reference,
             max_frames=arguments.max_frames,
+            segment=tuple(arguments.segment) if arguments.segment else None,
         )
         print(json.dumps(_summary(result), indent=2))
     except EngineError as error:

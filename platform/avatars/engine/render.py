@@ -10,6 +10,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -112,13 +113,18 @@ def _check_not_silent(samples: NDArray[np.float32], what: str) -> None:
         )
 
 
-def build_speech(
-    narration: ScriptNarration | RecordedNarration, disclosure: Disclosure
-) -> tuple[SpeechTrack, bool]:
-    """The whole soundtrack: spoken intro disclaimer, narration, spoken outro disclaimer.
+@dataclass(frozen=True)
+class Soundtrack:
+    """The whole spoken track and where the narration sits in it (seconds)."""
 
-    Returns the track and whether a synthetic voice speaks the narration.
-    """
+    speech: SpeechTrack
+    synthetic_voice: bool
+    narration_start: float
+    narration_end: float
+
+
+def build_speech(narration: ScriptNarration | RecordedNarration, disclosure: Disclosure) -> Soundtrack:
+    """The whole soundtrack: spoken opening disclaimer, narration, spoken closing disclaimer."""
     if isinstance(narration, ScriptNarration):
         body = synthesize(
             narration.text, language=narration.language, words_per_minute=narration.words_per_minute
@@ -136,7 +142,13 @@ def build_speech(
     for track, name in ((intro, "opening disclaimer"), (outro, "closing disclaimer")):
         _check_not_silent(track.samples, name)
     pause = silence(PAUSE_SECONDS)
-    return concatenate([intro, pause, body, pause, outro, silence(0.3)]), synthetic
+    start = intro.duration + pause.duration
+    return Soundtrack(
+        speech=concatenate([intro, pause, body, pause, outro, silence(0.3)]),
+        synthetic_voice=synthetic,
+        narration_start=start,
+        narration_end=start + body.duration,
+    )
 
 
 def _frame_source(spec: RenderSpec, progress: Progress) -> FrameSource:
@@ -144,9 +156,13 @@ def _frame_source(spec: RenderSpec, progress: Progress) -> FrameSource:
     if isinstance(avatar, StockAvatar):
         return _StockSource(spec.width, spec.height)
     if isinstance(avatar, FootageAvatar):
+        from avatars.engine.enrollment import EnrollmentAnalysis
         from avatars.engine.footage import FootageSource
 
-        footage: FrameSource = FootageSource(avatar.enrollment, spec.width, spec.height, progress=progress)
+        stored = EnrollmentAnalysis.load(avatar.analysis) if avatar.analysis is not None else None
+        footage: FrameSource = FootageSource(
+            avatar.enrollment, spec.width, spec.height, progress=progress, analysis=stored
+        )
         return footage
     if isinstance(avatar, PortraitAvatar):
         raise UnsupportedModeError(
@@ -170,7 +186,8 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
     started = time.perf_counter()
     label = disclosure_overlay(spec.disclosure.label, spec.width, spec.height)
     report(0.0, "speech")
-    speech, synthetic = build_speech(spec.narration, spec.disclosure)
+    soundtrack = build_speech(spec.narration, spec.disclosure)
+    speech = soundtrack.speech
     timings["speech"] = time.perf_counter() - started
 
     frame_count = max(1, math.ceil(speech.duration * spec.fps))
@@ -229,7 +246,9 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
         width=spec.width,
         height=spec.height,
         fps=spec.fps,
-        synthetic_voice=synthetic,
+        synthetic_voice=soundtrack.synthetic_voice,
+        narration_start=soundtrack.narration_start,
+        narration_end=soundtrack.narration_end,
         label=spec.disclosure.label,
         timings=timings,
     )

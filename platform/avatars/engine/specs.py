@@ -24,9 +24,14 @@ class StockAvatar:
 
 @dataclass(frozen=True)
 class FootageAvatar:
-    """The clinician's consented enrollment footage (a talking-to-camera video with audio)."""
+    """The clinician's consented enrollment footage (a talking-to-camera video with audio).
+
+    `analysis` is the stored result of `analyze_enrollment` for that footage (an `.npz`); when
+    given, the render reuses it instead of analysing the footage again.
+    """
 
     enrollment: Path
+    analysis: Path | None = None
     mode = "footage"
 
 
@@ -115,5 +120,7 @@ class RenderResult:
     height: int
     fps: int
     synthetic_voice: bool
+    narration_start: float
+    narration_end: float
     label: str
     timings: dict[str, float] = field(default_factory=dict)
