@@ -12,6 +12,7 @@ from provenance.engine import keys
 from provenance.engine import watermark as wm
 from provenance.engine.c2pa_sign import ConsentAssertion, ManifestState, read_manifest, sign_media
 from provenance.engine.media_io import transcode
+from provenance.engine.verify import Finding, inspect_media
 
 KEY = b"candor-test-watermark-key-000002"
 VIDEO_SUFFIXES = {".mp4", ".mpg", ".mov", ".avi"}
@@ -65,6 +66,64 @@ def test_a_stripped_reencoded_copy_is_recognised_by_watermark_and_fingerprint(
     assert match is not None and match.video_id == wm.content_id_hex(content_id)
 
 
+def test_inspection_calls_the_published_file_signed(
+    published: tuple[Path, int, fp.FingerprintIndex], root_ca: keys.CertificateAuthority
+) -> None:
+    signed, content_id, index = published
+
+    findings = inspect_media(
+        signed, trust_anchors_pem=keys.trust_bundle_pem(root_ca), watermark_key=KEY, index=index
+    )
+
+    assert findings.finding is Finding.SIGNED
+    assert findings.content_id_hex == wm.content_id_hex(content_id)
+    assert findings.watermark is not None and findings.watermark.content_id == content_id
+
+
+def test_inspection_calls_a_file_with_one_flipped_byte_altered(
+    published: tuple[Path, int, fp.FingerprintIndex], root_ca: keys.CertificateAuthority, tmp_path: Path
+) -> None:
+    signed, _, index = published
+    data = bytearray(signed.read_bytes())
+    data[-500] ^= 0x10
+    altered = tmp_path / "altered.mp4"
+    altered.write_bytes(bytes(data))
+
+    findings = inspect_media(
+        altered, trust_anchors_pem=keys.trust_bundle_pem(root_ca), watermark_key=KEY, index=index
+    )
+
+    assert findings.finding is Finding.ALTERED
+
+
+def test_inspection_recognises_a_stripped_copy_by_its_watermark(
+    published: tuple[Path, int, fp.FingerprintIndex], root_ca: keys.CertificateAuthority, tmp_path: Path
+) -> None:
+    signed, content_id, index = published
+    copy = transcode(signed, tmp_path / "copy.mp4", crf=30, scale=0.5)
+
+    findings = inspect_media(
+        copy, trust_anchors_pem=keys.trust_bundle_pem(root_ca), watermark_key=KEY, index=index
+    )
+
+    assert findings.finding is Finding.WATERMARK
+    assert findings.content_id_hex == wm.content_id_hex(content_id)
+
+
+def test_inspection_falls_back_to_the_fingerprint_without_the_watermark_key(
+    published: tuple[Path, int, fp.FingerprintIndex], root_ca: keys.CertificateAuthority, tmp_path: Path
+) -> None:
+    signed, content_id, index = published
+    copy = transcode(signed, tmp_path / "copy.mp4", crf=30, crop=0.1)
+
+    findings = inspect_media(
+        copy, trust_anchors_pem=keys.trust_bundle_pem(root_ca), watermark_key=b"a-retired-key", index=index
+    )
+
+    assert findings.finding is Finding.FINGERPRINT
+    assert findings.fingerprint is not None and findings.fingerprint.video_id == wm.content_id_hex(content_id)
+
+
 def _shared_files(suffixes: set[str]) -> list[Path]:
     if not SHARED_MEDIA.is_dir():
         return []
@@ -95,6 +154,7 @@ def test_real_videos_carry_no_platform_provenance(
 @pytest.mark.media
 @needs_media
 @pytest.mark.parametrize("image", _shared_files(IMAGE_SUFFIXES), ids=lambda p: p.name)
-def test_real_images_carry_no_platform_watermark(image: Path, root_ca: keys.CertificateAuthority) -> None:
-    assert wm.detect_image(image, key=KEY).content_id is None
-    assert not read_manifest(image, trust_anchors_pem=keys.trust_bundle_pem(root_ca)).is_platform_signed
+def test_real_images_carry_no_platform_provenance(image: Path, root_ca: keys.CertificateAuthority) -> None:
+    findings = inspect_media(image, trust_anchors_pem=keys.trust_bundle_pem(root_ca), watermark_key=KEY)
+
+    assert findings.finding is Finding.NONE
