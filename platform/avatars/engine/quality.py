@@ -266,7 +266,12 @@ def measure(
         first, last = int(round(segment[0] * track.fps)), int(round(segment[1] * track.fps))
         openings = openings[first:last]
     count = len(openings)
-    own = speech_energy(read_audio(audio or video), track.fps, count)
+    if audio is not None:
+        own_samples = read_audio(audio)
+    else:
+        # The video's own sound, from the start of the measured span.
+        own_samples = read_audio(video)[int(round((segment[0] if segment else 0.0) * SAMPLE_RATE)) :]
+    own = speech_energy(own_samples, track.fps, count)
     sync = lip_sync(openings, own)
     control_scores: dict[str, float] = {}
     for other in controls:
