@@ -205,14 +205,20 @@ def ledger_sign_head() -> SignedTreeHead | None:
         return None
     sth = merkle.sign_tree_head(ledger_signing_key(), tree.size, tree.root(), int(time.time() * 1000))
     return SignedTreeHead.objects.create(
-        tree_size=sth.tree_size, root_hash=sth.root_hash, timestamp_ms=sth.timestamp, key_id=sth.key_id,
+        tree_size=sth.tree_size,
+        root_hash=sth.root_hash,
+        timestamp_ms=sth.timestamp,
+        key_id=sth.key_id,
         signature=sth.signature,
     )
 
 
 def head_to_sth(head: SignedTreeHead) -> merkle.SignedTreeHead:
     return merkle.SignedTreeHead(
-        tree_size=head.tree_size, root_hash=head.root_hash, timestamp=head.timestamp_ms, key_id=head.key_id,
+        tree_size=head.tree_size,
+        root_hash=head.root_hash,
+        timestamp=head.timestamp_ms,
+        key_id=head.key_id,
         signature=head.signature,
     )
 
@@ -232,7 +238,8 @@ def ledger_heads_export() -> dict[str, Any]:
 def ledger_verify() -> merkle.VerifyReport:
     """Recompute every leaf hash, the sequence, the root and every signed head from the rows."""
     rows = LedgerEntry.objects.order_by("seq").values_list("seq", "entry", "leaf_hash")
-    entries = ((seq, entry.encode("utf-8"), bytes.fromhex(leaf)) for seq, entry, leaf in rows.iterator(10_000))
+    entries = (
+        (seq, entry.encode("utf-8"), bytes.fromhex(leaf)) for seq, entry, leaf in rows.iterator(10_000)
+    )
     heads = [head_to_sth(h) for h in SignedTreeHead.objects.order_by("tree_size")]
     return merkle.verify_log(entries, heads=heads, public_keys=ledger_public_keys())
-

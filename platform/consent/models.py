@@ -44,7 +44,9 @@ class ConsentText(models.Model):
     class Meta:
         ordering = ["kind", "language", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "kind", "language", "version"], name="consent_text_version_unique")
+            models.UniqueConstraint(
+                fields=["clinic", "kind", "language", "version"], name="consent_text_version_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -105,11 +107,14 @@ class LikenessConsent(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="likeness_consents")
-    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="likeness_consents")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="likeness_consents"
+    )
     text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")
     text_sha256 = models.CharField(max_length=64)
-    status = models.CharField(max_length=32, choices=LikenessStatus.choices, default=LikenessStatus.DRAFT,
-                              db_index=True)
+    status = models.CharField(
+        max_length=32, choices=LikenessStatus.choices, default=LikenessStatus.DRAFT, db_index=True
+    )
     topics = models.JSONField(default=list)
     audiences = models.JSONField(default=list)
     languages = models.JSONField(default=list)
@@ -121,18 +126,24 @@ class LikenessConsent(models.Model):
     valid_until = models.DateTimeField()
     compensation_terms = models.TextField(blank=True)
     representation = models.CharField(max_length=32, choices=Representation.choices, blank=True)
-    signature = models.OneToOneField(Signature, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    evidence_upload = models.ForeignKey("core.Upload", on_delete=models.PROTECT, null=True, blank=True,
-                                        related_name="+")
+    signature = models.OneToOneField(
+        Signature, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    evidence_upload = models.ForeignKey(
+        "core.Upload", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     verification_method = models.CharField(max_length=16, choices=VerificationMethod.choices, blank=True)
     verification_scores = models.JSONField(default=dict, blank=True)
-    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=300, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    superseded_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    superseded_by = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -157,13 +168,19 @@ class PatientConsent(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="patient_consents")
-    patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="patient_consents")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="patient_consents"
+    )
     kind = models.CharField(max_length=32, choices=[(k.value, k.label) for k in PATIENT_KINDS])
     purpose = models.CharField(max_length=300)
-    legal_basis = models.CharField(max_length=32, choices=LegalBasis.choices, default=LegalBasis.EXPLICIT_CONSENT)
+    legal_basis = models.CharField(
+        max_length=32, choices=LegalBasis.choices, default=LegalBasis.EXPLICIT_CONSENT
+    )
     text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")
     text_sha256 = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=PatientConsentStatus.choices, default=PatientConsentStatus.GRANTED)
+    status = models.CharField(
+        max_length=16, choices=PatientConsentStatus.choices, default=PatientConsentStatus.GRANTED
+    )
     signature = models.OneToOneField(Signature, on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField()
     withdrawn_at = models.DateTimeField(null=True, blank=True)
@@ -196,7 +213,9 @@ class DisclosureLabel(models.Model):
     class Meta:
         ordering = ["language", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "language", "version"], name="disclosure_label_version_unique")
+            models.UniqueConstraint(
+                fields=["clinic", "language", "version"], name="disclosure_label_version_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -258,3 +277,24 @@ class SignedTreeHead(models.Model):
 
     def __str__(self) -> str:
         return f"Tree head at size {self.tree_size}"
+
+
+class Disclosure(models.Model):
+    """Accounting of disclosures: what left the platform (or the clinic), to whom, when and why."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="disclosures")
+    recipient = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=300)
+    what = models.CharField(max_length=64)  # e.g. "export.pdf", "publication"
+    object_ids = models.JSONField(default=list)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    made_at = models.DateTimeField(auto_now_add=True)
+    ledger_seq = models.BigIntegerField(null=True)
+
+    class Meta:
+        ordering = ["-made_at"]
+
+    def __str__(self) -> str:
+        return f"{self.what} to {self.recipient}"

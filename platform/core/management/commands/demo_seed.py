@@ -27,6 +27,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         clinic, people = demo_seed()
         clinician = next(p.user for p in people if p.user.role == "clinician")
+        admin = next(p.user for p in people if p.user.role == "clinic_admin")
+        from consent.defaults import consent_defaults_ensure
+        from consent.ledger import ledger_sign_head
+
+        consent_defaults_ensure(actor=admin)
+        ledger_sign_head()
         if not MediaJob.objects.filter(clinic=clinic, kind=JobKind.VIDEO_PROXY).exists():
             with tempfile.TemporaryDirectory() as tmp:
                 path = demo_video_write(Path(tmp) / "demo.mp4")

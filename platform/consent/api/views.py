@@ -1,0 +1,332 @@
+"""Consent and ledger API: one class per operation, each calling one service or selector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consent.evidence import ExportRequest, evidence_export
+from consent.ledger import (
+    ledger_consistency_proof,
+    ledger_heads_export,
+    ledger_inclusion_proof,
+    ledger_verify,
+)
+from consent.models import LikenessConsent, PatientConsent
+from consent.selectors import (
+    OVERSIGHT_ROLES,
+    LedgerFilters,
+    ledger_entry_list,
+    likeness_consent_list,
+    patient_consent_list,
+)
+from consent.services import (
+    LikenessScope,
+    likeness_consent_revoke,
+    likeness_consent_sign,
+    likeness_consent_verify_manual,
+    patient_consent_grant,
+    patient_consent_withdraw,
+)
+from core.errors import ApplicationError
+
+
+def _oversight(request: Request) -> None:
+    if request.user.role not in OVERSIGHT_ROLES:
+        raise ApplicationError(
+            "Only compliance officers and clinic admins can do this.", code="permission_denied", status=403
+        )
+
+
+class SignatureOut(serializers.Serializer):
+    printed_name = serializers.CharField()
+    meaning = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    text_sha256 = serializers.CharField()
+    binding_sha256 = serializers.CharField()
+    reauthenticated_with = serializers.CharField()
+
+
+class LikenessConsentOut(serializers.ModelSerializer):
+    signature = SignatureOut(allow_null=True)
+    clinician_name = serializers.CharField(source="clinician.printed_name")
+
+    class Meta:
+        model = LikenessConsent
+        fields = [
+            "id",
+            "clinician",
+            "clinician_name",
+            "status",
+            "topics",
+            "audiences",
+            "languages",
+            "channels",
+            "synthetic_voice_allowed",
+            "max_videos",
+            "uses_count",
+            "valid_from",
+            "valid_until",
+            "compensation_terms",
+            "representation",
+            "text",
+            "text_sha256",
+            "signature",
+            "verification_method",
+            "verified_at",
+            "revoked_at",
+            "revocation_reason",
+            "created_at",
+        ]
+
+
+class PatientConsentOut(serializers.ModelSerializer):
+    signature = SignatureOut()
+
+    class Meta:
+        model = PatientConsent
+        fields = [
+            "id",
+            "patient",
+            "kind",
+            "purpose",
+            "legal_basis",
+            "status",
+            "text",
+            "text_sha256",
+            "signature",
+            "granted_at",
+            "withdrawn_at",
+        ]
+
+
+def _page(
+    view: APIView, request: Request, queryset: Any, serializer: type[serializers.BaseSerializer]
+) -> Response:
+    from rest_framework.pagination import LimitOffsetPagination
+
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+class LikenessConsentListApi(APIView):
+    """List likeness consents (scoped by role) or sign a new one (clinicians)."""
+
+    class InputSerializer(serializers.Serializer):
+        topics = serializers.ListField(child=serializers.CharField(max_length=64), max_length=50)
+        audiences = serializers.ListField(child=serializers.CharField(max_length=64), max_length=20)
+        languages = serializers.ListField(child=serializers.CharField(max_length=16), max_length=20)
+        channels = serializers.ListField(child=serializers.CharField(max_length=64), max_length=20)
+        synthetic_voice_allowed = serializers.BooleanField(default=False)
+        max_videos = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=100_000)
+        valid_years = serializers.IntegerField(default=10, min_value=1, max_value=10)
+        compensation_terms = serializers.CharField(
+            required=False, allow_blank=True, max_length=2000, default=""
+        )
+        representation = serializers.ChoiceField(choices=["", "legal_counsel", "union"], default="")
+        password = serializers.CharField(max_length=200, trim_whitespace=False, write_only=True)
+        otp = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
+
+    @extend_schema(responses=LikenessConsentOut(many=True))
+    def get(self, request: Request) -> Response:
+        return _page(self, request, likeness_consent_list(user=request.user), LikenessConsentOut)
+
+    @extend_schema(request=InputSerializer, responses={201: LikenessConsentOut})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        password, otp = values.pop("password"), values.pop("otp")
+        consent = likeness_consent_sign(
+            clinician=request.user, scope=LikenessScope(**values), password=password, otp=otp
+        )
+        return Response(LikenessConsentOut(consent).data, status=status.HTTP_201_CREATED)
+
+
+class LikenessConsentRevokeApi(APIView):
+    @extend_schema(request=None, responses=LikenessConsentOut)
+    def post(self, request: Request, consent_id: str) -> Response:
+        return Response(
+            LikenessConsentOut(likeness_consent_revoke(actor=request.user, consent_id=consent_id)).data
+        )
+
+
+class LikenessConsentVerifyApi(APIView):
+    """A clinic admin verifies a consent statement by hand (recorded as manual)."""
+
+    @extend_schema(request=None, responses=LikenessConsentOut)
+    def post(self, request: Request, consent_id: str) -> Response:
+        consent = likeness_consent_verify_manual(actor=request.user, consent_id=consent_id)
+        return Response(LikenessConsentOut(consent).data)
+
+
+class PatientConsentListApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=["patient_recording", "patient_anonymization", "patient_use"])
+        purpose = serializers.CharField(max_length=300)
+        legal_basis = serializers.ChoiceField(
+            choices=["consent", "explicit_consent"], default="explicit_consent"
+        )
+        password = serializers.CharField(max_length=200, trim_whitespace=False, write_only=True)
+        otp = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
+
+    @extend_schema(responses=PatientConsentOut(many=True))
+    def get(self, request: Request) -> Response:
+        return _page(self, request, patient_consent_list(user=request.user), PatientConsentOut)
+
+    @extend_schema(request=InputSerializer, responses={201: PatientConsentOut})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = patient_consent_grant(patient=request.user, **data.validated_data)
+        return Response(PatientConsentOut(consent).data, status=status.HTTP_201_CREATED)
+
+
+class PatientConsentWithdrawApi(APIView):
+    @extend_schema(request=None, responses=PatientConsentOut)
+    def post(self, request: Request, consent_id: str) -> Response:
+        return Response(
+            PatientConsentOut(patient_consent_withdraw(patient=request.user, consent_id=consent_id)).data
+        )
+
+
+class LedgerEntryOut(serializers.Serializer):
+    seq = serializers.IntegerField()
+    event_type = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    subject_id = serializers.CharField()
+    entry = serializers.JSONField(source="entry_json")
+    leaf_hash = serializers.CharField()
+
+
+class LedgerFilterSerializer(serializers.Serializer):
+    event_type = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    subject = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    object = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    since = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def to_filters(self) -> LedgerFilters:
+        v = self.validated_data
+        return LedgerFilters(
+            event_type=v["event_type"],
+            subject_id=v["subject"],
+            object_id=v["object"],
+            since=v["since"],
+            until=v["until"],
+        )
+
+
+class LedgerEntryListApi(APIView):
+    """Ledger entries of the clinic (oversight roles) or about oneself (others), newest first."""
+
+    @extend_schema(parameters=[LedgerFilterSerializer], responses=LedgerEntryOut(many=True))
+    def get(self, request: Request) -> Response:
+        filters = LedgerFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        entries = ledger_entry_list(user=request.user, filters=filters.to_filters())
+        from rest_framework.pagination import LimitOffsetPagination
+
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        import json
+
+        for entry in page:
+            entry.entry_json = json.loads(entry.entry)
+        return paginator.get_paginated_response(LedgerEntryOut(page, many=True).data)
+
+
+class LedgerProofApi(APIView):
+    """Inclusion proof of one visible entry in the tree of `tree_size` entries (default: all)."""
+
+    @extend_schema(responses=dict)
+    def get(self, request: Request, seq: int) -> Response:
+        if not ledger_entry_list(user=request.user).filter(seq=seq).exists():
+            raise ApplicationError("Ledger entry not found.", code="not_found", status=404)
+        size = request.query_params.get("tree_size")
+        try:
+            proof = ledger_inclusion_proof(seq=seq, tree_size=int(size) if size else None)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), code="invalid_input") from exc
+        return Response(proof.__dict__)
+
+
+class LedgerConsistencyApi(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request: Request) -> Response:
+        try:
+            old = int(request.query_params["old"])
+            new = int(request.query_params["new"]) if request.query_params.get("new") else None
+            return Response(ledger_consistency_proof(old_size=old, new_size=new))
+        except (KeyError, ValueError) as exc:
+            raise ApplicationError(
+                "Give old (and optionally new) tree sizes: 0 < old ≤ new ≤ log size.", code="invalid_input"
+            ) from exc
+
+
+class LedgerHeadsApi(APIView):
+    """Every signed tree head and the public key, for outside parties to hold the platform to."""
+
+    @extend_schema(responses=dict)
+    def get(self, request: Request) -> Response:
+        return Response(ledger_heads_export())
+
+
+class LedgerVerifyApi(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request: Request) -> Response:
+        _oversight(request)
+        report = ledger_verify()
+        first = report.first_problem
+        return Response(
+            {
+                "ok": report.ok,
+                "entries": report.entry_count,
+                "root_hash": report.root_hex,
+                "first_bad_seq": report.first_bad_sequence,
+                "reason": report.reason if first else None,
+                "problem_count": report.problem_count,
+            }
+        )
+
+
+class EvidenceExportApi(APIView):
+    """Download consent evidence as csv, json, fhir (R5/R4B) or pdf; recorded as a disclosure."""
+
+    class InputSerializer(LedgerFilterSerializer):
+        format = serializers.ChoiceField(choices=["csv", "json", "fhir", "pdf"])
+        recipient = serializers.CharField(max_length=200)
+        purpose = serializers.CharField(max_length=300)
+        fhir_version = serializers.ChoiceField(choices=["R5", "R4B"], default="R5")
+        include_names = serializers.BooleanField(default=False)
+
+    @extend_schema(request=InputSerializer, responses={(200, "application/octet-stream"): bytes})
+    def post(self, request: Request) -> HttpResponse:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        export = evidence_export(
+            actor=request.user,
+            request=ExportRequest(
+                format=v["format"],
+                recipient=v["recipient"],
+                purpose=v["purpose"],
+                filters=data.to_filters(),
+                fhir_version=v["fhir_version"],
+                include_names=v["include_names"],
+            ),
+        )
+        response = HttpResponse(export.content, content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        response["X-Content-SHA256"] = export.sha256
+        response["X-Ledger-Seq"] = str(export.ledger_seq)
+        return response

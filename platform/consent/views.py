@@ -1,0 +1,384 @@
+"""Consent pages: a clinician's likeness consent, a patient's consents, texts and labels for admins,
+and the compliance console."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from consent.evidence import ExportRequest, disclosure_list, evidence_export
+from consent.forms import (
+    ConsentTextForm,
+    DisclosureLabelForm,
+    EvidenceForm,
+    ExportForm,
+    LedgerSearchForm,
+    LikenessConsentForm,
+    PatientConsentForm,
+)
+from consent.ledger import ledger_verify
+from consent.models import ConsentKind, LikenessStatus, SignedTreeHead
+from consent.selectors import (
+    OVERSIGHT_ROLES,
+    LedgerFilters,
+    clinicians_of,
+    consent_text_current,
+    consent_text_list,
+    disclosure_label_list,
+    ledger_entry_list,
+    likeness_consent_current,
+    likeness_consent_list,
+    patient_consent_list,
+    patients_of,
+)
+from consent.services import (
+    LikenessScope,
+    clinician_departure_record,
+    consent_text_publish,
+    disclosure_label_publish,
+    likeness_consent_attach_evidence,
+    likeness_consent_revoke,
+    likeness_consent_sign,
+    likeness_consent_verify_manual,
+    patient_consent_grant,
+    patient_consent_withdraw,
+)
+from core.errors import ApplicationError
+from core.models import Role, User
+from core.uploads import Scratch, upload_check, upload_record
+
+
+def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "core/not_found.html", {"message": message}, status=403)
+
+
+def _entries_view(entries: Any) -> list[dict[str, Any]]:
+    rows = []
+    for entry in entries:
+        body = json.loads(entry.entry)
+        rows.append(
+            {
+                "seq": entry.seq,
+                "event_type": entry.event_type,
+                "created_at": entry.created_at,
+                "object_type": entry.object_type,
+                "object_id": entry.object_id,
+                "data": body.get("data", {}),
+                "leaf_hash": entry.leaf_hash,
+                "actor_id": entry.actor_id,
+                "subject_id": entry.subject_id,
+            }
+        )
+    return rows
+
+
+# --- clinician -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def likeness_page(request: HttpRequest) -> HttpResponse:
+    """Read the text, choose the scope, sign; see status and every use; revoke — all on one page."""
+    user = request.user
+    if user.role != Role.CLINICIAN:
+        return _forbidden(request, "Only clinicians give likeness consent.")
+    form = LikenessConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            likeness_consent_sign(
+                clinician=user,
+                scope=LikenessScope(**form.scope_values()),
+                password=form.cleaned_data["password"],
+                otp=form.cleaned_data["otp"],
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request, "Signed. Next, record your consent statement so the clinic can verify it."
+            )
+            return redirect("consent:likeness")
+    current = likeness_consent_current(clinician=user)
+    text = (
+        current.text if current else consent_text_current(clinic_id=user.clinic_id, kind=ConsentKind.LIKENESS)
+    )
+    can_sign = current is None or current.status in (
+        LikenessStatus.REVOKED,
+        LikenessStatus.EXPIRED,
+        LikenessStatus.ACTIVE,
+    )
+    history = ledger_entry_list(user=user, filters=LedgerFilters(subject_id=str(user.pk)))[:200]
+    return render(
+        request,
+        "consent/likeness.html",
+        {
+            "consent": current,
+            "text": text,
+            "form": form,
+            "can_sign": can_sign and text is not None,
+            "evidence_form": EvidenceForm(),
+            "history": _entries_view(history),
+            "consents": likeness_consent_list(user=user),
+            "revocable": current is not None
+            and current.status
+            in (LikenessStatus.DRAFT, LikenessStatus.AWAITING_VERIFICATION, LikenessStatus.ACTIVE),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def likeness_revoke(request: HttpRequest, consent_id: str) -> HttpResponse:
+    try:
+        likeness_consent_revoke(actor=request.user, consent_id=consent_id)
+        messages.success(
+            request, "Your likeness consent is revoked. Renders stopped and published videos were withdrawn."
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("consent:likeness")
+
+
+@login_required
+@require_POST
+def likeness_evidence(request: HttpRequest, consent_id: str) -> HttpResponse:
+    form = EvidenceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a video file of your consent statement.")
+        return redirect("consent:likeness")
+    try:
+        with Scratch() as scratch:
+            checked = upload_check(file=form.cleaned_data["file"], kinds={"video"}, scratch=scratch)
+            upload_record(
+                actor=request.user,
+                checked=checked,
+                purpose="consent_statement",
+                then=lambda upload: likeness_consent_attach_evidence(
+                    clinician=request.user, consent_id=consent_id, upload=upload
+                ),
+            )
+        messages.success(
+            request,
+            "Statement received. It is checked against your enrolled likeness, or verified "
+            "by a clinic admin.",
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("consent:likeness")
+
+
+# --- patient -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_consents_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.role != Role.PATIENT:
+        return _forbidden(request, "This page is for patients.")
+    form = PatientConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient_consent_grant(patient=user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Consent recorded. You can withdraw it here at any time.")
+            return redirect("consent:patient")
+    texts = {
+        kind: consent_text_current(clinic_id=user.clinic_id, kind=kind)
+        for kind in ("patient_recording", "patient_anonymization", "patient_use")
+    }
+    return render(
+        request,
+        "consent/patient.html",
+        {"form": form, "consents": patient_consent_list(user=user), "texts": texts},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def patient_withdraw(request: HttpRequest, consent_id: str) -> HttpResponse:
+    try:
+        patient_consent_withdraw(patient=request.user, consent_id=consent_id)
+        messages.success(request, "Consent withdrawn.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("consent:patient")
+
+
+# --- clinic admin --------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def consent_admin_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.role != Role.CLINIC_ADMIN:
+        return _forbidden(request, "Only clinic admins manage consent texts and labels.")
+    text_form = ConsentTextForm(request.POST if "publish_text" in request.POST else None)
+    label_form = DisclosureLabelForm(request.POST if "publish_label" in request.POST else None)
+    try:
+        if "publish_text" in request.POST and text_form.is_valid():
+            consent_text_publish(actor=user, **text_form.cleaned_data)
+            messages.success(request, "New version of the consent text published.")
+            return redirect("consent:admin")
+        if "publish_label" in request.POST and label_form.is_valid():
+            disclosure_label_publish(actor=user, **label_form.cleaned_data)
+            messages.success(request, "New disclosure label published.")
+            return redirect("consent:admin")
+        if "verify" in request.POST:
+            likeness_consent_verify_manual(actor=user, consent_id=request.POST["verify"])
+            messages.success(
+                request, "Consent verified by hand and now active (recorded as a manual verification)."
+            )
+            return redirect("consent:admin")
+        if "departure" in request.POST:
+            count = clinician_departure_record(
+                actor=user,
+                clinician_id=request.POST["departure"],
+                reason=request.POST.get("reason", "clinician_departed"),
+            )
+            messages.success(request, f"Departure recorded; {count} consent(s) ended.")
+            return redirect("consent:admin")
+    except ApplicationError as exc:
+        (label_form if "publish_label" in request.POST else text_form).add_error(None, exc.message)
+    pending = likeness_consent_list(user=user).filter(status=LikenessStatus.AWAITING_VERIFICATION)
+    return render(
+        request,
+        "consent/admin.html",
+        {
+            "texts": consent_text_list(user=user),
+            "labels": disclosure_label_list(user=user),
+            "text_form": text_form,
+            "label_form": label_form,
+            "pending": pending,
+            "clinicians": clinicians_of(user=user),
+        },
+        status=400 if text_form.errors or label_form.errors else 200,
+    )
+
+
+# --- compliance console --------------------------------------------------------------------------
+
+
+def _person_choices(user: User) -> list[tuple[str, str]]:
+    people = list(clinicians_of(user=user)) + list(patients_of(user=user))
+    return [("", "Anyone")] + [(str(p.pk), f"{p.printed_name} ({p.get_role_display()})") for p in people]
+
+
+def _filters(form: LedgerSearchForm) -> LedgerFilters:
+    if not form.is_valid():
+        return LedgerFilters()
+    d = form.cleaned_data
+
+    def aware(value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+    return LedgerFilters(
+        event_type=d["event_type"] or "",
+        subject_id=d["subject"] or "",
+        object_id=d["object"] or "",
+        since=aware(d["since"]),
+        until=aware(d["until"]),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def compliance_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.role not in OVERSIGHT_ROLES:
+        return _forbidden(request, "The compliance console is for compliance officers and clinic admins.")
+    search = LedgerSearchForm(request.GET or None)
+    search.fields["subject"].choices = _person_choices(user)
+    filters = _filters(search)
+    export_form = ExportForm(request.POST or None)
+    if request.method == "POST" and export_form.is_valid():
+        d = export_form.cleaned_data
+        try:
+            export = evidence_export(
+                actor=user,
+                request=ExportRequest(
+                    format=d["format"],
+                    recipient=d["recipient"],
+                    purpose=d["purpose"],
+                    filters=filters,
+                    fhir_version=d["fhir_version"],
+                    include_names=d["include_names"],
+                ),
+            )
+        except ApplicationError as exc:
+            export_form.add_error(None, exc.message)
+        else:
+            response = HttpResponse(export.content, content_type=export.content_type)
+            response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+            return response
+    report = ledger_verify()
+    head = SignedTreeHead.objects.order_by("-tree_size").first()
+    entries = ledger_entry_list(user=user, filters=filters)
+    likeness = likeness_consent_list(user=user)
+    patient = patient_consent_list(user=user)
+    if filters.subject_id:
+        likeness = likeness.filter(clinician_id=filters.subject_id)
+        patient = patient.filter(patient_id=filters.subject_id)
+    return render(
+        request,
+        "consent/compliance.html",
+        {
+            "search": search,
+            "export_form": export_form,
+            "report": report,
+            "head": head,
+            "head_time": datetime.fromtimestamp(head.timestamp_ms / 1000, tz=UTC) if head else None,
+            "entries": _entries_view(entries[:200]),
+            "entry_count": entries.count(),
+            "likeness": likeness[:100],
+            "patient_consents": patient[:100],
+            "clinicians": clinicians_of(user=user),
+            "query": request.GET.urlencode(),
+        },
+        status=400 if export_form.errors else 200,
+    )
+
+
+@login_required
+def clinician_timeline_page(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = request.user
+    if user.role not in OVERSIGHT_ROLES:
+        return _forbidden(request, "Only compliance officers and clinic admins see timelines.")
+    clinician = clinicians_of(user=user).filter(pk=user_id).first()
+    if clinician is None:
+        return render(request, "core/not_found.html", {"message": "Clinician not found."}, status=404)
+    entries = ledger_entry_list(user=user, filters=LedgerFilters(subject_id=str(clinician.pk))).order_by(
+        "seq"
+    )
+    return render(
+        request,
+        "consent/timeline.html",
+        {
+            "clinician": clinician,
+            "entries": _entries_view(entries[:500]),
+            "consents": likeness_consent_list(user=user).filter(clinician=clinician),
+        },
+    )
+
+
+@login_required
+def disclosures_page(request: HttpRequest) -> HttpResponse:
+    if request.user.role not in OVERSIGHT_ROLES:
+        return _forbidden(
+            request, "Only compliance officers and clinic admins see the accounting of disclosures."
+        )
+    return render(
+        request, "consent/disclosures.html", {"disclosures": disclosure_list(user=request.user)[:500]}
+    )
