@@ -38,7 +38,9 @@ def _django_isolation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()
     marker = request.node.get_closest_marker("django_db")
-    transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
     uses_db = transactional or marker is not None or "db" in request.fixturenames
     if not uses_db:
         yield
@@ -72,6 +74,16 @@ def clinic_b(db: None) -> Any:
     from tests.support import ClinicPeople
 
     return ClinicPeople("beta")
+
+
+@pytest.fixture
+def texts(clinic_a: Any, clinic_b: Any) -> Any:
+    """Both clinics with their default consent texts and disclosure label published."""
+    from consent.defaults import consent_defaults_ensure
+
+    consent_defaults_ensure(actor=clinic_a.admin)
+    consent_defaults_ensure(actor=clinic_b.admin)
+    return clinic_a
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,8 @@
-"""Consent fixtures: a clinic with its default texts and label published."""
+"""Consent test helpers: scopes, intended uses and an active consent."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
-
-
-@pytest.fixture
-def texts(clinic_a: Any, clinic_b: Any) -> Any:
-    from consent.defaults import consent_defaults_ensure
-
-    consent_defaults_ensure(actor=clinic_a.admin)
-    consent_defaults_ensure(actor=clinic_b.admin)
-    return clinic_a
 
 
 def scope(**overrides: Any) -> Any:
