@@ -159,9 +159,9 @@ def _frame_source(spec: RenderSpec, progress: Progress) -> FrameSource:
         from avatars.engine.enrollment import EnrollmentAnalysis
         from avatars.engine.footage import FootageSource
 
-        stored = EnrollmentAnalysis.load(avatar.analysis) if avatar.analysis is not None else None
+        stored = EnrollmentAnalysis.load(Path(avatar.analysis)) if avatar.analysis is not None else None
         footage: FrameSource = FootageSource(
-            avatar.enrollment, spec.width, spec.height, progress=progress, analysis=stored
+            Path(avatar.enrollment), spec.width, spec.height, progress=progress, analysis=stored
         )
         return footage
     if isinstance(avatar, PortraitAvatar):
