@@ -131,6 +131,11 @@ class FingerprintIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
+    @property
+    def hash_count(self) -> int:
+        """Number of registered hashes (8 bytes each in memory)."""
+        return int(self._hashes.size + sum(c[0].size for c in self._chunks))
+
     def add(self, video_id: str, fingerprint: VideoFingerprint) -> None:
         """Register one video's fingerprint."""
         if fingerprint.samples == 0:
