@@ -70,6 +70,7 @@ def main() -> None:
         for t in threads:
             t.join()
         concurrent = per_writer * args.writers / (time.perf_counter() - start)
+        assert LedgerEntry.objects.count() == args.appends + per_writer * args.writers, "a writer failed"
         rows.append((f"appends/s, {args.writers} concurrent writers", f"{concurrent:,.0f}"))
 
         # Grow the log to --bulk entries with bulk inserts (the same canonical entries appends make).

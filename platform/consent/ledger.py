@@ -50,12 +50,19 @@ def ledger_append(
 
     `data` holds only ids, hashes, codes, booleans and integers (canonical JSON refuses floats).
     """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
+    data = data or {}
+    merkle.canonical_json(data)  # refuse bad data before touching the transaction
+    # No savepoint: the entry joins the caller's transaction (or gets its own); a savepoint would
+    # cost two round trips per append and buy nothing, since a failed append fails the caller too.
+    with transaction.atomic(savepoint=False):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # Two statements on purpose: a statement's snapshot is taken before it waits for the
+                # lock, so reading max(seq) in the locking statement would read a stale value.
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LEDGER_LOCK_ID])
-        # On SQLite the write transaction itself is exclusive (transaction_mode IMMEDIATE).
-        last = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+            # On SQLite the write transaction itself is exclusive (transaction_mode IMMEDIATE).
+            cursor.execute("SELECT max(seq) FROM consent_ledgerentry")
+            last = cursor.fetchone()[0]
         seq = 0 if last is None else last + 1
         now = timezone.now()
         body = {
@@ -67,7 +74,7 @@ def ledger_append(
             "object": {"type": object_type, "id": _id(object_id)},
             "actor": _id(actor),
             "subject": _id(subject),
-            "data": data or {},
+            "data": data,
         }
         canonical = merkle.canonical_json(body)
         return LedgerEntry.objects.create(
