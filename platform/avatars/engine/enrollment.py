@@ -121,7 +121,8 @@ def _invert(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
     return inverse
 
 
-def _sharpness(gray: NDArray[np.uint8], box: tuple[int, int, int, int]) -> float:
+def face_sharpness(gray: NDArray[np.uint8], box: tuple[int, int, int, int]) -> float:
+    """Variance of the Laplacian of the face box resized to 128x128 (higher is sharper)."""
     import cv2
 
     left, top, right, bottom = box
@@ -131,7 +132,8 @@ def _sharpness(gray: NDArray[np.uint8], box: tuple[int, int, int, int]) -> float
     return float(cv2.Laplacian(cv2.resize(face, (128, 128)), cv2.CV_64F).var())
 
 
-def _brightness(gray: NDArray[np.uint8], box: tuple[int, int, int, int]) -> float:
+def face_brightness(gray: NDArray[np.uint8], box: tuple[int, int, int, int]) -> float:
+    """Mean grey level inside the face box."""
     left, top, right, bottom = box
     face = gray[max(0, top) : max(0, bottom), max(0, left) : max(0, right)]
     return float(face.mean()) if face.size else 0.0
@@ -188,7 +190,7 @@ def _check_quality(
     frame_brightness: list[float],
     faces_per_frame: list[int],
     eye_distances: list[float],
-    face_brightness: list[float],
+    face_levels: list[float],
     sharpness: list[float],
     turns: list[float],
 ) -> None:
@@ -224,7 +226,7 @@ def _check_quality(
             "the picture height, and record at 720p or better.",
             code="face_too_small",
         )
-    if np.median(face_brightness) < MIN_FACE_BRIGHTNESS:
+    if np.median(face_levels) < MIN_FACE_BRIGHTNESS:
         raise EnrollmentError(
             f"Your face is too dark in '{name}'. Add light in front of you (a window or lamp behind the camera).",
             code="face_too_dark",
@@ -271,7 +273,7 @@ def analyze_enrollment(path: Path, *, progress: Progress | None = None) -> Enrol
     frame_brightness: list[float] = []
     faces_per_frame: list[int] = []
     eye_distances: list[float] = []
-    face_brightness: list[float] = []
+    face_levels: list[float] = []
     sharpness: list[float] = []
     turns: list[float] = []
     for index, frame in enumerate(iter_video_frames(path)):
@@ -285,8 +287,8 @@ def analyze_enrollment(path: Path, *, progress: Progress | None = None) -> Enrol
             face = faces[0]
             landmarks.append(face.points)
             eye_distances.append(face.eye_distance)
-            face_brightness.append(_brightness(gray, face.box))
-            sharpness.append(_sharpness(gray, face.box))
+            face_levels.append(face_brightness(gray, face.box))
+            sharpness.append(face_sharpness(gray, face.box))
             turns.append(face.turn)
         else:
             landmarks.append(np.full((5, 2), np.nan))
@@ -295,9 +297,7 @@ def analyze_enrollment(path: Path, *, progress: Progress | None = None) -> Enrol
             progress(min(0.8, 0.8 * index / max(expected, 1)), "analysis")
     if not faces_per_frame:
         raise MediaInputError(f"No frames could be decoded from '{path.name}'.", code="file_corrupt")
-    _check_quality(
-        path.name, frame_brightness, faces_per_frame, eye_distances, face_brightness, sharpness, turns
-    )
+    _check_quality(path.name, frame_brightness, faces_per_frame, eye_distances, face_levels, sharpness, turns)
     energy = _speech_energy(path, info.has_audio, info.fps, len(faces_per_frame))
 
     found_mask = np.array(found)

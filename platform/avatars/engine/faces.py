@@ -76,8 +76,12 @@ class Face:
         return float((self.points[4, 0] - centre[0]) / max(self.eye_distance, 1e-6))
 
 
-def detect_faces(rgb: NDArray[np.uint8]) -> list[Face]:
-    """All faces in an RGB frame, largest first."""
+def detect_faces(rgb: NDArray[np.uint8], *, thorough: bool = False) -> list[Face]:
+    """All faces in an RGB frame, largest first.
+
+    `thorough` (for single photos, where time matters less than a miss) also searches the full
+    resolution and an upsampled pass before giving up.
+    """
     import cv2
 
     models = _get()
@@ -86,6 +90,9 @@ def detect_faces(rgb: NDArray[np.uint8]) -> list[Face]:
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
     # Small frames get one upsampling pass so faces of 40-80 px are still found.
     found = models.detector(small, 0) or (models.detector(small, 1) if small.shape[0] < 300 else [])
+    if not found and thorough:
+        scale = 1.0
+        found = models.detector(rgb, 0) or (models.detector(rgb, 1) if rgb.shape[0] <= 1000 else [])
     faces: list[Face] = []
     for rect in found:
         box = (

@@ -165,9 +165,9 @@ def _frame_source(spec: RenderSpec, progress: Progress) -> FrameSource:
         )
         return footage
     if isinstance(avatar, PortraitAvatar):
-        raise UnsupportedModeError(
-            "Portrait mode is not available yet; use enrollment footage or the stock presenter."
-        )
+        from avatars.engine.portrait import PortraitSource
+
+        return PortraitSource(Path(avatar.photo), spec.width, spec.height)
     if isinstance(avatar, NeuralAvatar):
         raise UnsupportedModeError("Neural mode is not available in this installation; use footage mode.")
     raise InvalidSpecError(f"Unknown avatar type {type(avatar).__name__}.")

@@ -13,6 +13,20 @@ from numpy.typing import NDArray
 
 GRID = Path(__file__).resolve().parents[4] / "shared" / "media" / "talking" / "grid"
 
+#: Other speech for lip-sync controls: a video should be in sync with its own narration, not these.
+CONTROL_SCRIPTS = [
+    "The weather today is sunny with a light breeze from the west.",
+    "Please remember to bring your insurance card to every appointment.",
+    "Physical therapy helps your knee recover after surgery.",
+    "Drink plenty of fluids and rest for the next few days.",
+    "Our clinic opens at eight in the morning on weekdays.",
+    "Wash your hands before and after changing the bandage.",
+    "Vaccines are safe and help protect your whole family.",
+    "Stretch gently each morning to keep your back flexible.",
+    "A balanced diet includes vegetables, fruit and whole grains.",
+    "If the pain gets worse, go to the emergency department.",
+]
+
 
 def write_wav(path: Path, samples: NDArray[np.float32], rate: int = 48_000) -> Path:
     """Write mono float samples as 16-bit PCM WAV."""

@@ -6,22 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_media import CONTROL_SCRIPTS, write_wav
 
 from avatars.engine import Disclosure, RenderSpec, ScriptNarration, StockAvatar, render, synthesize
 from avatars.engine.quality import landmark_jitter, lip_sync, measure, shifted_correlation, speech_energy
-
-CONTROL_SCRIPTS = [
-    "The weather today is sunny with a light breeze from the west.",
-    "Please remember to bring your insurance card to every appointment.",
-    "Physical therapy helps your knee recover after surgery.",
-    "Drink plenty of fluids and rest for the next few days.",
-    "Our clinic opens at eight in the morning on weekdays.",
-    "Wash your hands before and after changing the bandage.",
-    "Vaccines are safe and help protect your whole family.",
-    "Stretch gently each morning to keep your back flexible.",
-    "A balanced diet includes vegetables, fruit and whole grains.",
-    "If the pain gets worse, go to the emergency department.",
-]
 
 
 def test_lip_sync_finds_a_known_offset() -> None:
@@ -86,8 +74,6 @@ def test_the_stock_presenter_is_in_sync_with_its_own_speech(
     stock_video: tuple[Path, float, float], tmp_path: Path
 ) -> None:
     pytest.importorskip("dlib", reason="quality is measured with dlib landmarks")
-    from engine_media import write_wav
-
     video, start, end = stock_video
     controls = [
         write_wav(tmp_path / f"control{index}.wav", synthesize(text).samples)
