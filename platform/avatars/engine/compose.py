@@ -160,6 +160,7 @@ class CaptionBurner:
         self._width = width
         self._height = height
         self._cache: dict[int, Overlay] = {}
+        self._cursor = 0
 
     def _overlay_for(self, index: int) -> Overlay:
         if index not in self._cache:
@@ -177,11 +178,12 @@ class CaptionBurner:
         return self._cache[index]
 
     def apply(self, frame: NDArray[np.uint8], time: float) -> None:
-        """Burn the cue showing at `time` seconds, if any."""
-        for index, cue in enumerate(self._cues):
-            if cue.start <= time < cue.end:
-                self._overlay_for(index).apply(frame)
-                return
+        """Burn the cue showing at `time` seconds, if any (times must not go backwards)."""
+        # Frames arrive in order, so a cursor makes this O(1) per frame for any number of cues.
+        while self._cursor < len(self._cues) and self._cues[self._cursor].end <= time:
+            self._cursor += 1
+        if self._cursor < len(self._cues) and self._cues[self._cursor].start <= time:
+            self._overlay_for(self._cursor).apply(frame)
 
 
 def write_poster(frame: NDArray[np.uint8], path: Path, *, quality: int = 88) -> None:

@@ -218,3 +218,19 @@ def test_recorded_narration_renders_with_the_clinicians_voice(scratch: Path, dis
     assert result.synthetic_voice is False
     assert result.duration > 2.0
     assert len(decoded_frames(result.video)) == result.frame_count
+
+
+def test_burned_in_captions_show_during_their_cue_and_not_in_pauses(stock_render: Rendered) -> None:
+    result, _ = stock_render
+    frames = decoded_frames(result.video)
+    cues = parse_webvtt(result.captions.read_text(encoding="utf-8"))
+
+    def dark_box_pixels(time: float) -> int:
+        band = frames[int(time * result.fps)][-144 // 5 :].astype(int)
+        return int(((band.max(axis=2) < 110) & (band.max(axis=2) - band.min(axis=2) < 30)).sum())
+
+    gaps = [(a.end, b.start) for a, b in zip(cues, cues[1:], strict=False) if b.start - a.end > 0.3]
+    assert gaps, "the test script has pauses between sentences"
+    quiet = max(dark_box_pixels((start + end) / 2) for start, end in gaps)
+    for cue in cues:
+        assert dark_box_pixels((cue.start + cue.end) / 2) > 3 * quiet + 50, cue
