@@ -133,9 +133,14 @@ def build_speech(narration: ScriptNarration | RecordedNarration, disclosure: Dis
     else:
         from avatars.engine.media import read_audio
 
-        samples = read_audio(narration.audio)
+        samples = read_audio(Path(narration.audio))
         _check_not_silent(samples, "narration recording")
-        body = SpeechTrack(samples=samples)
+        if narration.script and narration.script.strip():
+            from avatars.engine.align import align_to_script
+
+            body = align_to_script(samples, narration.script, language=narration.language)
+        else:
+            body = SpeechTrack(samples=samples)
         language, rate, synthetic = narration.language, 150, False
     intro = _spoken(disclosure.intro, language, rate)
     outro = _spoken(disclosure.outro, language, rate)

@@ -66,10 +66,16 @@ class ScriptNarration:
 
 @dataclass(frozen=True)
 class RecordedNarration:
-    """The clinician's own recorded narration; `language` is used for the spoken disclaimers."""
+    """The clinician's own recorded narration.
+
+    With `script` (what the recording says) the recording is aligned to it: mouth shapes follow
+    its phonemes and captions its words. Without it, the mouth follows the speech energy and only
+    the spoken disclaimers are captioned. `language` is the script's and the disclaimers' language.
+    """
 
     audio: Path
     language: str = "en"
+    script: str | None = None
 
 
 Narration = ScriptNarration | RecordedNarration

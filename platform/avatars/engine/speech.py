@@ -247,9 +247,12 @@ def _words_from_events(
     # espeak-ng reports 1-based character offsets into the input. It sometimes speaks several
     # written words as one ("I am", "a computer-generated"), so each event owns the text up to the
     # next event: no written word is lost from the captions, and punctuation stays attached.
-    marks = [
-        (sample / native_rate, position - 1) for kind, position, _, sample, _ in events if kind == _EVENT_WORD
-    ]
+    # It also reports empty "words" at some clause boundaries, pointing back into the text; those
+    # are dropped so that text positions only move forward.
+    marks: list[tuple[float, int]] = []
+    for kind, position, length, sample, _ in events:
+        if kind == _EVENT_WORD and length > 0 and (not marks or position - 1 > marks[-1][1]):
+            marks.append((sample / native_rate, position - 1))
     words: list[Word] = []
     for index, (start, offset) in enumerate(marks):
         following = marks[index + 1] if index + 1 < len(marks) else (float("inf"), len(text))

@@ -26,9 +26,17 @@ def test_synthesis_gives_audio_and_ordered_phonemes_inside_it() -> None:
     assert all(0 <= p.start < p.end <= track.duration + 1e-6 for p in track.phonemes)
 
 
-def test_every_written_word_reaches_the_word_track() -> None:
-    track = synthesize("I am a computer-generated guide, okay?")
-    assert " ".join(w.text for w in track.words) == "I am a computer-generated guide, okay?"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I am a computer-generated guide, okay?",
+        # espeak-ng reports a phantom empty word pointing back into the text after "dizzy,".
+        "Take it with a glass of water. If you feel dizzy, call the clinic at once.",
+    ],
+)
+def test_every_written_word_reaches_the_word_track_once(text: str) -> None:
+    track = synthesize(text)
+    assert " ".join(w.text for w in track.words) == text
 
 
 def test_lip_closing_phonemes_become_closed_mouth_visemes() -> None:
