@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/avatar_render.py [--seconds 20] [--modes stock footage]
     .venv/bin/python bench/avatar_render.py --contact-sheet docs/stock-avatar-contact-sheet.png
+    .venv/bin/python bench/avatar_render.py --modes footage --enrollment CLIP   # real footage, internal
 
 For each mode it renders about ``--seconds`` of video through ``avatars.engine.render`` (speech
 synthesis, frames, label, AAC + H.264 encode, poster and captions: the whole job), then encodes the
@@ -178,7 +179,7 @@ def main() -> None:
     parser.add_argument("--mode", default="stock")
     parser.add_argument("--script")
     parser.add_argument("--out")
-    parser.add_argument("--enrollment")
+    parser.add_argument("--enrollment", help="footage mode: this enrollment video instead of a synthetic one")
     parser.add_argument("--analysis")
     parser.add_argument("--frames")
     parser.add_argument("--audio")
@@ -204,21 +205,17 @@ def main() -> None:
         extra: list[str] = []
         analysis_note = ""
         if "footage" in args.modes:
-            # Synthetic enrollment footage: the stock presenter reading a different text for ~15 s.
-            enrollment_script = scratch / "enrollment.txt"
-            enrollment_script.write_text(" ".join(reversed(SENTENCES[:4])))
-            _run_child(
-                "--child",
-                "render",
-                "--mode",
-                "stock",
-                "--script",
-                str(enrollment_script),
-                "--out",
-                str(scratch / "enrollment"),
-                *size,
-            )
-            enrollment = scratch / "enrollment" / "render.mp4"
+            if args.enrollment:
+                enrollment = Path(args.enrollment)
+            else:
+                # Synthetic enrollment footage: the stock presenter reading a different text.
+                enrollment_script = scratch / "enrollment.txt"
+                enrollment_script.write_text(" ".join(reversed(SENTENCES[:4])))
+                _run_child(
+                    "--child", "render", "--mode", "stock", "--script", str(enrollment_script),
+                    "--out", str(scratch / "enrollment"), *size,
+                )  # fmt: skip
+                enrollment = scratch / "enrollment" / "render.mp4"
             analysis = scratch / "analysis.npz"
             analysed, analysis_rss = _run_child(
                 "--child", "analyse", "--enrollment", str(enrollment), "--analysis", str(analysis)
@@ -233,6 +230,14 @@ def main() -> None:
             rendered, render_rss = _run_child(
                 "--child", "render", "--mode", mode, "--script", str(script), "--out", str(out), *size, *extra
             )
+            duration = float(rendered["duration"])  # type: ignore[arg-type]
+            render_wall = float(rendered["wall"])  # type: ignore[arg-type]
+            if args.render_only:
+                rows.append(
+                    f"| {mode} | {args.width}x{args.height} | {duration:.1f} | {render_wall:.1f} | "
+                    f"{render_wall / duration:.3f} | - | - | - | {render_rss:.0f} | - |"
+                )
+                continue
             frames, audio = scratch / f"{mode}.rgb", scratch / f"{mode}.f32"
             _dump_frames(out / "render.mp4", frames, audio)
             encoded, encode_rss = _run_child(
@@ -247,8 +252,7 @@ def main() -> None:
                 *size,
             )
             frames.unlink()
-            duration = float(rendered["duration"])  # type: ignore[arg-type]
-            render_wall, encode_wall = float(rendered["wall"]), float(encoded["wall"])  # type: ignore[arg-type]
+            encode_wall = float(encoded["wall"])  # type: ignore[arg-type]
             rows.append(
                 f"| {mode} | {args.width}x{args.height} | {duration:.1f} | {render_wall:.1f} | {render_wall / duration:.3f} | "
                 f"{encode_wall:.1f} | {encode_wall / duration:.3f} | {render_wall / encode_wall:.2f} | {render_rss:.0f} | {encode_rss:.0f} |"

@@ -49,8 +49,13 @@ def main() -> None:
         start = time.perf_counter()
         for i in range(args.appends):
             with transaction.atomic():
-                ledger_append(event_type="bench.append", clinic_id=None, object_type="bench", object_id=f"s{i}",
-                              data={"i": i})
+                ledger_append(
+                    event_type="bench.append",
+                    clinic_id=None,
+                    object_type="bench",
+                    object_id=f"s{i}",
+                    data={"i": i},
+                )
         single = args.appends / (time.perf_counter() - start)
         rows.append(("appends/s, 1 writer, one transaction per entry", f"{single:,.0f}"))
 
@@ -59,8 +64,9 @@ def main() -> None:
         def writer(n: int) -> None:
             for i in range(per_writer):
                 with transaction.atomic():
-                    ledger_append(event_type="bench.concurrent", clinic_id=None, object_id=f"w{n}-{i}",
-                                  data={"w": n})
+                    ledger_append(
+                        event_type="bench.concurrent", clinic_id=None, object_id=f"w{n}-{i}", data={"w": n}
+                    )
             connections.close_all()
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(args.writers)]
@@ -78,11 +84,27 @@ def main() -> None:
         batch = []
         now = __import__("django.utils.timezone", fromlist=["now"]).now()
         for seq in range(have, args.bulk):
-            body = {"v": 1, "seq": seq, "type": "bench.bulk", "at": 1764000000000 + seq, "clinic": None,
-                    "object": {"type": "bench", "id": f"b{seq}"}, "actor": "", "subject": "", "data": {"i": seq}}
+            body = {
+                "v": 1,
+                "seq": seq,
+                "type": "bench.bulk",
+                "at": 1764000000000 + seq,
+                "clinic": None,
+                "object": {"type": "bench", "id": f"b{seq}"},
+                "actor": "",
+                "subject": "",
+                "data": {"i": seq},
+            }
             canonical = merkle.canonical_json(body)
-            batch.append(LedgerEntry(seq=seq, event_type="bench.bulk", entry=canonical.decode(),
-                                     leaf_hash=merkle.leaf_hash(canonical).hex(), created_at=now))
+            batch.append(
+                LedgerEntry(
+                    seq=seq,
+                    event_type="bench.bulk",
+                    entry=canonical.decode(),
+                    leaf_hash=merkle.leaf_hash(canonical).hex(),
+                    created_at=now,
+                )
+            )
             if len(batch) == 20_000:
                 LedgerEntry.objects.bulk_create(batch)
                 batch.clear()
@@ -109,13 +131,19 @@ def main() -> None:
             ledger_inclusion_proof(seq=seq)
             latencies.append((time.perf_counter() - t0) * 1000)
         latencies.sort()
-        rows.append((f"inclusion proof, {report.entry_count:,}-entry log (p50 / p99)",
-                     f"{statistics.median(latencies):.3f} / {latencies[int(len(latencies) * 0.99)]:.3f} ms"))
+        rows.append(
+            (
+                f"inclusion proof, {report.entry_count:,}-entry log (p50 / p99)",
+                f"{statistics.median(latencies):.3f} / {latencies[int(len(latencies) * 0.99)]:.3f} ms",
+            )
+        )
     finally:
         teardown_databases(old, verbosity=0)
 
-    print(f"Ledger on {vendor} ({settings.DATABASES['default'].get('NAME')}), Python {std_platform.python_version()}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"Ledger on {vendor} ({settings.DATABASES['default'].get('NAME')}), Python {std_platform.python_version()}, "
+        f"{os.cpu_count()} CPUs"
+    )
     print("| measure | result |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from provenance_media import textured_frames, write_mp4
+from provenance_media import SHARED_MEDIA, textured_frames, write_mp4
 
 from provenance.engine import fingerprint as fp
 from provenance.engine.media_io import transcode
@@ -71,7 +71,7 @@ def test_a_lookup_among_100000_videos_takes_well_under_a_second(
     index = fp.FingerprintIndex()
     index.add_many(
         [f"noise-{i}" for i in range(n_videos)],
-        rng.integers(0, 2**63, n_videos * per_video, dtype=np.uint64),
+        rng.integers(0, 2**63, (n_videos * per_video, 2), dtype=np.uint64),
         np.repeat(np.arange(n_videos, dtype=np.int32), per_video),
         np.tile(np.arange(per_video, dtype=np.int32), n_videos),
     )
@@ -85,3 +85,24 @@ def test_a_lookup_among_100000_videos_takes_well_under_a_second(
 
     assert match is not None and match.video_id == "needle"
     assert elapsed < 1.0
+
+
+GRID = SHARED_MEDIA / "talking" / "grid"
+
+
+@pytest.mark.media
+@pytest.mark.skipif(not GRID.is_dir(), reason=f"GRID clips not found at {GRID}")
+def test_other_people_filmed_in_the_same_studio_do_not_match(tmp_path: Path) -> None:
+    # The GRID corpus: one blue studio, one framing, different speakers; like one clinic's room.
+    clips = sorted(GRID.glob("*.mpg"))
+    registered, others = clips[:6], clips[6:]
+    index = fp.FingerprintIndex()
+    for clip in registered:
+        index.add(clip.name, fp.fingerprint_video(clip))
+
+    wrong = [c.name for c in others if index.match(fp.fingerprint_video(c, for_query=True)) is not None]
+    copy = transcode(registered[0], tmp_path / "copy.mp4", crf=28, scale=0.5, crop=0.1)
+    match = index.match(fp.fingerprint_video(copy, for_query=True))
+
+    assert wrong == []
+    assert match is not None and match.video_id == registered[0].name
