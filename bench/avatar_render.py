@@ -3,6 +3,7 @@
     .venv/bin/python bench/avatar_render.py [--seconds 20] [--modes stock footage]
     .venv/bin/python bench/avatar_render.py --contact-sheet docs/stock-avatar-contact-sheet.png
     .venv/bin/python bench/avatar_render.py --modes footage --enrollment CLIP   # real footage, internal
+    .venv/bin/python bench/avatar_render.py --quality ../shared/media           # quality table
 
 For each mode it renders about ``--seconds`` of video through ``avatars.engine.render`` (speech
 synthesis, frames, label, AAC + H.264 encode, poster and captions: the whole job), then encodes the
@@ -169,6 +170,148 @@ def contact_sheet(path: Path) -> None:
     sheet.quantize(colors=192, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
+CONTROL_SCRIPTS = [
+    "The weather today is sunny with a light breeze from the west.",
+    "Please remember to bring your insurance card to every appointment.",
+    "Physical therapy helps your knee recover after surgery.",
+    "Drink plenty of fluids and rest for the next few days.",
+    "Our clinic opens at eight in the morning on weekdays.",
+    "Wash your hands before and after changing the bandage.",
+    "Vaccines are safe and help protect your whole family.",
+    "Stretch gently each morning to keep your back flexible.",
+    "A balanced diet includes vegetables, fruit and whole grains.",
+    "If the pain gets worse, go to the emergency department.",
+]
+FOOTAGE_PAIRS = [
+    ("lbbc2a.mpg", "sbwe5n.mpg"),
+    ("bbaf2n.mpg", "lwbsza.mpg"),
+    ("sbia1a.mpg", "brbk7n.mpg"),
+    ("swiz3n.mpg", "pwij3p.mpg"),
+    ("lrwp9a.mpg", "id2_vcd_swwp2s.mpg"),
+]
+
+
+def quality_table(media: Path) -> None:
+    """Lip-sync, offset, controls, jitter and identity for every mode next to real video (markdown).
+
+    Stock and portrait renders (a drawn photo) are measured against 10 other synthetic narrations;
+    footage renders use a GRID clip as enrollment and another clip's speech as narration, with the
+    other GRID clips (and the retalking speech sample) as controls. Real clips are measured against
+    their own audio with the other clips' audio as controls.
+    """
+    import statistics
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    from avatars.engine import (
+        Disclosure,
+        FootageAvatar,
+        PortraitAvatar,
+        RecordedNarration,
+        RenderSpec,
+        ScriptNarration,
+        StockAvatar,
+        render,
+        synthesize,
+    )
+    from avatars.engine.motion import Pose
+    from avatars.engine.quality import measure, track_face
+    from avatars.engine.stock import StockPresenter
+
+    warnings.simplefilter("ignore")
+    grid = media / "talking" / "grid"
+    retalking = media / "talking" / "retalking"
+    disclosure = Disclosure("AI video of a consenting clinician. Help: 555-0100", INTRO, OUTRO)
+    rows: list[str] = []
+
+    def row(name: str, results: list, identity: str = "-") -> None:  # type: ignore[type-arg]
+        best = [r.lip_sync.best_correlation for r in results]
+        zero = [r.lip_sync.correlation for r in results]
+        controls = [v for r in results for v in r.controls.values()]
+        beats = [f"{r.beats_controls}/{len(r.controls)}" for r in results]
+        offsets = [r.lip_sync.best_offset_frames for r in results]
+        rows.append(
+            f"| {name} | {len(results)} | {statistics.median(best):.2f} ({min(best):.2f}-{max(best):.2f}) | "
+            f"{statistics.median(zero):.2f} | {statistics.median(controls):.2f} | {', '.join(beats)} | "
+            f"{offsets} | {statistics.median(r.jitter for r in results):.4f} | {identity} |"
+        )
+
+    with tempfile.TemporaryDirectory(prefix="avatar-quality-") as scratch_name:
+        scratch = Path(scratch_name)
+        controls = []
+        for index, text in enumerate(CONTROL_SCRIPTS):
+            path = scratch / f"control{index}.wav"
+            _write_wav(path, synthesize(text).samples)
+            controls.append(path)
+        script = " ".join(SENTENCES[:2])
+        photo = scratch / "photo.png"
+        Image.fromarray(StockPresenter(480, 640).draw((0.0, 0.5, 0.0), Pose(0, 0, 0, 0))).save(photo)
+        for name, avatar in (
+            ("stock presenter", StockAvatar()),
+            ("portrait (drawn photo)", PortraitAvatar(photo)),
+        ):
+            result = render(
+                RenderSpec(avatar, ScriptNarration(script), disclosure, scratch / name, width=384, height=288)
+            )
+            quality = measure(
+                result.video, controls=controls, segment=(result.narration_start, result.narration_end)
+            )
+            row(name, [quality])
+        if grid.is_dir():
+            clips = sorted(grid.glob("*.mpg"))
+            other_speech = [retalking / "speech1.wav"] if (retalking / "speech1.wav").is_file() else []
+            footage, gaps = [], []
+            for enrollment, narration in FOOTAGE_PAIRS:
+                result = render(
+                    RenderSpec(
+                        FootageAvatar(grid / enrollment), RecordedNarration(grid / narration), disclosure,
+                        scratch / enrollment, width=360, height=288,
+                    )
+                )  # fmt: skip
+                quality = measure(
+                    result.video,
+                    audio=grid / narration,
+                    controls=[c for c in clips if c.name not in (enrollment, narration)] + other_speech,
+                    reference=grid / enrollment,
+                    segment=(result.narration_start, result.narration_end),
+                )
+                embeddings = track_face(grid / enrollment, embed_every=5).embeddings
+                half = len(embeddings) // 2
+                halves = float(
+                    np.median(np.linalg.norm(embeddings[half:] - embeddings[:half].mean(axis=0), axis=1))
+                )
+                footage.append(quality)
+                gaps.append(f"{quality.identity:.3f} vs {halves:.3f}")
+            row("footage (GRID enrollment)", footage, "; ".join(gaps))
+            real = [measure(c, controls=[o for o in clips if o != c]) for c in clips]
+            row("real GRID clips", real)
+        if retalking.is_dir():
+            real_clips = sorted(retalking.glob("*.mp4"))
+            speech = sorted(grid.glob("*.mpg")) if grid.is_dir() else []
+            real = [measure(c, controls=[o for o in real_clips if o != c] + speech[:8]) for c in real_clips]
+            row("real retalking clips", real)
+    print(
+        "| video | n | lip-sync (best offset), median (range) | at offset 0 | controls, median | beats controls | best offsets (frames) | jitter | identity vs enrollment halves |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+def _write_wav(path: Path, samples: object) -> None:
+    import wave
+
+    import numpy as np
+
+    pcm = (np.clip(np.asarray(samples), -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(48_000)
+        handle.writeframes(pcm.tobytes())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -189,6 +332,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.contact_sheet:
         return contact_sheet(args.contact_sheet)
+    if args.quality:
+        return quality_table(args.quality)
     if args.child == "render":
         return child_render(args)
     if args.child == "encode":

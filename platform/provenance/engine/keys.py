@@ -259,3 +259,24 @@ def save_signing_identity(identity: SigningIdentity, directory: str | Path) -> t
 def read_signing_identity(cert_path: str | Path, key_path: str | Path) -> SigningIdentity:
     """Load a clinic signing identity from its certificate-chain file and key file."""
     return load_signing_identity(Path(cert_path).read_bytes(), Path(key_path).read_bytes())
+
+
+def new_watermark_key() -> bytes:
+    """A fresh 32-byte secret for the invisible watermark (keep it beside the root key, never in the DB)."""
+    return os.urandom(32)
+
+
+def save_watermark_key(key: bytes, path: str | Path) -> Path:
+    """Write the watermark secret to a 0600 file."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_private(out, key)
+    return out
+
+
+def read_watermark_key(path: str | Path) -> bytes:
+    """Read a watermark secret written by `save_watermark_key`."""
+    key = Path(path).read_bytes()
+    if len(key) < 16:
+        raise ProvenanceError("The watermark key file is too short to be a secret.", code="key_invalid")
+    return key

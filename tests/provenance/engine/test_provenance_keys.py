@@ -48,3 +48,11 @@ def test_a_key_that_does_not_match_its_certificate_is_refused(
 def test_a_self_signed_certificate_is_refused_as_a_signer(root_ca: keys.CertificateAuthority) -> None:
     with pytest.raises(ProvenanceError):
         keys.load_signing_identity(root_ca.cert_pem, root_ca.key_pem)
+
+
+def test_the_watermark_key_round_trips_through_a_private_file(tmp_path: Path) -> None:
+    key = keys.new_watermark_key()
+    path = keys.save_watermark_key(key, tmp_path / "secrets" / "watermark.key")
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert keys.read_watermark_key(path) == key
