@@ -1,1 +1,198 @@
-"""Avatar studio models (added by their issues)."""
+"""Avatar studio: enrollments of a clinician's likeness, scripts, rendered videos, publications and
+patients' first-view acknowledgments."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class EnrollmentKind(models.TextChoices):
+    STOCK = "stock", "Stock presenter (no real person)"
+    FOOTAGE = "footage", "Clinician's own footage"
+    PORTRAIT = "portrait", "Clinician's portrait photo"
+
+
+class EnrollmentStatus(models.TextChoices):
+    ANALYZING = "analyzing", "Analyzing"
+    READY = "ready", "Ready"
+    REJECTED = "rejected", "Needs re-recording"
+
+
+class Enrollment(models.Model):
+    """The consented material a clinician's avatar is made from, and its stored analysis."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="enrollments")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enrollments",
+        help_text="Empty for the stock presenter.",
+    )
+    kind = models.CharField(max_length=16, choices=EnrollmentKind.choices)
+    footage = models.ForeignKey(
+        "core.Upload", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    photo = models.ForeignKey(
+        "core.Upload", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    voice = models.ForeignKey(
+        "core.Upload", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ANALYZING
+    )
+    advice = models.TextField(
+        blank=True, help_text="What to re-record, when the analysis rejected the material."
+    )
+    analysis_key = models.CharField(max_length=300, blank=True)
+    job = models.ForeignKey(
+        "core.MediaJob", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} enrollment {self.id}"
+
+
+class NarrationSource(models.TextChoices):
+    RECORDING = "recording", "The clinician's own recording"
+    TTS = "tts", "Synthetic voice"
+
+
+class ScriptStatus(models.TextChoices):
+    DRAFT = "draft", "Draft: needs the clinician's approval"
+    APPROVED = "approved", "Approved"
+
+
+class Script(models.Model):
+    """What the avatar says, in one language, for one topic and audience."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="scripts")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="scripts",
+        help_text="Whose likeness presents it.",
+    )
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="scripts")
+    title = models.CharField(max_length=200)
+    language = models.CharField(max_length=16, default="en")
+    topic = models.CharField(max_length=64)
+    audience = models.CharField(max_length=64, default="patients")
+    channel = models.CharField(max_length=64, default="portal")
+    text = models.TextField()
+    narration_source = models.CharField(
+        max_length=16, choices=NarrationSource.choices, default=NarrationSource.TTS
+    )
+    narration = models.ForeignKey(
+        "core.Upload", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=ScriptStatus.choices, default=ScriptStatus.DRAFT)
+    approved_sha256 = models.CharField(max_length=64, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class VideoStatus(models.TextChoices):
+    RENDERING = "rendering", "Rendering"
+    FAILED = "failed", "Render failed"
+    IN_REVIEW = "in_review", "Waiting for the clinician's review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Video(models.Model):
+    """One render of a script, and its life: review, publication, withdrawal."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="videos")
+    script = models.ForeignKey(Script, on_delete=models.PROTECT, related_name="videos")
+    script_sha256 = models.CharField(max_length=64)
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="videos"
+    )
+    likeness_consent = models.ForeignKey(
+        "consent.LikenessConsent", on_delete=models.PROTECT, null=True, blank=True, related_name="videos"
+    )
+    label = models.ForeignKey("consent.DisclosureLabel", on_delete=models.PROTECT, related_name="+")
+    label_text = models.CharField(max_length=500)
+    synthetic_voice = models.BooleanField(default=False)
+    job = models.OneToOneField("core.MediaJob", on_delete=models.PROTECT, related_name="video")
+    status = models.CharField(max_length=16, choices=VideoStatus.choices, default=VideoStatus.RENDERING)
+    video_key = models.CharField(max_length=300, blank=True)
+    poster_key = models.CharField(max_length=300, blank=True)
+    captions_key = models.CharField(max_length=300, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    signed = models.BooleanField(default=False, help_text="Carries a C2PA manifest signed by the clinic.")
+    review_note = models.CharField(max_length=500, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawal_reason = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Video {self.id} ({self.status})"
+
+
+class Publication(models.Model):
+    """A video shared with one patient of the clinic, or through an expiring share link."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    video = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="publications")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="publications"
+    )
+    link_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    published_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-published_at"]
+
+    def __str__(self) -> str:
+        return f"Publication {self.id}"
+
+
+class ViewAcknowledgment(models.Model):
+    """A patient's first view of a synthetic video: the disclosure was shown to them."""
+
+    video = models.ForeignKey(Video, on_delete=models.PROTECT, related_name="acknowledgments")
+    patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    first_viewed_at = models.DateTimeField(auto_now_add=True)
+    ledger_seq = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["video", "patient"], name="one_acknowledgment_per_view")
+        ]
+
+    def __str__(self) -> str:
+        return f"Acknowledgment of {self.video_id} by {self.patient_id}"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("consent.api.urls")),
     path("", include("consent.urls")),
+    path("", include("avatars.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("django-admin/", admin.site.urls),

@@ -31,6 +31,8 @@ Work = Callable[[MediaJob, JobProgress, Path], dict[str, Any]]
 # Exceptions whose message is written for the person who started the job. Apps whose engines raise
 # their own error types add them here (see the apps' AppConfig.ready).
 USER_FACING_ERRORS: list[type[Exception]] = [MediaError, ApplicationError]
+# Exceptions that mean "someone cancelled this job" (an engine may raise its own from the callback).
+CANCELLATION_ERRORS: list[type[Exception]] = [JobCancelled]
 
 
 def job_execute(*, job_id: uuid.UUID | str, work: Work) -> None:
@@ -48,7 +50,7 @@ def job_execute(*, job_id: uuid.UUID | str, work: Work) -> None:
             result = work(job, JobProgress(job), scratch)
         if job_succeed(job=job, result=result):
             logger.info("job succeeded", extra={"job_id": str(job.id)})
-    except JobCancelled:
+    except tuple(CANCELLATION_ERRORS):
         job_mark_cancelled(job_id=job.id)
         logger.info("job cancelled", extra={"job_id": str(job.id)})
     except SoftTimeLimitExceeded:

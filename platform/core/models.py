@@ -120,6 +120,8 @@ class JobKind(models.TextChoices):
     RENDER = "render", "Avatar render"
     ANONYMIZE = "anonymize", "Anonymization"
     SCAN = "scan", "Impersonation scan"
+    ENROLLMENT = "enrollment", "Likeness enrollment analysis"
+    STATEMENT_CHECK = "statement_check", "Consent statement check"
 
 
 class JobStatus(models.TextChoices):

@@ -30,6 +30,8 @@ JOB_QUEUES = {
     JobKind.RENDER: "media",
     JobKind.ANONYMIZE: "media",
     JobKind.SCAN: "media",
+    JobKind.ENROLLMENT: "media",
+    JobKind.STATEMENT_CHECK: "media",
 }
 
 

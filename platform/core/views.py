@@ -171,7 +171,11 @@ def home(request: HttpRequest) -> HttpResponse:
             Counter(j.get_status_display() for j in job_list(user=user)).items()
         )
     if user.role == Role.PATIENT:
+        # The studio owns publications; the kernel's home page only lists them.
+        from avatars.selectors import patient_publications
+
         context["staff"] = member_list(user=user).filter(role=Role.CLINICIAN)
+        context["publications"] = patient_publications(user=user)
     return render(request, f"core/home_{user.role}.html", context)
 
 

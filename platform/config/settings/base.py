@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "consent",
     "avatars",
     "detection",
+    "provenance",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +233,18 @@ LEDGER_RETIRED_PUBLIC_KEYS_PEM = [
     block.strip() + "\n" for block in env_str("CANDOR_LEDGER_RETIRED_PUBLIC_KEYS", "").split("\n\n") if block.strip()
 ]
 LIKENESS_CONSENT_MAX_YEARS = 10
+# Avatar renders: output size (720p by default; tests render small).
+AVATAR_RENDER_WIDTH = env_int("CANDOR_AVATAR_RENDER_WIDTH", 1280, minimum=64)
+AVATAR_RENDER_HEIGHT = env_int("CANDOR_AVATAR_RENDER_HEIGHT", 720, minimum=64)
+
+# Provenance: the platform root CA and clinic signing identities live in files under this folder
+# (a secret volume in production). Development generates them on first use.
+PROVENANCE_KEY_DIR = Path(env_str("CANDOR_PROVENANCE_KEY_DIR", str(VAR_DIR / "keys" / "provenance")))
+PROVENANCE_GENERATE_DEV_KEYS = True
+# Certificates (PEM, blank-line separated) of retired platform roots that verification still trusts.
+PROVENANCE_EXTRA_TRUST_PEM = [
+    block.strip() + "\n" for block in env_str("CANDOR_PROVENANCE_EXTRA_TRUST", "").split("\n\n") if block.strip()
+]
 
 # A running job whose row has not changed for this long lost its worker; it may be claimed again.
 JOB_LEASE_SECONDS = env_int("CANDOR_JOB_LEASE_SECONDS", 10 * 60, minimum=1)

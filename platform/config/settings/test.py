@@ -11,6 +11,8 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 WHITENOISE_USE_FINDERS = True
 JOB_PROGRESS_MIN_INTERVAL_SECONDS = 0.0
 JOB_PROGRESS_POLL_SECONDS = 0.2
+AVATAR_RENDER_WIDTH = 640
+AVATAR_RENDER_HEIGHT = 360
 
 if not REDIS_URL:  # noqa: F405
     # Without Redis the suite runs in one process: an in-memory cache and broker are enough.

@@ -1,0 +1,48 @@
+"""Studio forms."""
+
+from __future__ import annotations
+
+from django import forms
+
+from avatars.models import NarrationSource
+
+
+class EnrollmentForm(forms.Form):
+    footage = forms.FileField(
+        label="Enrollment video: you reading the provided script to camera, with sound",
+        allow_empty_file=True,
+        widget=forms.ClearableFileInput(attrs={"accept": "video/*"}),
+    )
+
+
+class ScriptForm(forms.Form):
+    enrollment = forms.ChoiceField(label="Presenter")
+    title = forms.CharField(max_length=200)
+    language = forms.CharField(max_length=16, initial="en")
+    topic = forms.CharField(max_length=64, initial="diabetes")
+    audience = forms.CharField(max_length=64, initial="patients")
+    channel = forms.CharField(max_length=64, initial="portal")
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=20_000)
+    narration_source = forms.ChoiceField(
+        choices=NarrationSource.choices, initial=NarrationSource.TTS, label="Narration"
+    )
+    narration = forms.FileField(
+        required=False,
+        label="Narration recording (if recorded)",
+        allow_empty_file=True,
+        widget=forms.ClearableFileInput(attrs={"accept": "audio/*"}),
+    )
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    note = forms.CharField(required=False, max_length=500, label="Reason (required to reject)")
+
+
+class PublishForm(forms.Form):
+    patients = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Patients"
+    )
+    link_days = forms.IntegerField(
+        required=False, min_value=1, max_value=90, label="Also create a share link valid for (days)"
+    )

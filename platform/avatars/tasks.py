@@ -1,0 +1,169 @@
+"""Avatar studio tasks: thin wrappers that claim a job and call the engine through the services."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+
+from avatars.models import EnrollmentKind, NarrationSource, Video
+from avatars.services import (
+    enrollment_analysis_finish,
+    render_failed,
+    render_finish,
+    render_gate,
+    video_disclosure,
+)
+from core.jobs import job_execute, output_store, upload_fetch
+from core.models import MediaJob
+from core.progress import JobCancelled, JobProgress
+
+
+def _engine_progress(progress: JobProgress, start: float, span: float) -> Any:
+    from avatars.engine import RenderCancelled
+
+    def report(fraction: float, stage: str) -> None:
+        try:
+            progress(start + span * fraction, stage)
+        except JobCancelled as exc:
+            # The engine turns unexpected exceptions into failures; its own cancel type stops it cleanly.
+            raise RenderCancelled("The render was cancelled.") from exc
+
+    return report
+
+
+def _enrollment_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[str, Any]:
+    from avatars.engine.enrollment import analyze_enrollment
+    from avatars.engine.errors import EnrollmentError
+
+    assert job.input_upload is not None
+    footage = upload_fetch(upload=job.input_upload, scratch=scratch)
+    try:
+        analysis = analyze_enrollment(footage, progress=_engine_progress(progress, 0.0, 0.95))
+    except EnrollmentError as exc:
+        enrollment_analysis_finish(
+            enrollment_id=job.params["enrollment"], analysis_key=None, advice=exc.message
+        )
+        return {"accepted": False, "advice": exc.message}
+    path = scratch / "analysis.npz"
+    analysis.save(path)
+    key = output_store(job=job, name="analysis.npz", path=path)
+    enrollment_analysis_finish(enrollment_id=job.params["enrollment"], analysis_key=key, advice="")
+    return {"accepted": True, "analysis": key}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def enrollment_analyze(job_id: str) -> None:
+    """Analyse a clinician's enrollment footage (quality checks, mouth shapes, idle loop)."""
+    job_execute(job_id=job_id, work=_enrollment_work)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _render_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[str, Any]:
+    from avatars import engine
+    from consent.ledger import ledger_append
+    from provenance.engine.c2pa_sign import SourceType
+    from provenance.services import OutputProvenance, output_sign
+
+    video = Video.objects.select_related(
+        "script__enrollment", "script__clinic", "label", "likeness_consent"
+    ).get(id=job.params["video"])
+    script = video.script
+    try:
+        consent = render_gate(script=script, stage="start")
+        enrollment = script.enrollment
+        if enrollment.kind == EnrollmentKind.STOCK:
+            avatar: Any = engine.StockAvatar()
+        elif enrollment.kind == EnrollmentKind.FOOTAGE:
+            from django.core.files.storage import default_storage
+
+            footage = upload_fetch(upload=enrollment.footage, scratch=scratch)
+            analysis = None
+            if enrollment.analysis_key:
+                analysis = scratch / "analysis.npz"
+                with default_storage.open(enrollment.analysis_key, "rb") as src:
+                    analysis.write_bytes(src.read())
+            avatar = engine.FootageAvatar(enrollment=footage, analysis=analysis)
+        else:
+            avatar = engine.PortraitAvatar(photo=upload_fetch(upload=enrollment.photo, scratch=scratch))
+        if script.narration_source == NarrationSource.RECORDING:
+            narration: Any = engine.RecordedNarration(
+                audio=upload_fetch(upload=script.narration, scratch=scratch), language=script.language
+            )
+        else:
+            narration = engine.ScriptNarration(text=script.text, language=script.language)
+        disclosure = video_disclosure(script=script, consent=consent, label=video.label)
+        result = engine.render(
+            engine.RenderSpec(
+                avatar=avatar,
+                narration=narration,
+                disclosure=engine.Disclosure(
+                    label=video.label_text, intro=disclosure.spoken_start, outro=disclosure.spoken_end
+                ),
+                output_dir=scratch / "out",
+                basename="video",
+                burn_captions=False,
+                width=settings.AVATAR_RENDER_WIDTH,
+                height=settings.AVATAR_RENDER_HEIGHT,
+            ),
+            _engine_progress(progress, 0.0, 0.85),
+        )
+        # The last consent check before the result can exist anywhere but scratch.
+        consent = render_gate(script=script, stage="finish")
+        progress(0.9, "signing")
+        entry = ledger_append(
+            event_type="render.signing",
+            clinic_id=video.clinic_id,
+            object_type="video",
+            object_id=video.id,
+            subject=video.clinician_id,
+        )
+        facts = OutputProvenance(
+            clinic_id=str(video.clinic_id),
+            clinic_name=script.clinic.name,
+            ledger_entry_id=str(entry.seq),
+            consent_ids=(str(consent.id),) if consent else (),
+            consent_hashes=(consent.signature.binding_sha256,) if consent and consent.signature else (),
+            disclosure_text=video.label_text,
+            output_kind="avatar_video",
+            source_type=SourceType.TRAINED_ALGORITHMIC_MEDIA,
+        )
+        signed_video = output_sign(
+            source=result.video, dest=scratch / "signed.mp4", provenance=facts, title=script.title
+        )
+        signed_poster = output_sign(
+            source=result.poster,
+            dest=scratch / "signed.jpg",
+            provenance=OutputProvenance(**{**facts.__dict__, "output_kind": "poster"}),
+            title=f"{script.title} (poster)",
+        )
+        progress(0.95, "storing")
+        outputs = {
+            "video": output_store(job=job, name="video.mp4", path=signed_video),
+            "poster": output_store(job=job, name="poster.jpg", path=signed_poster),
+            "captions": output_store(job=job, name="captions.vtt", path=result.captions),
+            "sha256": _sha256(signed_video),
+            "duration_seconds": round(result.duration, 3),
+            "signed": True,
+        }
+    except BaseException as exc:
+        render_failed(video_id=video.id, code=getattr(exc, "code", type(exc).__name__))
+        raise
+    render_finish(video_id=video.id, outputs=outputs)
+    return {**outputs, "mode": result.mode, "width": result.width, "height": result.height}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def video_render(job_id: str) -> None:
+    """Render, disclose, sign and store one avatar video."""
+    job_execute(job_id=job_id, work=_render_work)

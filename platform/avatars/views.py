@@ -1,0 +1,273 @@
+"""Studio pages (enrollment, scripts, renders, review, publication) and the patient viewer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from avatars.forms import EnrollmentForm, PublishForm, ReviewForm, ScriptForm
+from avatars.models import EnrollmentKind, EnrollmentStatus, Video, VideoStatus
+from avatars.selectors import (
+    STUDIO_ROLES,
+    enrollment_list,
+    script_get,
+    script_list,
+    video_get,
+    video_list,
+    videos_of_likeness,
+)
+from avatars.services import (
+    enrollment_footage_start,
+    enrollment_stock_get_or_create,
+    link_publication_find,
+    render_request,
+    script_approve,
+    script_save,
+    video_acknowledge_view,
+    video_publish,
+    video_review,
+)
+from core.errors import ApplicationError
+from core.http import stored_file_response
+from core.models import Role, User
+from core.progress import job_state_message
+
+
+def _forbidden(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:
+    return render(request, "core/not_found.html", {"message": message}, status=status)
+
+
+def _enrollment_choices(user: User) -> list[tuple[str, str]]:
+    choices = []
+    for e in enrollment_list(user=user).filter(status=EnrollmentStatus.READY):
+        who = (
+            "Stock presenter (no real person)" if e.kind == EnrollmentKind.STOCK else e.clinician.printed_name
+        )
+        choices.append((str(e.id), f"{who} — {e.get_kind_display()}"))
+    return choices
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def studio_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.role not in STUDIO_ROLES:
+        return _forbidden(request, "The studio is for clinicians and clinic admins.")
+    enrollment_stock_get_or_create(actor=user)
+    enrollment_form = EnrollmentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and user.role == Role.CLINICIAN and enrollment_form.is_valid():
+        try:
+            enrollment_footage_start(
+                actor=user, clinician=user, footage=enrollment_form.cleaned_data["footage"]
+            )
+            messages.success(request, "Footage received; it is being analysed.")
+            return redirect("avatars:studio")
+        except ApplicationError as exc:
+            enrollment_form.add_error("footage", exc.message)
+    script_form = ScriptForm()
+    script_form.fields["enrollment"].choices = _enrollment_choices(user)
+    return render(
+        request,
+        "avatars/studio.html",
+        {
+            "enrollments": enrollment_list(user=user),
+            "scripts": script_list(user=user)[:50],
+            "videos": video_list(user=user)[:50],
+            "enrollment_form": enrollment_form,
+            "script_form": script_form,
+            "my_videos": videos_of_likeness(clinician=user) if user.role == Role.CLINICIAN else None,
+        },
+        status=400 if enrollment_form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def script_page(request: HttpRequest, script_id: str | None = None) -> HttpResponse:
+    user = request.user
+    if user.role not in STUDIO_ROLES:
+        return _forbidden(request, "The studio is for clinicians and clinic admins.")
+    try:
+        script = script_get(user=user, script_id=script_id) if script_id else None
+    except ApplicationError as exc:
+        return _forbidden(request, exc.message, 404)
+    initial = {}
+    if script is not None:
+        initial = {
+            "enrollment": str(script.enrollment_id),
+            "title": script.title,
+            "language": script.language,
+            "topic": script.topic,
+            "audience": script.audience,
+            "channel": script.channel,
+            "text": script.text,
+            "narration_source": script.narration_source,
+        }
+    form = ScriptForm(request.POST or None, request.FILES or None, initial=initial)
+    form.fields["enrollment"].choices = _enrollment_choices(user)
+    if request.method == "POST":
+        try:
+            if "approve" in request.POST and script is not None:
+                script_approve(actor=user, script_id=script.id)
+                messages.success(request, "Script approved.")
+                return redirect("avatars:script", script_id=script.id)
+            if "render" in request.POST and script is not None:
+                video = render_request(actor=user, script_id=script.id)
+                return redirect("avatars:video", video_id=video.id)
+            if form.is_valid():
+                data = dict(form.cleaned_data)
+                saved = script_save(
+                    actor=user,
+                    script_id=script.id if script else None,
+                    enrollment_id=data.pop("enrollment"),
+                    narration=data.pop("narration"),
+                    **data,
+                )
+                messages.success(
+                    request,
+                    "Script saved."
+                    + (" It needs the clinician's approval again." if saved.status == "draft" else ""),
+                )
+                return redirect("avatars:script", script_id=saved.id)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    return render(
+        request, "avatars/script.html", {"script": script, "form": form}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def video_page(request: HttpRequest, video_id: str) -> HttpResponse:
+    """Staff: progress, review, publication. Patients: the viewer."""
+    user = request.user
+    try:
+        video = video_get(user=user, video_id=video_id)
+    except ApplicationError as exc:
+        return _forbidden(request, exc.message, 404)
+    if user.role == Role.PATIENT:
+        return _viewer(request, video, patient=user)
+    review_form = ReviewForm(request.POST if "decision" in request.POST else None)
+    publish_form = PublishForm(request.POST if "publish" in request.POST else None)
+    publish_form.fields["patients"].choices = [
+        (str(p.pk), p.printed_name) for p in User.objects.filter(clinic_id=user.clinic_id, role=Role.PATIENT)
+    ]
+    link = None
+    try:
+        if "decision" in request.POST and review_form.is_valid():
+            video_review(
+                actor=user,
+                video_id=video.id,
+                approve=review_form.cleaned_data["decision"] == "approve",
+                note=review_form.cleaned_data["note"],
+            )
+            return redirect("avatars:video", video_id=video.id)
+        if "publish" in request.POST and publish_form.is_valid():
+            _, token = video_publish(
+                actor=user,
+                video_id=video.id,
+                patient_ids=[int(p) for p in publish_form.cleaned_data["patients"]],
+                link_days=publish_form.cleaned_data["link_days"],
+            )
+            messages.success(request, "Published.")
+            if token:
+                link = request.build_absolute_uri(f"/v/{token}/")
+            video.refresh_from_db()
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return render(
+        request,
+        "avatars/video.html",
+        {
+            "video": video,
+            "state": job_state_message(video.job),
+            "review_form": review_form,
+            "publish_form": publish_form,
+            "link": link,
+            "can_review": user.pk == video.script.clinician_id,
+            "publications": video.publications.select_related("patient"),
+        },
+    )
+
+
+def _viewer(request: HttpRequest, video: Video, *, patient: User | None, token: str = "") -> HttpResponse:
+    withdrawn = video.status == VideoStatus.WITHDRAWN or (
+        patient is not None
+        and not video.publications.filter(patient=patient, withdrawn_at__isnull=True).exists()
+    )
+    if not withdrawn and patient is not None:
+        video_acknowledge_view(patient=patient, video=video)
+    consent = video.likeness_consent
+    media_base = f"/v/{token}/media/" if token else f"/videos/{video.id}/media/"
+    return render(
+        request,
+        "avatars/viewer.html",
+        {
+            "video": video,
+            "withdrawn": withdrawn,
+            "consent": consent,
+            "clinic": video.clinic,
+            "media_base": media_base,
+            "provenance": _provenance_summary(video) if not withdrawn else None,
+        },
+        status=410 if withdrawn else 200,
+    )
+
+
+def _provenance_summary(video: Video) -> dict[str, Any]:
+    """Read the stored file's manifest back with the platform's trust anchors."""
+    from django.core.files.storage import default_storage
+
+    from provenance.services import output_manifest
+
+    try:
+        report = output_manifest(default_storage.path(video.video_key))
+    except NotImplementedError:  # remote storage: the verify page checks uploads instead
+        return {"state": "not checked here", "signer": ""}
+    return {"state": report.state.value, "signer": report.signer_name, "source_type": report.source_type}
+
+
+_MEDIA = {"video.mp4": "video_key", "poster.jpg": "poster_key", "captions.vtt": "captions_key"}
+
+
+@login_required
+def video_media(request: HttpRequest, video_id: str, name: str) -> HttpResponse:
+    try:
+        video = video_get(user=request.user, video_id=video_id)
+    except ApplicationError as exc:
+        return HttpResponse(exc.message, status=404)
+    return _media(request, video, name, patient=request.user if request.user.role == Role.PATIENT else None)
+
+
+def _media(request: HttpRequest, video: Video, name: str, *, patient: User | None) -> HttpResponse:
+    if name not in _MEDIA or not getattr(video, _MEDIA[name]):
+        return HttpResponse("Not found.", status=404)
+    live_for_patient = (
+        patient is None or video.publications.filter(patient=patient, withdrawn_at__isnull=True).exists()
+    )
+    if video.status == VideoStatus.WITHDRAWN or not live_for_patient:
+        return HttpResponse("This video was withdrawn.", status=410)
+    return stored_file_response(request, getattr(video, _MEDIA[name]))
+
+
+def link_viewer(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        publication = link_publication_find(token=token)
+    except ApplicationError as exc:
+        return _forbidden(request, exc.message, 404)
+    return _viewer(request, publication.video, patient=None, token=token)
+
+
+def link_media(request: HttpRequest, token: str, name: str) -> HttpResponse:
+    try:
+        publication = link_publication_find(token=token)
+    except ApplicationError:
+        return HttpResponse("Not found.", status=404)
+    if publication.withdrawn_at:
+        return HttpResponse("This video was withdrawn.", status=410)
+    return _media(request, publication.video, name, patient=None)

@@ -1,0 +1,251 @@
+"""The studio end to end through services and tasks: stock presenter, consent gate refusals,
+review, publication, viewing and withdrawal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import av
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from avatars.models import NarrationSource, ScriptStatus, Video, VideoStatus
+from avatars.services import (
+    enrollment_footage_start,
+    enrollment_stock_get_or_create,
+    render_request,
+    script_approve,
+    script_save,
+    video_publish,
+    video_review,
+)
+from consent.models import LedgerEntry
+from consent.services import likeness_consent_revoke
+from core.errors import ApplicationError
+from core.models import JobStatus
+from tests.avatars.conftest import grid_clip, run_job
+from tests.consent.conftest import active_consent
+from tests.support import signed_in_client
+
+TEXT = "Check your blood sugar before breakfast. Call us if it is above the range we agreed."
+
+
+def _script(clinic: Any, enrollment: Any, **overrides: Any) -> Any:
+    values = {
+        "enrollment_id": enrollment.id,
+        "title": "Morning glucose",
+        "language": "en",
+        "topic": "diabetes",
+        "audience": "patients",
+        "channel": "portal",
+        "text": TEXT,
+        "narration_source": NarrationSource.TTS,
+    }
+    values.update(overrides)
+    return script_save(actor=clinic.clinician, **values)
+
+
+def _stock_video(clinic: Any, capture: Any) -> Video:
+    script = _script(clinic, enrollment_stock_get_or_create(actor=clinic.clinician))
+    script_approve(actor=clinic.clinician, script_id=script.id)
+    with capture(execute=False):
+        video = render_request(actor=clinic.clinician, script_id=script.id)
+    run_job(video.job)
+    video.refresh_from_db()
+    return video
+
+
+def test_a_stock_presenter_video_is_rendered_signed_labelled_and_captioned(
+    studio: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    video = _stock_video(studio, django_capture_on_commit_callbacks)
+    assert video.job.status == JobStatus.SUCCEEDED, video.job.error_message
+    assert video.status == VideoStatus.IN_REVIEW and video.signed
+    assert "AI-generated" in video.label_text and "synthetic presenter" in video.label_text
+    assert "Voice: synthetic" in video.label_text
+    with av.open(default_storage.path(video.video_key)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.audio[0].codec_context.name == "aac"
+    from provenance.services import output_manifest
+
+    report = output_manifest(default_storage.path(video.video_key))
+    assert report.state.value == "Trusted" and report.consent.clinic_id == str(studio.clinic.id)
+    with default_storage.open(video.captions_key, "rb") as captions:
+        assert captions.read().startswith(b"WEBVTT")
+    events = set(LedgerEntry.objects.filter(object_id=str(video.id)).values_list("event_type", flat=True))
+    assert {"render.requested", "render.signing", "render.finished"} <= events
+
+
+def test_review_publish_view_acknowledge(studio: Any, django_capture_on_commit_callbacks: Any) -> None:
+    video = _stock_video(studio, django_capture_on_commit_callbacks)
+    with pytest.raises(ApplicationError, match="approved"):
+        video_publish(actor=studio.clinician, video_id=video.id, patient_ids=[studio.patient.pk])
+    with pytest.raises(ApplicationError, match="why"):
+        video_review(actor=studio.clinician, video_id=video.id, approve=False)
+    video_review(actor=studio.clinician, video_id=video.id, approve=True)
+    publications, token = video_publish(
+        actor=studio.clinician, video_id=video.id, patient_ids=[studio.patient.pk], link_days=7
+    )
+    assert len(publications) == 2 and token
+    patient = signed_in_client(studio.patient)
+    page = patient.get(f"/videos/{video.id}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "AI-generated video." in html and 'kind="captions"' in html and studio.clinic.contact_email in html
+    assert "Signed by" in html
+    assert patient.get(f"/videos/{video.id}/media/video.mp4").status_code == 200
+    patient.get(f"/videos/{video.id}/")  # a second view does not acknowledge again
+    acks = LedgerEntry.objects.filter(event_type="video.view_acknowledged", object_id=str(video.id))
+    assert acks.count() == 1
+    from django.test import Client
+
+    assert Client().get(f"/v/{token}/").status_code == 200
+    assert Client().get(f"/v/{token}/media/video.mp4").status_code == 200
+    assert Client().get("/v/not-a-token/").status_code == 404
+
+
+def test_other_patients_and_clinics_cannot_see_a_video(
+    studio: Any, clinic_b: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    video = _stock_video(studio, django_capture_on_commit_callbacks)
+    assert (
+        signed_in_client(studio.patient).get(f"/videos/{video.id}/").status_code == 404
+    )  # not published to them
+    for user in clinic_b.by_role.values():
+        client = signed_in_client(user)
+        assert client.get(f"/videos/{video.id}/").status_code == 404
+        assert client.get(f"/videos/{video.id}/media/video.mp4").status_code == 404
+
+
+def test_an_edit_after_approval_needs_a_new_approval(studio: Any) -> None:
+    enrollment = enrollment_stock_get_or_create(actor=studio.clinician)
+    script = _script(studio, enrollment)
+    script_approve(actor=studio.clinician, script_id=script.id)
+    edited = _script(studio, enrollment, script_id=script.id, text=TEXT + " Bring your meter.")
+    assert edited.status == ScriptStatus.DRAFT
+    with pytest.raises(ApplicationError) as refused:
+        render_request(actor=studio.clinician, script_id=script.id)
+    assert refused.value.code == "script_not_approved"
+
+
+def test_only_the_presenting_clinician_approves(studio: Any) -> None:
+    script = _script(studio, enrollment_stock_get_or_create(actor=studio.clinician))
+    with pytest.raises(ApplicationError):
+        script_approve(actor=studio.admin, script_id=script.id)
+
+
+# --- the consent gate on a real likeness ----------------------------------------------------------
+
+
+@pytest.fixture
+def footage_enrollment(studio: Any, django_capture_on_commit_callbacks: Any) -> Any:
+    data = grid_clip().read_bytes()
+    with django_capture_on_commit_callbacks(execute=False):
+        enrollment = enrollment_footage_start(
+            actor=studio.clinician, clinician=studio.clinician, footage=SimpleUploadedFile("me.mpg", data)
+        )
+    run_job(enrollment.job)
+    enrollment.refresh_from_db()
+    assert enrollment.status == "ready", (enrollment.advice, enrollment.job.error_message)
+    return enrollment
+
+
+def _likeness_script(studio: Any, enrollment: Any, **overrides: Any) -> Any:
+    script = _script(studio, enrollment, **overrides)
+    script_approve(actor=studio.clinician, script_id=script.id)
+    return script
+
+
+@pytest.mark.media
+@pytest.mark.parametrize(
+    "consent_scope,script_overrides,code",
+    [
+        (None, {}, "consent_missing"),
+        ({"topics": ["asthma"]}, {}, "consent_scope_topic"),
+        ({"languages": ["es"]}, {}, "consent_scope_language"),
+        ({"synthetic_voice_allowed": False}, {}, "consent_scope_synthetic_voice"),
+    ],
+)
+def test_a_render_is_refused_outside_consent(
+    studio: Any, footage_enrollment: Any, consent_scope: Any, script_overrides: dict, code: str
+) -> None:
+    if consent_scope is not None:
+        active_consent(studio, **consent_scope)
+    script = _likeness_script(studio, footage_enrollment, **script_overrides)
+    with pytest.raises(ApplicationError) as refused:
+        render_request(actor=studio.clinician, script_id=script.id)
+    assert refused.value.code == code and refused.value.message
+
+
+@pytest.mark.media
+def test_another_clinics_enrollment_cannot_be_used(
+    studio: Any, clinic_b: Any, footage_enrollment: Any
+) -> None:
+    from consent.defaults import consent_defaults_ensure
+
+    consent_defaults_ensure(actor=clinic_b.admin)
+    with pytest.raises(ApplicationError) as refused:
+        script_save(
+            actor=clinic_b.clinician,
+            enrollment_id=footage_enrollment.id,
+            title="x",
+            language="en",
+            topic="diabetes",
+            audience="patients",
+            channel="portal",
+            text=TEXT,
+            narration_source="tts",
+        )
+    assert refused.value.status == 404
+
+
+@pytest.mark.media
+def test_revocation_mid_render_stops_it_and_withdraws_published_videos(
+    studio: Any,
+    footage_enrollment: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consent = active_consent(studio, synthetic_voice_allowed=True)
+    script = _likeness_script(studio, footage_enrollment)
+    with django_capture_on_commit_callbacks(execute=False):
+        published = render_request(actor=studio.clinician, script_id=script.id)
+    run_job(published.job)
+    published.refresh_from_db()
+    assert published.status == VideoStatus.IN_REVIEW, published.job.error_message
+    video_review(actor=studio.clinician, video_id=published.id, approve=True)
+    video_publish(actor=studio.clinician, video_id=published.id, patient_ids=[studio.patient.pk])
+
+    with django_capture_on_commit_callbacks(execute=False):
+        rendering = render_request(actor=studio.clinician, script_id=script.id)
+    import avatars.tasks as tasks
+
+    real = tasks._engine_progress
+
+    def revoking_progress(progress: Any, start: float, span: float) -> Any:
+        report = real(progress, start, span)
+        calls = {"n": 0}
+
+        def wrapped(fraction: float, stage: str) -> None:
+            calls["n"] += 1
+            if calls["n"] == 3:  # the clinician revokes while frames are being made
+                likeness_consent_revoke(actor=studio.clinician, consent_id=consent.id)
+            report(fraction, stage)
+
+        return wrapped
+
+    monkeypatch.setattr(tasks, "_engine_progress", revoking_progress)
+    run_job(rendering.job)
+    rendering.refresh_from_db()
+    published.refresh_from_db()
+    assert rendering.job.status == JobStatus.CANCELLED
+    assert not rendering.video_key
+    assert published.status == VideoStatus.WITHDRAWN
+    page = signed_in_client(studio.patient).get(f"/videos/{published.id}/")
+    assert page.status_code == 410 and b"withdrawn" in page.content
+    assert signed_in_client(studio.patient).get(f"/videos/{published.id}/media/video.mp4").status_code == 410
+    events = list(
+        LedgerEntry.objects.filter(entry__contains=str(consent.id)).values_list("event_type", flat=True)
+    )
+    assert "video.withdrawn" in events and "publication.withdrawn" in events and "job.cancelled" in events
