@@ -285,6 +285,10 @@ def read_manifest(path: str | Path, *, trust_anchors_pem: str | None) -> Manifes
                 failures = _failure_codes(reader.get_validation_results())
     except c2pa.C2paError.ManifestNotFound:
         return ManifestReport(ManifestState.NONE, detail="no C2PA manifest")
+    except c2pa.C2paError.RemoteManifest:
+        # Only a link to a manifest elsewhere; the verifier stays offline, and nothing embedded
+        # was altered, so this is "no embedded provenance" rather than tampering.
+        return ManifestReport(ManifestState.NONE, detail="remote manifest not fetched")
     except c2pa.C2paError as exc:
         # A manifest store that no longer parses is an alteration, not an absence.
         return ManifestReport(ManifestState.INVALID, detail=f"unreadable manifest: {exc}")
