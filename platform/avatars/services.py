@@ -310,7 +310,7 @@ def video_disclosure(
         rendered = RenderedDisclosure(
             str(label.id),
             f"AI-generated video with a synthetic presenter (not a real person). "
-            f"Talk to a person: {values['contact']}",
+            f"Talk to a person: {values['contact']}.",
             label.spoken_start.format(**values),
             label.spoken_end.format(**values),
         )
