@@ -327,6 +327,12 @@ def main() -> None:
     parser.add_argument("--frames")
     parser.add_argument("--audio")
     parser.add_argument(
+        "--render-only", action="store_true", help="skip the encode-only reference (memory runs)"
+    )
+    parser.add_argument(
+        "--quality", type=Path, metavar="MEDIA", help="print the quality table; MEDIA is ../shared/media"
+    )
+    parser.add_argument(
         "--contact-sheet", type=Path, help="only write a stock-presenter contact sheet PNG here"
     )
     args = parser.parse_args()

@@ -9,10 +9,9 @@ fewer. A centred crop is a zoom of the central region, so the *query* side hashe
 zoom hypotheses (`QUERY_ZOOMS`) and one of them lines up with the registered hash. A shortened
 copy is just fewer samples, matched with a consistent time offset.
 
-Index: flat numpy arrays (hash, video, sample). A query hash is compared with every registered
-hash by XOR + popcount on the first 64 bits, and the few survivors on the other 64; 3 million
-hashes (100,000 one-minute videos at 0.5 Hz) take a few milliseconds per query hash, so no tree
-is needed at this scale.
+Index: flat numpy arrays. A probe hash is compared with every registered hash by XOR + popcount
+on the first 64 bits, and the few survivors on the other 64: some milliseconds per probe for
+millions of hashes, so no tree is needed at 100,000 videos (see `FingerprintIndex`).
 
 A match needs `MIN_VOTES` query samples (and at least half of them) within `MAX_DISTANCE` bits of
 one video at one time offset: a single near-collision of two unrelated frames is not enough.
@@ -20,7 +19,6 @@ one video at one time offset: a single near-collision of two unrelated frames is
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +36,7 @@ HASH_BITS = 128
 MAX_DISTANCE = 16  # of 128 bits: heavily attacked copies measured at 4-16, other GRID speakers at 22-42
 MIN_VOTES = 3
 MAX_QUERY_SAMPLES = 12
+PROBE_SAMPLES = 4  # query samples scanned against the whole index to propose candidates
 
 
 def _low_dct_order() -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -126,15 +125,20 @@ class FingerprintMatch:
 
 @dataclass
 class FingerprintIndex:
-    """Registered fingerprints in flat arrays; `add` is cheap, `match` scans every hash."""
+    """Registered fingerprints in flat arrays, each video's samples in consecutive rows.
+
+    `match` works in two steps: a few query samples (`PROBE_SAMPLES`, with all their zooms) are
+    compared with every registered hash to propose (video, time offset) candidates; then each
+    candidate is checked sample by sample against the registered rows it predicts. The scan is
+    the only step whose cost grows with the index, and it runs for a handful of samples only.
+    """
 
     _ids: list[str] = field(default_factory=list)
-    _chunks: list[tuple[NDArray[np.uint64], NDArray[np.int32], NDArray[np.int32]]] = field(
-        default_factory=list
-    )
+    _chunks: list[tuple[NDArray[np.uint64], NDArray[np.int32]]] = field(default_factory=list)
     _hashes: NDArray[np.uint64] = field(default_factory=lambda: np.zeros((0, 2), dtype=np.uint64))
     _video: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    _sample: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    _start: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _count: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -148,27 +152,24 @@ class FingerprintIndex:
         """Register one video's fingerprint."""
         if fingerprint.samples == 0:
             raise ProvenanceError("Cannot register an empty fingerprint.", code="fingerprint_empty")
-        n = fingerprint.samples
         self._chunks.append(
             (
-                fingerprint.hashes.astype(np.uint64),
-                np.full(n, len(self._ids), dtype=np.int32),
-                np.arange(n, dtype=np.int32),
+                fingerprint.hashes.astype(np.uint64).reshape(-1, 2),
+                np.full(fingerprint.samples, len(self._ids), dtype=np.int32),
             )
         )
         self._ids.append(video_id)
 
     def add_many(
-        self,
-        video_ids: list[str],
-        hashes: NDArray[np.uint64],
-        video_index: NDArray[np.int32],
-        sample: NDArray[np.int32],
+        self, video_ids: list[str], hashes: NDArray[np.uint64], video_index: NDArray[np.int32]
     ) -> None:
-        """Bulk-register pre-computed rows (video_index counts from 0 within `video_ids`)."""
-        base = len(self._ids)
+        """Bulk-register rows: hashes (n, 2) in time order per video; video_index counts within `video_ids`."""
+        order = np.argsort(video_index, kind="stable")
         self._chunks.append(
-            (hashes.astype(np.uint64), (video_index + base).astype(np.int32), sample.astype(np.int32))
+            (
+                hashes.astype(np.uint64).reshape(-1, 2)[order],
+                (video_index[order] + len(self._ids)).astype(np.int32),
+            )
         )
         self._ids.extend(video_ids)
 
@@ -176,42 +177,32 @@ class FingerprintIndex:
         if self._chunks:
             self._hashes = np.concatenate([self._hashes, *(c[0] for c in self._chunks)])
             self._video = np.concatenate([self._video, *(c[1] for c in self._chunks)])
-            self._sample = np.concatenate([self._sample, *(c[2] for c in self._chunks)])
             self._chunks.clear()
+            self._count = np.bincount(self._video, minlength=len(self._ids)).astype(np.int64)
+            self._start = np.concatenate([[0], np.cumsum(self._count)[:-1]]).astype(np.int64)
 
     def save(self, path: str | Path) -> None:
         """Write the index to one .npz file."""
         self._compact()
-        np.savez(
-            Path(path),
-            hashes=self._hashes,
-            video=self._video,
-            sample=self._sample,
-            ids=np.array(self._ids, dtype=str),
-        )
+        np.savez(Path(path), hashes=self._hashes, video=self._video, ids=np.array(self._ids, dtype=str))
 
     @classmethod
     def load(cls, path: str | Path) -> FingerprintIndex:
         """Read an index written by `save`."""
         with np.load(Path(path)) as data:
             index = cls()
-            index._hashes = data["hashes"].astype(np.uint64).reshape(-1, 2)
-            index._video = data["video"].astype(np.int32)
-            index._sample = data["sample"].astype(np.int32)
+            index._chunks.append(
+                (data["hashes"].astype(np.uint64).reshape(-1, 2), data["video"].astype(np.int32))
+            )
             index._ids = [str(x) for x in data["ids"]]
+        index._compact()
         return index
 
-    def match(self, query: VideoFingerprint) -> FingerprintMatch | None:
-        """The registered video this query is a copy of, or None."""
-        self._compact()
-        if query.samples == 0 or self._hashes.size == 0:
-            return None
-        variants = query.zoomed if query.zoomed is not None else query.hashes[None, :, :]
+    def _candidates(self, variants: NDArray[np.uint64], samples: int) -> set[tuple[int, int]]:
         first, second = self._hashes[:, 0], self._hashes[:, 1]
-        # votes[(video, offset)] -> {query sample: best distance}
-        votes: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
-        for q_index in range(query.samples):
-            best_for_sample: dict[tuple[int, int], int] = {}
+        probes = sorted({round(x) for x in np.linspace(0, samples - 1, min(samples, PROBE_SAMPLES))})
+        found: set[tuple[int, int]] = set()
+        for q_index in probes:
             for high, low in variants[:, q_index].tolist():
                 # Half the bits already rule out nearly everything; only survivors get the rest.
                 near = np.flatnonzero(
@@ -220,30 +211,48 @@ class FingerprintIndex:
                 dist = np.bitwise_count(np.bitwise_xor(first[near], np.uint64(high))) + np.bitwise_count(
                     np.bitwise_xor(second[near], np.uint64(low))
                 )
-                for hit, d in zip(
-                    near[dist <= MAX_DISTANCE].tolist(), dist[dist <= MAX_DISTANCE].tolist(), strict=True
-                ):
-                    key = (int(self._video[hit]), int(self._sample[hit]) - q_index)
-                    if d < best_for_sample.get(key, MAX_DISTANCE + 1):
-                        best_for_sample[key] = d
-            for key, d in best_for_sample.items():
-                votes[key][q_index] = d
-        best: FingerprintMatch | None = None
+                for row in near[dist <= MAX_DISTANCE].tolist():
+                    video = int(self._video[row])
+                    found.add((video, row - int(self._start[video]) - q_index))
+        return found
+
+    def _profile(self, variants: NDArray[np.uint64], video: int, offset: int) -> NDArray[np.int64]:
+        """Per query sample, the best distance to the registered samples this offset predicts."""
+        samples = variants.shape[1]
+        best = np.full(samples, 2 * 64 + 1, dtype=np.int64)
+        q_index = np.arange(samples)
+        # Resampling can land a copy's samples half a step early or late: try the neighbours too.
+        for shift in (offset - 1, offset, offset + 1):
+            reg = q_index + shift
+            valid = (reg >= 0) & (reg < self._count[video])
+            if not valid.any():
+                continue
+            rows = self._hashes[self._start[video] + reg[valid]]
+            dist = np.bitwise_count(
+                np.bitwise_xor(variants[:, valid, 0], rows[None, :, 0])
+            ) + np.bitwise_count(np.bitwise_xor(variants[:, valid, 1], rows[None, :, 1]))
+            best[valid] = np.minimum(best[valid], dist.min(axis=0))
+        return best
+
+    def match(self, query: VideoFingerprint) -> FingerprintMatch | None:
+        """The registered video this query is a copy of, or None."""
+        self._compact()
+        if query.samples == 0 or self._hashes.shape[0] == 0:
+            return None
+        variants = query.zoomed if query.zoomed is not None else query.hashes[None, :, :]
         needed = max(MIN_VOTES, (query.samples + 1) // 2)
-        for (video, offset), per_sample in votes.items():
-            # Resampling can land a copy's samples half a step early or late: merge neighbours.
-            merged = dict(per_sample)
-            for neighbour in (offset - 1, offset + 1):
-                for q, d in votes.get((video, neighbour), {}).items():
-                    merged[q] = min(d, merged.get(q, d))
-            if len(merged) < needed:
+        best: FingerprintMatch | None = None
+        for video, offset in self._candidates(variants, query.samples):
+            profile = self._profile(variants, video, offset)
+            hits = profile[profile <= MAX_DISTANCE]
+            if hits.size < needed:
                 continue
             candidate = FingerprintMatch(
                 video_id=self._ids[video],
-                votes=len(merged),
+                votes=int(hits.size),
                 query_samples=query.samples,
                 offset_seconds=offset / SAMPLE_HZ,
-                mean_distance=float(np.mean(list(merged.values()))),
+                mean_distance=float(hits.mean()),
             )
             if best is None or (candidate.votes, -candidate.mean_distance) > (
                 best.votes,

@@ -73,7 +73,6 @@ def test_a_lookup_among_100000_videos_takes_well_under_a_second(
         [f"noise-{i}" for i in range(n_videos)],
         rng.integers(0, 2**63, (n_videos * per_video, 2), dtype=np.uint64),
         np.repeat(np.arange(n_videos, dtype=np.int32), per_video),
-        np.tile(np.arange(per_video, dtype=np.int32), n_videos),
     )
     index.add("needle", fp.fingerprint_video(videos[0]))
     query = fp.fingerprint_video(videos[0], for_query=True)
