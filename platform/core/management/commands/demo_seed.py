@@ -32,6 +32,11 @@ class Command(BaseCommand):
         from consent.ledger import ledger_sign_head
 
         consent_defaults_ensure(actor=admin)
+        from avatars.demo import demo_video_ensure
+
+        patient = next(p.user for p in people if p.user.role == "patient")
+        self.stdout.write("Rendering the demo education video (stock presenter; first run only)...")
+        demo_video_ensure(clinician=clinician, patient=patient)
         ledger_sign_head()
         if not MediaJob.objects.filter(clinic=clinic, kind=JobKind.VIDEO_PROXY).exists():
             with tempfile.TemporaryDirectory() as tmp:

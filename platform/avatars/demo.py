@@ -1,0 +1,55 @@
+"""A published stock-presenter education video for the demo clinic (depicts no real person)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from avatars.models import NarrationSource, Script, Video, VideoStatus
+from avatars.services import (
+    enrollment_stock_get_or_create,
+    render_request,
+    script_approve,
+    script_save,
+    video_publish,
+    video_review,
+)
+from core.models import User
+from core.tasks import task_for_kind
+
+DEMO_SCRIPT = (
+    "Hello. Today we talk about checking your blood sugar at home. Wash your hands, prick the side of a "
+    "fingertip, and touch the drop to the strip. Write the number in your diary, with the time. If it is "
+    "higher than the range we agreed, call the clinic."
+)
+
+
+def demo_video_ensure(*, clinician: User, patient: User) -> Video:
+    """Render (in this process), approve and publish the demo video once; later runs reuse it."""
+    existing = Video.objects.filter(clinic_id=clinician.clinic_id, status=VideoStatus.PUBLISHED).first()
+    if existing is not None:
+        return existing
+    script = Script.objects.filter(clinic_id=clinician.clinic_id, title="Checking your blood sugar").first()
+    if script is None:
+        script = script_save(
+            actor=clinician,
+            enrollment_id=enrollment_stock_get_or_create(actor=clinician).id,
+            title="Checking your blood sugar",
+            language="en",
+            topic="diabetes",
+            audience="patients",
+            channel="portal",
+            text=DEMO_SCRIPT,
+            narration_source=NarrationSource.TTS,
+        )
+        script_approve(actor=clinician, script_id=script.id)
+    # Render here rather than on the worker: the seed must end with a video a patient can watch.
+    with transaction.atomic():
+        video = render_request(actor=clinician, script_id=script.id)
+        transaction.get_connection().run_on_commit.clear()
+    task_for_kind(video.job.kind)(str(video.job_id))
+    video.refresh_from_db()
+    if video.status != VideoStatus.IN_REVIEW:
+        raise RuntimeError(f"demo render failed: {video.job.error_message}")
+    video_review(actor=clinician, video_id=video.id, approve=True)
+    video_publish(actor=clinician, video_id=video.id, patient_ids=[patient.pk])
+    return video
