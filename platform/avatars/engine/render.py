@@ -40,7 +40,7 @@ from avatars.engine.specs import (
     StockAvatar,
 )
 from avatars.engine.speech import SAMPLE_RATE, SpeechTrack, concatenate, silence, synthesize
-from avatars.engine.visemes import _normalized_loudness, frame_energy, mouth_track
+from avatars.engine.visemes import frame_energy, mouth_track, normalized_loudness
 
 PAUSE_SECONDS = 0.6
 MAX_SIDE = 3840
@@ -197,7 +197,7 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
 
     frame_count = max(1, math.ceil(speech.duration * spec.fps))
     mouths = mouth_track(speech, spec.fps, frame_count)
-    loudness = _normalized_loudness(frame_energy(speech.samples, speech.sample_rate, spec.fps, frame_count))
+    loudness = normalized_loudness(frame_energy(speech.samples, speech.sample_rate, spec.fps, frame_count))
     poses = idle_motion(frame_count, spec.fps, seed=spec.seed, loudness=loudness)
     cues = cues_from_words(speech.words)
 
@@ -230,7 +230,8 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
         raise
     except Exception as exc:
         partial.unlink(missing_ok=True)
-        raise MediaInputError(
+        # Only EngineErrors leave the engine; the original stays chained for the worker's log.
+        raise EngineError(
             f"Rendering failed unexpectedly ({type(exc).__name__}); the job can be retried.",
             code="render_failed",
         ) from exc
@@ -302,7 +303,7 @@ def _encode(
                 if index % step == 0:
                     report(0.15 + 0.85 * index / frame_count, "frames")
             if writer.frames_written != frame_count:
-                raise MediaInputError(
+                raise EngineError(
                     "The avatar produced fewer frames than the speech needs.", code="render_failed"
                 )
     except MediaError as exc:

@@ -118,8 +118,11 @@ def frame_energy(
     return energy
 
 
-def _normalized_loudness(energy: NDArray[np.float64]) -> NDArray[np.float64]:
-    # Loudness on a 30 dB range below the loud frames, so quiet consonants still move the lips a little.
+def normalized_loudness(energy: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per-frame loudness in 0..1 on a 30 dB scale below the loud (95th percentile) frames.
+
+    A decibel scale lets quiet consonants still move the lips a little.
+    """
     peak = float(np.percentile(energy, 95)) if np.any(energy > 0) else 0.0
     if peak <= 0:
         return np.zeros_like(energy)
@@ -139,7 +142,7 @@ def mouth_track(track: SpeechTrack, fps: float, frame_count: int) -> NDArray[np.
     rest = VISEME_SHAPES[Viseme.REST]
     shapes[:] = (rest.open, rest.width, rest.round)
     energy = frame_energy(track.samples, track.sample_rate, fps, frame_count)
-    loudness = _normalized_loudness(energy)
+    loudness = normalized_loudness(energy)
     frame_length = 1.0 / fps
     weights = np.zeros(frame_count, dtype=np.float64)
     accumulated = np.zeros((frame_count, 3), dtype=np.float64)
