@@ -326,6 +326,7 @@ def main() -> None:
     parser.add_argument("--analysis")
     parser.add_argument("--frames")
     parser.add_argument("--audio")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per phase; the fastest counts")
     parser.add_argument(
         "--render-only", action="store_true", help="skip the encode-only reference (memory runs)"
     )
