@@ -4,10 +4,11 @@ PY := $(VENV)/bin/python
 
 .PHONY: install demo test lint
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip "setuptools<81" wheel
 	$(VENV)/bin/pip install -q -e ".[test]"
+	$(VENV)/bin/pip install -q --no-deps "resemblyzer==0.1.4"
 	touch $@
 
 install: $(VENV)/.installed

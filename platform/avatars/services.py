@@ -145,6 +145,29 @@ def enrollment_analysis_finish(*, enrollment_id: Any, analysis_key: str | None, 
     return enrollment
 
 
+def statement_check_queue(consent: LikenessConsent) -> None:
+    """Consent hook: compare a newly recorded consent statement with the clinician's enrolled likeness.
+
+    Without a ready footage enrollment there is nothing to compare with; a clinic admin then verifies
+    by hand (recorded as such).
+    """
+    enrollment = (
+        Enrollment.objects.filter(
+            clinician_id=consent.clinician_id, kind=EnrollmentKind.FOOTAGE, status=EnrollmentStatus.READY
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if enrollment is None or consent.evidence_upload is None:
+        return
+    job_create(
+        actor=consent.clinician,
+        kind=JobKind.STATEMENT_CHECK,
+        input_upload=consent.evidence_upload,
+        params={"consent": str(consent.id), "enrollment": str(enrollment.id)},
+    )
+
+
 # --- scripts -------------------------------------------------------------------------------------
 
 

@@ -61,6 +61,32 @@ def enrollment_analyze(job_id: str) -> None:
     job_execute(job_id=job_id, work=_enrollment_work)
 
 
+def _statement_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[str, Any]:
+    from avatars.engine.statement import StatementCheckSpec, check_consent_statement
+    from avatars.models import Enrollment
+    from consent.services import likeness_consent_verify_automated
+
+    assert job.input_upload is not None
+    statement = upload_fetch(upload=job.input_upload, scratch=scratch)
+    enrollment = Enrollment.objects.select_related("footage").get(id=job.params["enrollment"])
+    footage_dir = scratch / "enrollment"
+    footage_dir.mkdir()
+    footage = upload_fetch(upload=enrollment.footage, scratch=footage_dir)
+    result = check_consent_statement(
+        StatementCheckSpec(statement=statement, enrollment=footage), _engine_progress(progress, 0.0, 0.95)
+    )
+    likeness_consent_verify_automated(
+        consent_id=job.params["consent"], passed=result.passed, scores=result.ledger_scores()
+    )
+    return {"passed": result.passed, "reasons": list(result.reasons), "scores": result.ledger_scores()}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def statement_check(job_id: str) -> None:
+    """Check a consent statement's face, voice and liveness against the enrolled likeness."""
+    job_execute(job_id=job_id, work=_statement_work)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

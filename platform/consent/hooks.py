@@ -38,3 +38,21 @@ def consent_end_handler_register(handler: ConsentEndHandler) -> None:
 
 def consent_end_handlers() -> list[ConsentEndHandler]:
     return list(_handlers)
+
+
+# Checkers of a newly attached consent statement (the avatar studio compares face and voice with the
+# enrolled likeness). Each is called after the evidence is committed, with the consent; it may queue
+# a job and later call consent.services.likeness_consent_verify_automated.
+EvidenceChecker = Callable[["LikenessConsent"], None]
+
+_evidence_checkers: list[EvidenceChecker] = []
+
+
+def evidence_checker_register(checker: EvidenceChecker) -> None:
+    """Register a checker of consent statements."""
+    if checker not in _evidence_checkers:
+        _evidence_checkers.append(checker)
+
+
+def evidence_checkers() -> list[EvidenceChecker]:
+    return list(_evidence_checkers)

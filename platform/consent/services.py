@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consent import merkle
 from consent.errors import ConsentErrorCode
-from consent.hooks import consent_end_handlers
+from consent.hooks import consent_end_handlers, evidence_checkers
 from consent.ledger import ledger_append
 from consent.models import (
     PATIENT_KINDS,
@@ -503,6 +503,8 @@ def likeness_consent_attach_evidence(*, clinician: User, consent_id: Any, upload
             subject=clinician,
             data={"upload": str(upload.id), "sha256": upload.sha256},
         )
+        for checker in evidence_checkers():
+            checker(consent)
     return consent
 
 

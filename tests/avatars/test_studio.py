@@ -249,3 +249,44 @@ def test_revocation_mid_render_stops_it_and_withdraws_published_videos(
         LedgerEntry.objects.filter(entry__contains=str(consent.id)).values_list("event_type", flat=True)
     )
     assert "video.withdrawn" in events and "publication.withdrawn" in events and "job.cancelled" in events
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("statement_clip,activated", [("bbaf2n.mpg", True), ("lbax4n.mpg", False)])
+def test_the_consent_statement_is_checked_against_the_enrolled_likeness(
+    studio: Any,
+    footage_enrollment: Any,
+    django_capture_on_commit_callbacks: Any,
+    statement_clip: str,
+    activated: bool,
+) -> None:
+    from consent.models import LikenessConsent
+    from consent.services import likeness_consent_attach_evidence, likeness_consent_sign
+    from core.models import MediaJob
+    from core.uploads import Scratch, upload_check, upload_record
+    from tests.consent.conftest import scope
+    from tests.support import PASSWORD
+
+    consent = likeness_consent_sign(clinician=studio.clinician, scope=scope(), password=PASSWORD)
+    statement = SimpleUploadedFile("statement.mpg", grid_clip(statement_clip).read_bytes())
+    with django_capture_on_commit_callbacks(execute=False), Scratch() as scratch:
+        checked = upload_check(file=statement, kinds={"video"}, scratch=scratch)
+        upload_record(
+            actor=studio.clinician,
+            checked=checked,
+            purpose="consent_statement",
+            then=lambda upload: likeness_consent_attach_evidence(
+                clinician=studio.clinician, consent_id=consent.id, upload=upload
+            ),
+        )
+    job = MediaJob.objects.get(kind="statement_check")
+    run_job(job)
+    consent = LikenessConsent.objects.get(id=consent.id)
+    assert (consent.status == "active") == activated, job.result
+    assert job.result["passed"] == activated
+    entry = LedgerEntry.objects.get(event_type="likeness_consent.evidence_checked", object_id=str(consent.id))
+    assert '"face_distance_milli"' in entry.entry and '"max_face_distance_milli":500' in entry.entry
+    if activated:
+        assert consent.verification_method == "automated"
+    else:
+        assert job.result["reasons"]  # the clinician is told what to re-record

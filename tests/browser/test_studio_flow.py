@@ -1,4 +1,4 @@
-"""The studio in a real browser: enroll, consent, verify, script, render with live progress, review,
+"""The studio in a real browser: enroll, consent, automated statement check, script, render with live progress, review,
 publish; the patient watches to the end; revocation withdraws the video from the patient's page."""
 
 from __future__ import annotations
@@ -64,11 +64,12 @@ def test_enroll_consent_render_publish_watch_revoke(
     page.get_by_role("button", name="Sign consent").click()
     page.get_by_label("Video of you reading your consent statement").set_input_files(str(footage))
     page.get_by_role("button", name="Upload statement").click()
-    _sign_out(page)
-
-    _sign_in(page, base, texts.admin)
-    page.get_by_role("link", name="Consent texts & labels").click()
-    page.get_by_role("button", name="Verify by hand").click()
+    # The statement is checked against the enrolled face and voice, and the consent becomes active.
+    _wait_for(
+        page, lambda: page.locator("#consent-status").inner_text() == "Active", "automated verification"
+    )
+    page.screenshot(path=str(ARTIFACTS / "consent-verified.png"), full_page=True)
+    assert "Automated face and voice check" in page.content()
     _sign_out(page)
 
     _sign_in(page, base, clinician)
