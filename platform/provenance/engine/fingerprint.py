@@ -36,7 +36,8 @@ HASH_BITS = 128
 MAX_DISTANCE = 16  # of 128 bits: heavily attacked copies measured at 4-16, other GRID speakers at 22-42
 MIN_VOTES = 3
 MAX_QUERY_SAMPLES = 12
-PROBE_SAMPLES = 4  # query samples scanned against the whole index to propose candidates
+PROBE_SAMPLES = 3  # query samples scanned against the whole index to propose candidates
+SCAN_CHUNK = 1 << 15  # rows per scan block (256 KiB of first words)
 
 
 def _low_dct_order() -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -201,17 +202,27 @@ class FingerprintIndex:
     def _candidates(self, variants: NDArray[np.uint64], samples: int) -> set[tuple[int, int]]:
         first, second = self._hashes[:, 0], self._hashes[:, 1]
         probes = sorted({round(x) for x in np.linspace(0, samples - 1, min(samples, PROBE_SAMPLES))})
+        values = [(q, int(high), int(low)) for q in probes for high, low in variants[:, q].tolist()]
         found: set[tuple[int, int]] = set()
-        for q_index in probes:
-            for high, low in variants[:, q_index].tolist():
+        xor = np.empty(SCAN_CHUNK, dtype=np.uint64)
+        bits = np.empty(SCAN_CHUNK, dtype=np.uint8)
+        # Chunks small enough to stay in cache, every probe value per chunk: the index is read
+        # from memory once per query instead of once per probe value.
+        for begin in range(0, first.size, SCAN_CHUNK):
+            block = first[begin : begin + SCAN_CHUNK]
+            n = block.size
+            for q_index, high, low in values:
+                np.bitwise_xor(block, np.uint64(high), out=xor[:n])
+                np.bitwise_count(xor[:n], out=bits[:n])
                 # Half the bits already rule out nearly everything; only survivors get the rest.
-                near = np.flatnonzero(
-                    np.bitwise_count(np.bitwise_xor(first, np.uint64(high))) <= MAX_DISTANCE
+                near = np.flatnonzero(bits[:n] <= MAX_DISTANCE)
+                if near.size == 0:
+                    continue
+                rows = near + begin
+                total = bits[near].astype(np.int64) + np.bitwise_count(
+                    np.bitwise_xor(second[rows], np.uint64(low))
                 )
-                dist = np.bitwise_count(np.bitwise_xor(first[near], np.uint64(high))) + np.bitwise_count(
-                    np.bitwise_xor(second[near], np.uint64(low))
-                )
-                for row in near[dist <= MAX_DISTANCE].tolist():
+                for row in rows[total <= MAX_DISTANCE].tolist():
                     video = int(self._video[row])
                     found.add((video, row - int(self._start[video]) - q_index))
         return found
