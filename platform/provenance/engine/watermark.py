@@ -12,10 +12,13 @@ Design (why each piece is there):
   `MAX_CROP` of the height) and keeps the sharpest correlation peak.
 * **Frequency-disjoint spread spectrum.** The tile is built in the 2-D Fourier domain from
   mid-frequency bins only (low enough to survive H.264 at crf 28-35 and a 4x downscale, high
-  enough to stay out of the way of the picture's own energy). Part of the bins form the sync
-  pattern; the rest are dealt to the 80 payload bits, each bit flipping the sign of its bins.
-  Disjoint bins make sync and bits orthogonal at the right alignment, and each bit's bins are
-  spread from low to high frequencies so a heavy downscale hurts all bits alike.
+  enough to stay out of the way of the picture's own energy). 40 % of the bins form the sync
+  pattern; the rest are dealt to the 172 coded bits, each flipping the sign of its bins. Disjoint
+  bins make sync and bits orthogonal at the right alignment, and each bit's bins are spread from
+  low to high frequencies so a heavy downscale hurts all bits alike.
+* **Error correction, then error detection.** The 80 payload bits go through a rate-1/2, K=7
+  convolutional code (172 coded bits with the tail) decoded by soft-decision Viterbi: weak bits
+  are outvoted by the code's redundancy instead of breaking the CRC.
 * **Keyed.** Bin phases and the bin-to-bit assignment come from a secret key: without it the
   pattern can't be read, forged or subtracted.
 * **A slow temporal carrier, read by lock-in.** The tile's strength follows
@@ -24,9 +27,12 @@ Design (why each piece is there):
   phase, while a static picture (the still background of a talking head, which would swamp a
   static mark) sums to zero and moving content averages out. A smooth carrier costs H.264 little
   bit rate and flickers less than sign flips would. Stills (posters) carry the static form.
-* **Bounded false positives.** An id is reported only when (a) the sync peak's z-score exceeds
-  `SYNC_THRESHOLD` and (b) the decoded 80 bits carry a valid CRC-16 over the 64-bit id. See
-  `false_positive_bound()` for the analytical figure.
+* **Detector-side whitening.** Frames are reduced to canonical size, their low frequencies and
+  local contrast removed, and the band bins phase-normalised, so the picture's own structure
+  weighs as little as possible against the mark.
+* **Bounded false positives.** An id is reported only when (a) the sync peak exceeds
+  `SYNC_THRESHOLD` noise standard deviations and (b) the decoded 80 bits carry a valid CRC-16
+  over the 64-bit id. See `false_positive_bound()` for the analytical figure.
 
 Payload: 64-bit content id (big-endian) + CRC-16/CCITT-FALSE of those 8 bytes = 80 bits.
 """
