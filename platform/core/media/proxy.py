@@ -80,7 +80,8 @@ def make_proxy(spec: ProxySpec, progress: Progress = _no_progress) -> ProxyResul
                 for packet in source.demux(*streams):
                     for frame in packet.decode():
                         if isinstance(frame, av.VideoFrame):
-                            rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+                            scaled = frame.reformat(width=width, height=height, format="rgb24")
+                            rgb = np.asarray(scaled.to_ndarray(), dtype=np.uint8)
                             writer.write_frame(rgb)
                             frames += 1
                             if not poster_saved and frames >= min(int(fps), expected_frames or 1):
