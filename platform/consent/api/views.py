@@ -120,6 +120,9 @@ class LikenessConsentListApi(APIView):
     """List likeness consents (scoped by role) or sign a new one (clinicians)."""
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LikenessConsentListInput"
+
         topics = serializers.ListField(child=serializers.CharField(max_length=64), max_length=50)
         audiences = serializers.ListField(child=serializers.CharField(max_length=64), max_length=20)
         languages = serializers.ListField(child=serializers.CharField(max_length=16), max_length=20)
@@ -169,6 +172,9 @@ class LikenessConsentVerifyApi(APIView):
 
 class PatientConsentListApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PatientConsentListInput"
+
         kind = serializers.ChoiceField(choices=["patient_recording", "patient_anonymization", "patient_use"])
         purpose = serializers.CharField(max_length=300)
         legal_basis = serializers.ChoiceField(
@@ -303,6 +309,9 @@ class EvidenceExportApi(APIView):
     """Download consent evidence as csv, json, fhir (R5/R4B) or pdf; recorded as a disclosure."""
 
     class InputSerializer(LedgerFilterSerializer):
+        class Meta:
+            ref_name = "EvidenceExportInput"
+
         format = serializers.ChoiceField(choices=["csv", "json", "fhir", "pdf"])
         recipient = serializers.CharField(max_length=200)
         purpose = serializers.CharField(max_length=300)

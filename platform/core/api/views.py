@@ -67,6 +67,9 @@ class AuthTokenApi(APIView):
     authentication_classes: list[Any] = []
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AuthTokenInput"
+
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=200, trim_whitespace=False)
         otp = serializers.CharField(max_length=12, required=False, allow_blank=True)
@@ -153,6 +156,9 @@ class VideoUploadApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "VideoUploadInput"
+
         file = serializers.FileField(allow_empty_file=True)
 
     @extend_schema(request=InputSerializer, responses={202: JobOutputSerializer})
@@ -196,6 +202,9 @@ class UploadDetailApi(APIView):
 
 class MemberListApi(APIView):
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "MemberListOutput"
+
         id = serializers.IntegerField(source="pk")
         username = serializers.CharField()
         display_name = serializers.CharField(source="printed_name")
@@ -214,10 +223,16 @@ class InvitationApi(APIView):
     """Clinic admins list and create invitations; the link is shown once, at creation."""
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "InvitationInput"
+
         email = serializers.EmailField()
         role = serializers.ChoiceField(choices=Role.choices)
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "InvitationOutput"
+
         id = serializers.UUIDField()
         email = serializers.EmailField()
         role = serializers.CharField()
