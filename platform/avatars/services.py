@@ -220,25 +220,29 @@ def script_save(
                 "A stock-presenter script needs a clinician to approve it; write it as a clinician.",
                 "script_invalid",
             )
-        narration_upload = None
-        if narration is not None:
-            with Scratch() as scratch:
-                checked = upload_check(file=narration, kinds={"audio"}, scratch=scratch)
-                narration_upload = upload_record(
-                    actor=actor, checked=checked, purpose="narration", then=lambda u: u
-                )
-        if narration_source == NarrationSource.RECORDING and narration_upload is None and script_id is None:
-            raise _refuse(
-                "Upload the clinician's narration recording, or choose the synthetic voice.",
-                "script_invalid",
-                field="narration",
-            )
         if script_id is None:
             script = Script(
                 clinic_id=actor.clinic_id, clinician=clinician, enrollment=enrollment, created_by=actor
             )
         else:
             script = _get(Script, actor, script_id, "Script")
+        if (
+            narration_source == NarrationSource.RECORDING
+            and narration is None
+            and script.narration_id is None
+        ):
+            raise _refuse(
+                "Upload the clinician's narration recording, or choose the synthetic voice.",
+                "script_invalid",
+                field="narration",
+            )
+        if narration is not None:
+            # Stored last, after every check that could refuse the script, so a refusal leaves no file.
+            with Scratch() as scratch:
+                checked = upload_check(file=narration, kinds={"audio"}, scratch=scratch)
+                script.narration = upload_record(
+                    actor=actor, checked=checked, purpose="narration", then=lambda u: u
+                )
         script.enrollment = enrollment
         script.title, script.language, script.text = title.strip()[:200], language.strip().lower(), text
         script.topic, script.audience, script.channel = (
@@ -247,8 +251,6 @@ def script_save(
             channel.strip().lower(),
         )
         script.narration_source = narration_source
-        if narration_upload is not None:
-            script.narration = narration_upload
         if script.status == ScriptStatus.APPROVED and script.approved_sha256 != script_fingerprint(script):
             script.status = ScriptStatus.DRAFT  # changed after approval: approve again
         script.save()

@@ -290,3 +290,30 @@ def test_the_consent_statement_is_checked_against_the_enrolled_likeness(
         assert consent.verification_method == "automated"
     else:
         assert job.result["reasons"]  # the clinician is told what to re-record
+
+
+def test_a_recorded_narration_script_needs_its_recording(studio: Any) -> None:
+    with pytest.raises(ApplicationError) as refused:
+        _script(
+            studio,
+            enrollment_stock_get_or_create(actor=studio.clinician),
+            narration_source=NarrationSource.RECORDING,
+        )
+    assert refused.value.extra["field"] == "narration"
+
+
+def test_a_bad_narration_file_is_refused_and_nothing_is_kept(studio: Any, settings: Any) -> None:
+    from pathlib import Path
+
+    from core.models import Upload
+
+    with pytest.raises(ApplicationError) as refused:
+        _script(
+            studio,
+            enrollment_stock_get_or_create(actor=studio.clinician),
+            narration_source=NarrationSource.RECORDING,
+            narration=SimpleUploadedFile("voice.wav", b"RIFF\x00\x00\x00\x00WAVEjunk"),
+        )
+    assert refused.value.status == 422
+    assert Upload.objects.count() == 0
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
