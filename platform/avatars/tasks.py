@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,13 @@ def _render_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[st
     from avatars import engine
     from consent.ledger import ledger_append
     from provenance.engine.c2pa_sign import SourceType
-    from provenance.services import OutputProvenance, output_sign
+    from provenance.services import (
+        OutputProvenance,
+        output_register,
+        output_sign,
+        output_watermark_image,
+        output_watermark_video,
+    )
 
     video = Video.objects.select_related(
         "script__enrollment", "script__clinic", "label", "likeness_consent"
@@ -144,6 +151,11 @@ def _render_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[st
             ),
             _engine_progress(progress, 0.0, 0.85),
         )
+        # Every output carries its own content id in its pixels, so it is still recognized
+        # once the manifest is stripped; the manifest names the same id.
+        progress(0.86, "watermarking")
+        marked_video = output_watermark_video(source=result.video, dest=scratch / "marked.mp4")
+        marked_poster = output_watermark_image(source=result.poster, dest=scratch / "marked.jpg")
         # The last consent check before the result can exist anywhere but scratch.
         consent = render_gate(script=script, stage="finish")
         progress(0.9, "signing")
@@ -163,14 +175,15 @@ def _render_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[st
             disclosure_text=video.label_text,
             output_kind="avatar_video",
             source_type=SourceType.TRAINED_ALGORITHMIC_MEDIA,
+            content_id=marked_video.content_id,
         )
         signed_video = output_sign(
-            source=result.video, dest=scratch / "signed.mp4", provenance=facts, title=script.title
+            source=marked_video.path, dest=scratch / "signed.mp4", provenance=facts, title=script.title
         )
         signed_poster = output_sign(
-            source=result.poster,
+            source=marked_poster.path,
             dest=scratch / "signed.jpg",
-            provenance=OutputProvenance(**{**facts.__dict__, "output_kind": "poster"}),
+            provenance=replace(facts, output_kind="poster", content_id=marked_poster.content_id),
             title=f"{script.title} (poster)",
         )
         progress(0.95, "storing")
@@ -182,6 +195,18 @@ def _render_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[st
             "duration_seconds": round(result.duration, 3),
             "signed": True,
         }
+        # Registered once stored, before review: a signed file that exists must be recognizable.
+        for marked, signed, kind in (
+            (marked_video, signed_video, "avatar_video"),
+            (marked_poster, signed_poster, "poster"),
+        ):
+            output_register(
+                clinic_id=video.clinic_id,
+                content_id=marked.content_id,
+                output_kind=kind,
+                path=signed,
+                video_id=video.id,
+            )
     except BaseException as exc:
         render_failed(video_id=video.id, code=getattr(exc, "code", type(exc).__name__))
         raise

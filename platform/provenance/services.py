@@ -1,25 +1,40 @@
-"""Provenance services: sign every synthetic output with the clinic's C2PA identity.
+"""Provenance services: watermark, sign and register every synthetic output; verify any file.
 
 Signing is a required step: a caller that cannot sign must not publish (see avatars.services).
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 
 from provenance.engine.c2pa_sign import (
     ConsentAssertion,
     ManifestReport,
+    ManifestState,
     SourceType,
     read_manifest,
     sign_media,
 )
+from provenance.engine.verify import Finding, ProvenanceFindings, inspect_media
+from provenance.engine.watermark import content_id_hex, embed_video, new_content_id
 from provenance.keys import clinic_identity, trust_anchors_pem
+from provenance.models import OutputKind, ProvenanceRecord
 
 
 @dataclass(frozen=True)
 class OutputProvenance:
+    """What a signed output's manifest says about it (identifiers and hashes only)."""
+
     clinic_id: str
     clinic_name: str
     ledger_entry_id: str
@@ -28,6 +43,7 @@ class OutputProvenance:
     disclosure_text: str
     output_kind: str
     source_type: SourceType = SourceType.TRAINED_ALGORITHMIC_MEDIA
+    content_id: str = ""  # hex watermark id carried by the frames
 
 
 def output_sign(*, source: Path, dest: Path, provenance: OutputProvenance, title: str) -> Path:
@@ -39,6 +55,7 @@ def output_sign(*, source: Path, dest: Path, provenance: OutputProvenance, title
         consent_ids=provenance.consent_ids,
         consent_hashes=provenance.consent_hashes,
         disclosure_text=provenance.disclosure_text,
+        content_id=provenance.content_id,
         output_kind=provenance.output_kind,
     )
     return sign_media(
@@ -49,3 +66,327 @@ def output_sign(*, source: Path, dest: Path, provenance: OutputProvenance, title
 def output_manifest(path: Path) -> ManifestReport:
     """Read a file's manifest with the platform roots as trust anchors."""
     return read_manifest(path, trust_anchors_pem=trust_anchors_pem())
+
+
+# --- watermark ---------------------------------------------------------------------------------------
+
+
+def watermark_key() -> bytes:
+    """The platform watermark key: PROVENANCE_WATERMARK_KEY(_FILE), else a generated dev key file."""
+    configured = settings.PROVENANCE_WATERMARK_KEY
+    if configured:
+        return configured.encode()
+    path = Path(settings.PROVENANCE_WATERMARK_KEY_PATH)
+    if not path.exists():
+        if not settings.PROVENANCE_GENERATE_DEV_KEYS:
+            raise RuntimeError("No watermark key configured (CANDOR_PROVENANCE_WATERMARK_KEY or _FILE).")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+@dataclass(frozen=True)
+class WatermarkedOutput:
+    path: Path
+    content_id: str  # 16 hex digits
+    psnr_db: float
+    seconds: float
+
+
+def output_watermark_video(*, source: Path, dest: Path) -> WatermarkedOutput:
+    """Embed a fresh content id in every frame of `source` (re-encoded to `dest`, audio copied)."""
+    content_id = new_content_id()
+    started = time.perf_counter()
+    result = embed_video(source, dest, key=watermark_key(), content_id=content_id)
+    return WatermarkedOutput(dest, content_id_hex(content_id), result.psnr_db, time.perf_counter() - started)
+
+
+def output_watermark_image(*, source: Path, dest: Path) -> WatermarkedOutput:
+    """Embed a fresh content id in a still (a poster), written as a high-quality JPEG."""
+    import numpy as np
+    from PIL import Image
+
+    from provenance.engine.watermark import WatermarkEmbedder, psnr
+
+    content_id = new_content_id()
+    started = time.perf_counter()
+    with Image.open(source) as img:
+        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    height, width = rgb.shape[:2]
+    embedder = WatermarkEmbedder(key=watermark_key(), content_id=content_id, width=width, height=height)
+    marked = embedder.embed_still(rgb)
+    Image.fromarray(marked).save(dest, format="JPEG", quality=95)
+    diff = marked.astype(np.float32) - rgb.astype(np.float32)
+    return WatermarkedOutput(
+        dest, content_id_hex(content_id), psnr(float(np.mean(diff * diff))), time.perf_counter() - started
+    )
+
+
+# --- registry --------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def output_register(
+    *, clinic_id: Any, content_id: str, output_kind: str, path: Path, video_id: Any = None
+) -> ProvenanceRecord:
+    """Register a signed output: its content id, the hash of the signed file and, for videos, its fingerprint.
+
+    Called as soon as the signed file is stored, whatever happens to the render next: every
+    signed output that exists must be recognizable, including one whose consent ends at once.
+    """
+    from provenance.engine.fingerprint import fingerprint_video
+    from provenance.index import fingerprint_pack
+
+    packed = b""
+    if output_kind != OutputKind.POSTER:
+        packed = fingerprint_pack(fingerprint_video(path).hashes)
+    return ProvenanceRecord.objects.create(
+        clinic_id=clinic_id,
+        content_id=content_id,
+        video_id=video_id,
+        output_kind=output_kind,
+        sha256=_sha256(path),
+        fingerprint=packed,
+    )
+
+
+# --- verification ----------------------------------------------------------------------------------
+
+
+class Verdict(StrEnum):
+    """The verify page's answer, exactly one per file."""
+
+    SIGNED_CONSENT_ACTIVE = "signed_consent_active"
+    SIGNED_CONSENT_WITHDRAWN = "signed_consent_withdrawn"
+    ALTERED = "altered"
+    RECOGNIZED = "recognized"
+    NO_PROVENANCE = "no_provenance"
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """A verdict in plain words and the evidence behind it; clinic names only, never people.
+
+    Clinicians' names stay out even though published education videos name them: the page is
+    public and anonymous, so naming the person in any uploaded clip would turn it into a
+    face-to-name lookup for deepfakes of them, and whether a clinician withdrew consent is their
+    own business. The clinic is the party a viewer can contact.
+    """
+
+    verdict: Verdict
+    headline: str
+    clinic_name: str
+    consent_active: bool | None  # None when the platform holds no record to say
+    manifest_state: str
+    signer: str
+    source_type: str
+    content_id: str
+    watermark_found: bool
+    watermark_score: float  # sync correlation peak in noise standard deviations
+    fingerprint_match: bool
+    fingerprint_votes: int
+    fingerprint_samples: int
+    output_kind: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the API."""
+        return {
+            "verdict": self.verdict.value,
+            "headline": self.headline,
+            "clinic": self.clinic_name or None,
+            "consent_active": self.consent_active,
+            "output_kind": self.output_kind or None,
+            "evidence": {
+                "manifest": {
+                    "state": self.manifest_state,
+                    "signer": self.signer or None,
+                    "digital_source_type": self.source_type or None,
+                },
+                "watermark": {
+                    "found": self.watermark_found,
+                    "content_id": self.content_id or None,
+                    "correlation": round(self.watermark_score, 2),
+                },
+                "fingerprint": {
+                    "matched": self.fingerprint_match,
+                    "votes": self.fingerprint_votes,
+                    "samples": self.fingerprint_samples,
+                },
+            },
+        }
+
+
+def _consent_active(record: ProvenanceRecord | None, manifest: ManifestReport) -> bool | None:
+    """Is the consent behind the output still in force (and the video not withdrawn)?"""
+    from avatars.models import VideoStatus
+    from consent.models import LikenessConsent, LikenessStatus
+
+    now = timezone.now()
+
+    def in_force(consent: LikenessConsent) -> bool:
+        return consent.status == LikenessStatus.ACTIVE and consent.valid_until > now
+
+    if record is not None and record.video is not None:
+        video = record.video
+        if video.status == VideoStatus.WITHDRAWN or video.withdrawn_at is not None:
+            return False
+        return video.likeness_consent is None or in_force(video.likeness_consent)
+    if record is not None:
+        return True
+    # No registry row (an output signed before registration existed): the signed consent ids.
+    if manifest.consent is None:
+        return None
+    consents = LikenessConsent.objects.filter(id__in=_uuids(manifest.consent.consent_ids))
+    return all(in_force(consent) for consent in consents)
+
+
+def _uuids(values: tuple[str, ...]) -> list[str]:
+    import uuid
+
+    valid = []
+    for value in values:
+        try:
+            valid.append(str(uuid.UUID(value)))
+        except ValueError:
+            continue
+    return valid
+
+
+def _clinic_name(clinic_id: Any) -> str:
+    from core.models import Clinic
+
+    if not _uuids((str(clinic_id),)):
+        return ""
+    clinic = Clinic.objects.filter(id=clinic_id).only("name").first()
+    return clinic.name if clinic else ""
+
+
+def _headline(verdict: Verdict, clinic: str, consent_active: bool | None, how: str) -> str:
+    who = clinic or "a clinic on this platform"
+    if verdict is Verdict.SIGNED_CONSENT_ACTIVE:
+        return f"Signed by {who}. The consent behind this video is active."
+    if verdict is Verdict.SIGNED_CONSENT_WITHDRAWN:
+        return f"Signed by {who}, but the consent behind it has been withdrawn."
+    if verdict is Verdict.ALTERED:
+        return "A signature is present, but the file was altered after signing."
+    if verdict is Verdict.RECOGNIZED:
+        withdrawn = " Its consent has since been withdrawn." if consent_active is False else ""
+        return f"Recognized as {who}'s content by its {how}; the signature is missing.{withdrawn}"
+    return "No platform provenance found."
+
+
+def media_verify(path: Path) -> VerifyOutcome:
+    """Check one file's signature, watermark and fingerprint, and say whose content it is.
+
+    The engine finds the evidence; this adds what only the database knows: which clinic a content
+    id or fingerprint belongs to, and whether the consent behind it still holds. Also used by the
+    impersonation scanner.
+    """
+    from provenance.index import fingerprint_index
+
+    findings: ProvenanceFindings = inspect_media(
+        path, trust_anchors_pem=trust_anchors_pem(), watermark_key=watermark_key(), index=fingerprint_index()
+    )
+    manifest, watermark, match = findings.manifest, findings.watermark, findings.fingerprint
+    watermark_id = watermark.content_id_hex if watermark is not None and watermark.found else ""
+    fingerprint_id = match.video_id if match is not None else ""
+    ids = [i for i in (findings.content_id_hex, watermark_id, fingerprint_id) if i]
+    records = {
+        r.content_id: r
+        for r in ProvenanceRecord.objects.select_related("video__likeness_consent").filter(content_id__in=ids)
+    }
+    # A fingerprint whose row is gone (rolled back) is no evidence; a watermark id is, by itself.
+    fingerprint_record = records.get(fingerprint_id)
+    record = records.get(findings.content_id_hex) or records.get(watermark_id) or fingerprint_record
+
+    finding = findings.finding
+    if finding is Finding.FINGERPRINT and fingerprint_record is None:
+        finding = Finding.NONE
+    if finding is Finding.SIGNED:
+        active = _consent_active(record, manifest)
+        verdict = Verdict.SIGNED_CONSENT_WITHDRAWN if active is False else Verdict.SIGNED_CONSENT_ACTIVE
+        clinic = _clinic_name(record.clinic_id if record else manifest.clinic_id)
+    elif finding is Finding.ALTERED:
+        verdict, active = Verdict.ALTERED, _consent_active(record, manifest) if record else None
+        # Only independent evidence (watermark, fingerprint) may name the clinic of a broken file.
+        clinic = _clinic_name(record.clinic_id) if record else ""
+    elif finding in (Finding.WATERMARK, Finding.FINGERPRINT):
+        verdict, active = Verdict.RECOGNIZED, _consent_active(record, manifest) if record else None
+        clinic = _clinic_name(record.clinic_id) if record else ""
+    else:
+        verdict, active, clinic, record = Verdict.NO_PROVENANCE, None, "", None
+
+    how = " and ".join(
+        name
+        for name, present in (
+            ("watermark", bool(watermark_id)),
+            ("fingerprint", fingerprint_record is not None),
+        )
+        if present
+    )
+    return VerifyOutcome(
+        verdict=verdict,
+        headline=_headline(verdict, clinic, active, how or "watermark"),
+        clinic_name=clinic,
+        consent_active=active,
+        manifest_state=manifest.state.value,
+        signer=manifest.signer_name if manifest.state is not ManifestState.NONE else "",
+        source_type=manifest.source_type,
+        content_id=record.content_id if record else watermark_id,
+        watermark_found=bool(watermark_id),
+        watermark_score=watermark.sync_score if watermark is not None else 0.0,
+        fingerprint_match=fingerprint_record is not None,
+        fingerprint_votes=match.votes if match is not None and fingerprint_record is not None else 0,
+        fingerprint_samples=match.query_samples if match is not None else 0,
+        output_kind=record.output_kind if record else "",
+    )
+
+
+def verification_from_upload(*, file: UploadedFile, client_address: str) -> VerifyOutcome:
+    """Verify a visitor's upload: rate-limited per address, validated, checked, then deleted.
+
+    The file is never stored; the ledger keeps only its SHA-256 and the verdict.
+    """
+    from consent.ledger import ledger_append
+    from core.ratelimit import rate_limit_hit
+    from core.uploads import Scratch, upload_check
+
+    rate_limit_hit(
+        scope="verify",
+        ident=client_address,
+        limit=settings.PROVENANCE_VERIFY_RATE_LIMIT,
+        window_seconds=settings.PROVENANCE_VERIFY_RATE_WINDOW_SECONDS,
+    )
+    with Scratch() as scratch:
+        checked = upload_check(file=file, kinds={"video", "image"}, scratch=scratch)
+        # The engine reads the type from the suffix; upload_check names its copy without one.
+        typed = checked.path.rename(scratch / f"upload.{_SUFFIX.get(checked.probe.container, 'bin')}")
+        outcome = media_verify(typed)
+    record = ProvenanceRecord.objects.filter(content_id=outcome.content_id).only("clinic_id").first()
+    ledger_append(
+        event_type="provenance.verified",
+        clinic_id=record.clinic_id if record else None,
+        object_type="file",
+        object_id=checked.sha256,
+        data={"sha256": checked.sha256, "verdict": outcome.verdict.value},
+    )
+    return outcome
+
+
+_SUFFIX = {
+    "mp4": "mp4",
+    "mov": "mov",
+    "webm": "webm",
+    "avi": "avi",
+    "mpeg": "mpg",
+    "jpeg": "jpg",
+    "png": "png",
+}

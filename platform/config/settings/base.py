@@ -245,6 +245,14 @@ PROVENANCE_GENERATE_DEV_KEYS = True
 PROVENANCE_EXTRA_TRUST_PEM = [
     block.strip() + "\n" for block in env_str("CANDOR_PROVENANCE_EXTRA_TRUST", "").split("\n\n") if block.strip()
 ]
+# Secret key of the invisible watermark (at least 32 characters; in the variable or a file via _FILE).
+# Anyone holding it can read, forge or subtract the mark, so it never leaves the servers. Development
+# generates one under PROVENANCE_KEY_DIR; production refuses to start without it.
+PROVENANCE_WATERMARK_KEY = env_str("CANDOR_PROVENANCE_WATERMARK_KEY", "")
+PROVENANCE_WATERMARK_KEY_PATH = PROVENANCE_KEY_DIR / "watermark.key"
+# The public verify page and API: checks per client address per window.
+PROVENANCE_VERIFY_RATE_LIMIT = env_int("CANDOR_VERIFY_RATE_LIMIT", 30, minimum=1)
+PROVENANCE_VERIFY_RATE_WINDOW_SECONDS = env_int("CANDOR_VERIFY_RATE_WINDOW_SECONDS", 60 * 60, minimum=1)
 
 # A running job whose row has not changed for this long lost its worker; it may be claimed again.
 JOB_LEASE_SECONDS = env_int("CANDOR_JOB_LEASE_SECONDS", 10 * 60, minimum=1)

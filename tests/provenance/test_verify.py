@@ -1,0 +1,303 @@
+"""Verification end to end: rendered stock-presenter videos are watermarked, signed and registered,
+and the public verify page and API say whose they are and whether their consent still holds."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.test import Client
+from rest_framework.test import APIClient
+
+from avatars.models import Video
+from avatars.services import video_publish, video_review, video_withdraw
+from consent.models import LedgerEntry
+from core.models import Upload
+from provenance.index import fingerprint_index, fingerprint_index_reset
+from provenance.models import ProvenanceRecord
+from provenance.services import Verdict, media_verify, output_manifest
+from tests.avatars.test_studio import _stock_video
+from tests.conftest import SHARED_MEDIA
+
+NON_MEDIA = {".json", ".align", ".dcm", ".md", ".txt", ".flac", ".wav"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index() -> Iterator[None]:
+    # Each test rolls its rows back; a row id may then be reused, which the index cannot notice.
+    fingerprint_index_reset()
+    yield
+    fingerprint_index_reset()
+
+
+@pytest.fixture
+def studio(texts: Any) -> Any:
+    return texts
+
+
+@pytest.fixture
+def published(studio: Any, django_capture_on_commit_callbacks: Any) -> Video:
+    """A stock-presenter video rendered, approved and published to a patient of clinic alpha."""
+    video = _stock_video(studio, django_capture_on_commit_callbacks)
+    video_review(actor=studio.clinician, video_id=video.id, approve=True)
+    video_publish(actor=studio.clinician, video_id=video.id, patient_ids=[studio.patient.pk])
+    video.refresh_from_db()
+    return video
+
+
+def _path(video: Video) -> Path:
+    return Path(default_storage.path(video.video_key))
+
+
+def _upload(client: Any, path: Path, name: str | None = None, data: bytes | None = None) -> Any:
+    body = io.BytesIO(path.read_bytes() if data is None else data)
+    body.name = name or path.name
+    return client.post("/api/v1/verify/", {"file": body}, format="multipart")
+
+
+def _reencode(source: Path, dest: Path, *, crf: int = 28, scale: float = 1.0) -> Path:
+    """What a social platform does: decode, resize, encode again; the manifest does not survive."""
+    import cv2
+
+    from core.media.mp4 import Mp4Writer
+    from provenance.engine.media_io import iter_frames, video_info
+
+    info = video_info(source)
+    width, height = (round(info.width * scale) // 2 * 2, round(info.height * scale) // 2 * 2)
+    with Mp4Writer(dest, width=width, height=height, fps=info.fps, with_audio=False, crf=crf) as writer:
+        for rgb in iter_frames(source):
+            writer.write_frame(rgb if scale == 1.0 else cv2.resize(rgb, (width, height)))
+    return dest
+
+
+def test_a_published_video_verifies_as_signed_by_its_clinic_with_consent_active(
+    published: Video, studio: Any
+) -> None:
+    response = _upload(APIClient(), _path(published))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    record = ProvenanceRecord.objects.get(video=published, output_kind="avatar_video")
+    assert body["verdict"] == Verdict.SIGNED_CONSENT_ACTIVE
+    assert body["clinic"] == studio.clinic.name and body["consent_active"] is True
+    assert body["headline"] == f"Signed by {studio.clinic.name}. The consent behind this video is active."
+    evidence = body["evidence"]
+    assert evidence["manifest"]["state"] == "Trusted" and evidence["manifest"]["signer"] == studio.clinic.name
+    assert evidence["manifest"]["digital_source_type"].endswith("/trainedAlgorithmicMedia")
+    assert evidence["watermark"]["found"] is True and evidence["watermark"]["content_id"] == record.content_id
+    assert evidence["fingerprint"]["matched"] is True
+    # No person is named: the page is public, the clinic is who a viewer can ask.
+    for user in studio.by_role.values():
+        assert user.printed_name not in response.content.decode()
+    # The ledger keeps the file's hash and the verdict, nothing else about the visitor or the file.
+    digest = hashlib.sha256(_path(published).read_bytes()).hexdigest()
+    entry = LedgerEntry.objects.get(event_type="provenance.verified")
+    assert entry.object_id == digest and json.loads(entry.entry)["data"] == {
+        "sha256": digest,
+        "verdict": "signed_consent_active",
+    }
+    # The poster is its own output, with its own content id in its pixels and its manifest.
+    poster = media_verify(Path(default_storage.path(published.poster_key)))
+    assert poster.verdict is Verdict.SIGNED_CONSENT_ACTIVE and poster.watermark_found
+    assert poster.output_kind == "poster" and poster.content_id != record.content_id
+    assert record.sha256 == published.content_sha256
+
+
+def test_a_changed_file_reads_altered_and_a_stripped_reencoded_copy_is_recognized(
+    published: Video, studio: Any, tmp_path: Path, settings: Any
+) -> None:
+    data = bytearray(_path(published).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    body = _upload(APIClient(), _path(published), name="flipped.mp4", data=bytes(data)).json()
+    assert body["verdict"] == Verdict.ALTERED, body
+    assert body["headline"] == "A signature is present, but the file was altered after signing."
+    assert body["evidence"]["manifest"]["state"] == "Invalid"
+
+    copy = _reencode(_path(published), tmp_path / "copy.mp4", crf=28, scale=0.5)
+    assert output_manifest(copy).state.value == "None"
+    outcome = media_verify(copy)
+    record = ProvenanceRecord.objects.get(video=published, output_kind="avatar_video")
+    assert outcome.verdict is Verdict.RECOGNIZED and outcome.clinic_name == studio.clinic.name
+    assert outcome.watermark_found and outcome.content_id == record.content_id
+    assert outcome.fingerprint_match and outcome.consent_active is True
+    assert "by its watermark and fingerprint" in outcome.headline
+
+    # A verifier with another key cannot read the mark: the fingerprint alone still recognizes it.
+    settings.PROVENANCE_WATERMARK_KEY = "a-different-key-that-cannot-read-the-watermark"
+    outcome = media_verify(copy)
+    assert outcome.verdict is Verdict.RECOGNIZED and not outcome.watermark_found
+    assert outcome.fingerprint_match and outcome.clinic_name == studio.clinic.name
+    assert "by its fingerprint" in outcome.headline
+
+
+def test_another_clinics_output_names_that_clinic(
+    texts: Any, clinic_b: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    other = _stock_video(clinic_b, django_capture_on_commit_callbacks)
+    outcome = media_verify(_path(other))
+    assert outcome.verdict is Verdict.SIGNED_CONSENT_ACTIVE
+    assert outcome.clinic_name == clinic_b.clinic.name == "Clinic beta"
+
+
+def test_a_withdrawn_video_shows_consent_withdrawn(published: Video, studio: Any, tmp_path: Path) -> None:
+    video_withdraw(video=published, reason="consent_revoked", actor=None)
+    outcome = media_verify(_path(published))
+    assert outcome.verdict is Verdict.SIGNED_CONSENT_WITHDRAWN and outcome.consent_active is False
+    assert (
+        outcome.headline == f"Signed by {studio.clinic.name}, but the consent behind it has been withdrawn."
+    )
+    copy = media_verify(_reencode(_path(published), tmp_path / "copy.mp4"))
+    assert copy.verdict is Verdict.RECOGNIZED and "withdrawn" in copy.headline
+
+
+@pytest.fixture
+def registered(clinic_a: Any, tiny_video: Path) -> ProvenanceRecord:
+    """One registered video without a render, so the index is not empty."""
+    from provenance.services import output_register
+
+    return output_register(
+        clinic_id=clinic_a.clinic.id,
+        content_id="00000000000000aa",
+        output_kind="avatar_video",
+        path=tiny_video,
+    )
+
+
+@pytest.mark.media
+def test_files_in_shared_media_have_no_platform_provenance(registered: ProvenanceRecord) -> None:
+    if not SHARED_MEDIA.exists():
+        pytest.skip(f"{SHARED_MEDIA} is absent (internal evaluation media, not in every checkout)")
+    files = sorted(p for p in SHARED_MEDIA.rglob("*") if p.is_file() and p.suffix.lower() not in NON_MEDIA)
+    assert files and len(fingerprint_index()) == 1
+    verdicts = {str(p.relative_to(SHARED_MEDIA)): media_verify(p) for p in files}
+    matched = {name: o.verdict for name, o in verdicts.items() if o.verdict is not Verdict.NO_PROVENANCE}
+    assert matched == {}
+    assert not any(o.watermark_found or o.fingerprint_match or o.clinic_name for o in verdicts.values())
+
+
+def test_verification_is_rate_limited_per_address(settings: Any, tiny_video: Path, db: None) -> None:
+    settings.PROVENANCE_VERIFY_RATE_LIMIT = 2
+    client = APIClient()
+    assert [_upload(client, tiny_video).status_code for _ in range(2)] == [200, 200]
+    refused = _upload(client, tiny_video)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    other = APIClient(REMOTE_ADDR="10.0.0.9")
+    assert _upload(other, tiny_video).status_code == 200
+
+
+def test_an_unrelated_video_has_no_platform_provenance(tiny_video: Path, db: None) -> None:
+    body = _upload(APIClient(), tiny_video).json()
+    assert body["verdict"] == Verdict.NO_PROVENANCE and body["clinic"] is None
+    assert body["headline"] == "No platform provenance found."
+
+
+@pytest.mark.parametrize(
+    "name,make,status,code",
+    [
+        ("empty.mp4", lambda video: b"", 400, "upload_empty"),
+        ("sound.mp4", lambda video: _wav_bytes(), 415, "upload_wrong_kind"),
+        ("cut.mp4", lambda video: video[: len(video) // 2], 422, None),
+        ("notes.mp4", lambda video: b"just some text, not a video at all" * 4, 415, "upload_unknown_type"),
+    ],
+)
+def test_bad_uploads_are_refused_clearly_and_leave_nothing_behind(
+    name: str,
+    make: Any,
+    status: int,
+    code: str | None,
+    tiny_video: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    db: None,
+) -> None:
+    scratch_root = tmp_path / "scratch"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+    response = _upload(APIClient(), tiny_video, name=name, data=make(tiny_video.read_bytes()))
+    body = response.json()
+    assert response.status_code == status, body
+    assert body["message"] and (code is None or body["code"] == code)
+    assert list(scratch_root.iterdir()) == []
+    assert not Upload.objects.exists() and not ProvenanceRecord.objects.exists()
+    media_root = Path(settings.MEDIA_ROOT)
+    assert not media_root.exists() or not any(p.is_file() for p in media_root.rglob("*"))
+    assert not LedgerEntry.objects.filter(event_type="provenance.verified").exists()
+
+
+def test_a_checked_file_is_deleted_after_checking(
+    tiny_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any, db: None
+) -> None:
+    scratch_root = tmp_path / "scratch"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+    assert _upload(APIClient(), tiny_video).status_code == 200
+    assert list(scratch_root.iterdir()) == []
+    media_root = Path(settings.MEDIA_ROOT)
+    assert not media_root.exists() or not any(p.is_file() for p in media_root.rglob("*"))
+
+
+def test_the_verify_page_is_public_and_linked_from_every_page(tiny_video: Path, db: None) -> None:
+    client = Client()
+    page = client.get("/verify/")
+    assert page.status_code == 200 and b"Verify a video or image" in page.content
+    assert b'href="/verify/">Verify a video</a>' in client.get("/account/login/").content
+    with tiny_video.open("rb") as handle:
+        result = client.post("/verify/", {"file": handle})
+    assert result.status_code == 200
+    assert b"No platform provenance found." in result.content and b"Evidence" in result.content
+
+
+def test_the_verify_page_shows_upload_problems_next_to_the_field(db: None) -> None:
+    empty = io.BytesIO(b"")
+    empty.name = "empty.mp4"
+    page = Client().post("/verify/", {"file": empty})
+    assert page.status_code == 400 and b"The file is empty (0 bytes)." in page.content
+
+
+def test_the_index_adds_records_as_they_are_created_and_matches_them(
+    registered: ProvenanceRecord, tiny_video: Path, tmp_path: Path
+) -> None:
+    from provenance.engine.fingerprint import fingerprint_video
+    from provenance.services import output_register
+
+    assert len(fingerprint_index()) == 1
+    copy = _reencode(tiny_video, tmp_path / "copy.mp4", crf=30)
+    output_register(
+        clinic_id=registered.clinic_id, content_id="00000000000000bb", output_kind="poster", path=tiny_video
+    )
+    assert len(fingerprint_index()) == 1  # posters have no fingerprint
+    match = fingerprint_index().match(fingerprint_video(copy, for_query=True))
+    assert match is not None and match.video_id == registered.content_id
+
+
+def test_a_png_named_mp4_is_checked_as_the_image_it_is(db: None) -> None:
+    # The contents decide the type, and posters are images, so this is verified, not refused.
+    body = _upload(APIClient(), Path("poster.mp4"), data=_png_bytes()).json()
+    assert body["verdict"] == Verdict.NO_PROVENANCE and body["evidence"]["manifest"]["state"] == "None"
+
+
+def _wav_bytes() -> bytes:
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\x00\x01" * 16000)
+    return buffer.getvalue()
+
+
+def _png_bytes() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
