@@ -10,7 +10,9 @@ Dataclass specs in, results out, progress through a `progress(fraction, stage)` 
                                output_dir=scratch))
 """
 
+from avatars.engine.align import align_to_script
 from avatars.engine.captions import Cue, cues_from_words, parse_webvtt, to_webvtt
+from avatars.engine.enrollment import EnrollmentAnalysis, analyze_enrollment
 from avatars.engine.errors import (
     EngineError,
     EnrollmentError,
@@ -20,7 +22,7 @@ from avatars.engine.errors import (
     SpeechError,
     UnsupportedModeError,
 )
-from avatars.engine.render import build_speech, render
+from avatars.engine.render import Soundtrack, build_speech, render
 from avatars.engine.specs import (
     Avatar,
     Disclosure,
@@ -43,6 +45,7 @@ __all__ = [
     "Cue",
     "Disclosure",
     "EngineError",
+    "EnrollmentAnalysis",
     "EnrollmentError",
     "FootageAvatar",
     "InvalidSpecError",
@@ -59,11 +62,14 @@ __all__ = [
     "RenderSpec",
     "ScriptNarration",
     "SpeechError",
+    "Soundtrack",
     "SpeechTrack",
     "StockAvatar",
     "UnsupportedModeError",
     "Viseme",
     "Word",
+    "align_to_script",
+    "analyze_enrollment",
     "build_speech",
     "cues_from_words",
     "mouth_track",
