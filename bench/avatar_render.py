@@ -427,6 +427,8 @@ def main() -> None:
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
         f"command: bench/avatar_render.py --seconds {args.seconds:g} --modes {' '.join(args.modes)} --repeat {args.repeat}"
+        + (" --render-only" if args.render_only else "")
+        + (f" --enrollment {args.enrollment}" if args.enrollment else "")
     )
     print()
     print(
