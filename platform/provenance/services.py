@@ -25,7 +25,7 @@ from provenance.engine.c2pa_sign import (
     read_manifest,
     sign_media,
 )
-from provenance.engine.verify import Finding, ProvenanceFindings, inspect_media
+from provenance.engine.verify import VIDEO_SUFFIXES, Finding, ProvenanceFindings, inspect_media
 from provenance.engine.watermark import content_id_hex, embed_video, new_content_id
 from provenance.keys import clinic_identity, trust_anchors_pem
 from provenance.models import OutputKind, ProvenanceRecord
@@ -191,6 +191,7 @@ class VerifyOutcome:
     content_id: str
     watermark_found: bool
     watermark_score: float  # sync correlation peak in noise standard deviations
+    fingerprint_checked: bool  # videos only: stills have no fingerprint
     fingerprint_match: bool
     fingerprint_votes: int
     fingerprint_samples: int
@@ -216,6 +217,7 @@ class VerifyOutcome:
                     "correlation": round(self.watermark_score, 2),
                 },
                 "fingerprint": {
+                    "checked": self.fingerprint_checked,
                     "matched": self.fingerprint_match,
                     "votes": self.fingerprint_votes,
                     "samples": self.fingerprint_samples,
@@ -338,11 +340,13 @@ def media_verify(path: Path) -> VerifyOutcome:
         clinic_name=clinic,
         consent_active=active,
         manifest_state=manifest.state.value,
-        signer=manifest.signer_name if manifest.state is not ManifestState.NONE else "",
+        # A broken signature proves nothing about who signed: its signer is not shown.
+        signer=manifest.signer_name if manifest.state in (ManifestState.TRUSTED, ManifestState.VALID) else "",
         source_type=manifest.source_type,
         content_id=record.content_id if record else watermark_id,
         watermark_found=bool(watermark_id),
         watermark_score=watermark.sync_score if watermark is not None else 0.0,
+        fingerprint_checked=Path(path).suffix.lower() in VIDEO_SUFFIXES,
         fingerprint_match=fingerprint_record is not None,
         fingerprint_votes=match.votes if match is not None and fingerprint_record is not None else 0,
         fingerprint_samples=match.query_samples if match is not None else 0,

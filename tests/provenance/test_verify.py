@@ -16,15 +16,18 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from rest_framework.test import APIClient
 
-from avatars.models import Video
-from avatars.services import video_publish, video_review, video_withdraw
+from avatars.models import Video, VideoStatus
+from avatars.services import render_request, script_approve, video_publish, video_review, video_withdraw
 from consent.models import LedgerEntry
+from consent.services import likeness_consent_revoke
 from core.models import Upload
 from provenance.index import fingerprint_index, fingerprint_index_reset
 from provenance.models import ProvenanceRecord
 from provenance.services import Verdict, media_verify, output_manifest
-from tests.avatars.test_studio import _stock_video
+from tests.avatars.conftest import run_job
+from tests.avatars.test_studio import _script, _stock_video, footage_enrollment  # noqa: F401
 from tests.conftest import SHARED_MEDIA
+from tests.consent.conftest import active_consent
 
 NON_MEDIA = {".json", ".align", ".dcm", ".md", ".txt", ".flac", ".wav"}
 
@@ -156,6 +159,26 @@ def test_a_withdrawn_video_shows_consent_withdrawn(published: Video, studio: Any
     assert copy.verdict is Verdict.RECOGNIZED and "withdrawn" in copy.headline
 
 
+@pytest.mark.media
+def test_revoking_the_likeness_consent_shows_on_verify(
+    studio: Any, request: pytest.FixtureRequest, django_capture_on_commit_callbacks: Any
+) -> None:
+    enrollment = request.getfixturevalue("footage_enrollment")  # GRID footage, enrolled
+    consent = active_consent(studio, synthetic_voice_allowed=True)
+    script = _script(studio, enrollment)
+    script_approve(actor=studio.clinician, script_id=script.id)
+    with django_capture_on_commit_callbacks(execute=False):
+        video = render_request(actor=studio.clinician, script_id=script.id)
+    run_job(video.job)
+    video.refresh_from_db()
+    assert video.status == VideoStatus.IN_REVIEW, video.job.error_message
+    assert media_verify(_path(video)).verdict is Verdict.SIGNED_CONSENT_ACTIVE
+    likeness_consent_revoke(actor=studio.clinician, consent_id=consent.id)
+    outcome = media_verify(_path(video))
+    assert outcome.verdict is Verdict.SIGNED_CONSENT_WITHDRAWN and outcome.consent_active is False
+    assert outcome.source_type.endswith("/trainedAlgorithmicMedia")
+
+
 @pytest.fixture
 def registered(clinic_a: Any, tiny_video: Path) -> ProvenanceRecord:
     """One registered video without a render, so the index is not empty."""
@@ -195,6 +218,8 @@ def test_an_unrelated_video_has_no_platform_provenance(tiny_video: Path, db: Non
     body = _upload(APIClient(), tiny_video).json()
     assert body["verdict"] == Verdict.NO_PROVENANCE and body["clinic"] is None
     assert body["headline"] == "No platform provenance found."
+    assert body["evidence"]["fingerprint"]["checked"] is True
+    assert body["evidence"]["fingerprint"]["matched"] is False
 
 
 @pytest.mark.parametrize(
@@ -301,3 +326,35 @@ def _png_bytes() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (10, 120, 200)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_production_refuses_to_start_without_a_watermark_key(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 60,
+        "DATABASE_URL": "postgres://x@127.0.0.1/x",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CANDOR_VAR_DIR": str(tmp_path),
+    }
+    env.pop("CANDOR_PROVENANCE_WATERMARK_KEY", None)
+    env.pop("CANDOR_PROVENANCE_WATERMARK_KEY_FILE", None)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0 and "CANDOR_PROVENANCE_WATERMARK_KEY" in done.stderr
+
+
+def test_development_generates_a_watermark_key_once(settings: Any, tmp_path: Path) -> None:
+    from provenance.services import watermark_key
+
+    settings.PROVENANCE_WATERMARK_KEY = ""
+    settings.PROVENANCE_WATERMARK_KEY_PATH = tmp_path / "keys" / "watermark.key"
+    first = watermark_key()
+    assert len(first) == 64 and watermark_key() == first
+    assert (settings.PROVENANCE_WATERMARK_KEY_PATH.stat().st_mode & 0o777) == 0o600
