@@ -183,6 +183,7 @@ class VerifyOutcome:
 
     verdict: Verdict
     headline: str
+    clinic_id: str  # for the ledger and the scanner; not shown
     clinic_name: str
     consent_active: bool | None  # None when the platform holds no record to say
     manifest_state: str
@@ -281,7 +282,8 @@ def _headline(verdict: Verdict, clinic: str, consent_active: bool | None, how: s
         return "A signature is present, but the file was altered after signing."
     if verdict is Verdict.RECOGNIZED:
         withdrawn = " Its consent has since been withdrawn." if consent_active is False else ""
-        return f"Recognized as {who}'s content by its {how}; the signature is missing.{withdrawn}"
+        owner = f"{clinic}'s" if clinic else "this platform's"
+        return f"Recognized as {owner} content by its {how}; the signature is missing.{withdrawn}"
     return "No platform provenance found."
 
 
@@ -298,16 +300,19 @@ def media_verify(path: Path) -> VerifyOutcome:
         path, trust_anchors_pem=trust_anchors_pem(), watermark_key=watermark_key(), index=fingerprint_index()
     )
     manifest, watermark, match = findings.manifest, findings.watermark, findings.fingerprint
+    # Only a trusted manifest's content id counts: anyone can copy our assertion into their own
+    # manifest, or leave it in a file they changed.
+    signed_id = manifest.consent.content_id if manifest.is_platform_signed and manifest.consent else ""
     watermark_id = watermark.content_id_hex if watermark is not None and watermark.found else ""
     fingerprint_id = match.video_id if match is not None else ""
-    ids = [i for i in (findings.content_id_hex, watermark_id, fingerprint_id) if i]
+    ids = [i for i in (signed_id, watermark_id, fingerprint_id) if i]
     records = {
         r.content_id: r
         for r in ProvenanceRecord.objects.select_related("video__likeness_consent").filter(content_id__in=ids)
     }
     # A fingerprint whose row is gone (rolled back) is no evidence; a watermark id is, by itself.
     fingerprint_record = records.get(fingerprint_id)
-    record = records.get(findings.content_id_hex) or records.get(watermark_id) or fingerprint_record
+    record = records.get(signed_id) or records.get(watermark_id) or fingerprint_record
 
     finding = findings.finding
     if finding is Finding.FINGERPRINT and fingerprint_record is None:
@@ -315,17 +320,19 @@ def media_verify(path: Path) -> VerifyOutcome:
     if finding is Finding.SIGNED:
         active = _consent_active(record, manifest)
         verdict = Verdict.SIGNED_CONSENT_WITHDRAWN if active is False else Verdict.SIGNED_CONSENT_ACTIVE
-        clinic = _clinic_name(record.clinic_id if record else manifest.clinic_id)
+        clinic_id = str(record.clinic_id) if record else manifest.clinic_id
     elif finding is Finding.ALTERED:
         verdict, active = Verdict.ALTERED, _consent_active(record, manifest) if record else None
-        # Only independent evidence (watermark, fingerprint) may name the clinic of a broken file.
-        clinic = _clinic_name(record.clinic_id) if record else ""
+        # Only the watermark or the fingerprint may name the clinic of a broken file.
+        clinic_id = str(record.clinic_id) if record else ""
     elif finding in (Finding.WATERMARK, Finding.FINGERPRINT):
         verdict, active = Verdict.RECOGNIZED, _consent_active(record, manifest) if record else None
-        clinic = _clinic_name(record.clinic_id) if record else ""
+        clinic_id = str(record.clinic_id) if record else ""
     else:
-        verdict, active, clinic, record = Verdict.NO_PROVENANCE, None, "", None
+        verdict, active, clinic_id, record = Verdict.NO_PROVENANCE, None, "", None
+    clinic = _clinic_name(clinic_id)
 
+    intact = manifest.state in (ManifestState.TRUSTED, ManifestState.VALID)
     how = " and ".join(
         name
         for name, present in (
@@ -337,12 +344,13 @@ def media_verify(path: Path) -> VerifyOutcome:
     return VerifyOutcome(
         verdict=verdict,
         headline=_headline(verdict, clinic, active, how or "watermark"),
+        clinic_id=clinic_id if clinic else "",
         clinic_name=clinic,
         consent_active=active,
         manifest_state=manifest.state.value,
-        # A broken signature proves nothing about who signed: its signer is not shown.
-        signer=manifest.signer_name if manifest.state in (ManifestState.TRUSTED, ManifestState.VALID) else "",
-        source_type=manifest.source_type,
+        # A broken signature proves nothing about who signed or what it claims: neither is shown.
+        signer=manifest.signer_name if intact else "",
+        source_type=manifest.source_type if intact else "",
         content_id=record.content_id if record else watermark_id,
         watermark_found=bool(watermark_id),
         watermark_score=watermark.sync_score if watermark is not None else 0.0,
@@ -374,10 +382,9 @@ def verification_from_upload(*, file: UploadedFile, client_address: str) -> Veri
         # The engine reads the type from the suffix; upload_check names its copy without one.
         typed = checked.path.rename(scratch / f"upload.{_SUFFIX.get(checked.probe.container, 'bin')}")
         outcome = media_verify(typed)
-    record = ProvenanceRecord.objects.filter(content_id=outcome.content_id).only("clinic_id").first()
     ledger_append(
         event_type="provenance.verified",
-        clinic_id=record.clinic_id if record else None,
+        clinic_id=outcome.clinic_id or None,
         object_type="file",
         object_id=checked.sha256,
         data={"sha256": checked.sha256, "verdict": outcome.verdict.value},

@@ -101,6 +101,7 @@ def test_a_published_video_verifies_as_signed_by_its_clinic_with_consent_active(
     # The ledger keeps the file's hash and the verdict, nothing else about the visitor or the file.
     digest = hashlib.sha256(_path(published).read_bytes()).hexdigest()
     entry = LedgerEntry.objects.get(event_type="provenance.verified")
+    assert entry.clinic_id == studio.clinic.id  # the clinic sees checks of its own content
     assert entry.object_id == digest and json.loads(entry.entry)["data"] == {
         "sha256": digest,
         "verdict": "signed_consent_active",
@@ -358,3 +359,46 @@ def test_development_generates_a_watermark_key_once(settings: Any, tmp_path: Pat
     first = watermark_key()
     assert len(first) == 64 and watermark_key() == first
     assert (settings.PROVENANCE_WATERMARK_KEY_PATH.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_manifest_from_outside_the_platform_cannot_claim_a_clinics_content(
+    registered: ProvenanceRecord, tmp_path: Path
+) -> None:
+    from provenance.engine import keys
+    from provenance.engine.c2pa_sign import ConsentAssertion, sign_media
+
+    forger_root = keys.generate_root_ca()
+    forger = keys.issue_clinic_identity(
+        forger_root, clinic_id=str(registered.clinic_id), clinic_name="Clinic alpha"
+    )
+    claim = ConsentAssertion(
+        clinic_id=str(registered.clinic_id),
+        ledger_entry_id="1",
+        consent_ids=(),
+        content_id=registered.content_id,
+    )
+    other = _stripes(tmp_path / "other.mp4")
+    forged = sign_media(other, tmp_path / "forged.mp4", identity=forger, consent=claim).path
+    outcome = media_verify(forged)
+    assert outcome.manifest_state == "Valid"
+    assert outcome.verdict is Verdict.NO_PROVENANCE and outcome.clinic_name == ""
+    # Broken, it reads as altered, and still names no clinic: its claims are not evidence.
+    data = bytearray(forged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "broken.mp4").write_bytes(bytes(data))
+    broken = media_verify(tmp_path / "broken.mp4")
+    assert broken.verdict is Verdict.ALTERED and broken.clinic_name == "" and broken.content_id == ""
+
+
+def _stripes(path: Path) -> Path:
+    """A 2-second clip that looks nothing like the demo video: moving diagonal stripes."""
+    import numpy as np
+
+    from core.media.mp4 import Mp4Writer
+
+    rows, cols = np.mgrid[0:96, 0:160]
+    with Mp4Writer(path, width=160, height=96, fps=25, with_audio=False) as writer:
+        for t in range(50):
+            grey = (127 + 100 * np.sin((rows + cols + 3 * t) / 6.0)).astype(np.uint8)
+            writer.write_frame(np.stack([grey, grey[::-1], 255 - grey], axis=-1))
+    return path
