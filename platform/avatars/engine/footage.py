@@ -32,6 +32,9 @@ CONTINUITY_WEIGHT = 0.15
 HOLD_COST = 0.3
 JUMP_COST = 0.5
 MIN_USABLE_FRAMES = 25
+#: Idle loops up to this size are kept decoded at output size (a 720p frame is 2.6 MiB, so about
+#: four seconds); longer loops are decoded again on each pass.
+LOOP_CACHE_BYTES = 256 * 2**20
 
 
 def choose_mouths(analysis: EnrollmentAnalysis, target_open: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -123,10 +126,16 @@ class FootageSource:
         self.enrollment = enrollment
         self.analysis = analysis or analyze_enrollment(enrollment, progress=progress)
         self.width, self.height = width, height
-        # Cover the output: scale up until both sides fill it, then crop the centre.
+        # Cover the output: scale until both sides fill it, then crop around the face.
         self.scale = max(width / self.analysis.width, height / self.analysis.height)
-        self.crop_x = int(round((self.analysis.width * self.scale - width) / 2))
-        self.crop_y = int(round((self.analysis.height * self.scale - height) / 2))
+        # The crop follows the face, not the picture's centre: eyes at about 40% of the height and
+        # the face centred across, so a wide output cut from taller footage keeps mouth and chin.
+        usable = self.analysis.landmarks[self.analysis.usable]
+        eyes = usable[:, :4].reshape(-1, 2).mean(axis=0) * self.scale
+        spare_x = self.analysis.width * self.scale - width
+        spare_y = self.analysis.height * self.scale - height
+        self.crop_x = int(round(np.clip(eyes[0] - width / 2, 0, spare_x)))
+        self.crop_y = int(round(np.clip(eyes[1] - 0.4 * height, 0, spare_y)))
         patch_height, patch_width = self.analysis.patches.shape[1:3]
         self.mask = _feather_mask(patch_width, patch_height)
         self.fade = max(1, min(6, self.analysis.loop_end // 4))
@@ -145,29 +154,55 @@ class FootageSource:
             frame[self.crop_y : self.crop_y + self.height, self.crop_x : self.crop_x + self.width]
         )
 
-    def _base_frames(self) -> Iterator[tuple[NDArray[np.uint8], NDArray[np.float64]]]:
-        """The idle loop: frames with their landmarks (output pixels), cross-faded at the seam."""
-        end, fade = self.analysis.loop_end, self.fade
-        landmarks = self.analysis.landmarks * self.scale - [self.crop_x, self.crop_y]
-        head: list[NDArray[np.uint8]] = []
-        start = 0
+    def _loop_pictures(self) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+        """(index, picture at output size) of the loop's frames, pass after pass, forever.
+
+        A loop that fits in `LOOP_CACHE_BYTES` is decoded and scaled once and then replayed from
+        memory; a longer one is decoded again on every pass, so memory stays bounded either way.
+        """
+        end = self.analysis.loop_end
+        cache: list[NDArray[np.uint8]] | None = (
+            [] if end * self.width * self.height * 3 <= LOOP_CACHE_BYTES else None
+        )
         while True:
+            if cache is not None and len(cache) == end:
+                for index, picture in enumerate(cache):
+                    # A copy: the mouth is pasted into the yielded picture in place.
+                    yield index, picture.copy()
+                continue
             for index, frame in enumerate(iter_video_frames(self.enrollment)):
                 if index >= end:
                     break
-                if index < start:
-                    continue
                 picture = self._to_output(frame)
-                if len(head) < fade:
-                    head.append(picture.copy())
-                points = landmarks[index]
-                into_fade = index - (end - fade)
-                if into_fade >= 0:
-                    weight = (into_fade + 1) / (fade + 1)
-                    picture = ((1 - weight) * picture + weight * head[into_fade] + 0.5).astype(np.uint8)
-                    points = (1 - weight) * points + weight * landmarks[into_fade]
-                yield picture, points
-            start = fade
+                if cache is not None:
+                    cache.append(picture.copy())
+                yield index, picture
+
+    def _base_frames(self) -> Iterator[tuple[NDArray[np.uint8], NDArray[np.float64]]]:
+        """The idle loop: frames with their landmarks (output pixels), cross-faded at the seam."""
+        import cv2
+
+        end, fade = self.analysis.loop_end, self.fade
+        landmarks = self.analysis.landmarks * self.scale - [self.crop_x, self.crop_y]
+        head: list[NDArray[np.uint8]] = []
+        first_pass = True
+        for index, picture in self._loop_pictures():
+            if index == 0 and head:
+                first_pass = False
+            if len(head) < fade:
+                head.append(picture.copy())
+            # After the first pass the head frames were already shown, blended into the seam.
+            if not first_pass and index < fade:
+                continue
+            points = landmarks[index]
+            into_fade = index - (end - fade)
+            if into_fade >= 0:
+                weight = (into_fade + 1) / (fade + 1)
+                picture = np.asarray(
+                    cv2.addWeighted(picture, 1 - weight, head[into_fade], weight, 0), dtype=np.uint8
+                )
+                points = (1 - weight) * points + weight * landmarks[into_fade]
+            yield picture, points
 
     def frames(self, mouths: NDArray[np.float64], poses: list[Pose]) -> Iterator[NDArray[np.uint8]]:
         """Frames for the per-frame mouth shapes; the footage's own head motion replaces `poses`."""
@@ -199,16 +234,14 @@ class FootageSource:
         shifted = to_frame.copy()
         shifted[:, 2] -= [left, top]
         size = (int(right - left), int(bottom - top))
-        warped = cv2.warpAffine(
-            patch, shifted, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-        ).astype(np.float32)
-        alpha = cv2.warpAffine(self.mask, shifted, size, flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+        warped = cv2.warpAffine(patch, shifted, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        alpha = cv2.warpAffine(self.mask, shifted, size, flags=cv2.INTER_LINEAR, borderValue=0)
         region = picture[top:bottom, left:right]
-        base = region.astype(np.float32)
         # Match colour where the patch fades into the face, so lighting changes between the two
         # frames leave no visible step at the seam.
         ring = (alpha > 0.05) & (alpha < 0.6)
         if ring.sum() > 8:
-            ring_pixels = ring[..., 0]
-            warped += base[ring_pixels].mean(axis=0) - warped[ring_pixels].mean(axis=0)
-        region[...] = np.clip(base + alpha * (warped - base) + 0.5, 0, 255).astype(np.uint8)
+            shift = region[ring].mean(axis=0) - warped[ring].mean(axis=0)
+            warped = np.clip(warped + np.round(shift).astype(np.int16), 0, 255).astype(np.uint8)
+        # OpenCV's weighted blend works on the 8-bit pixels directly (no float copies of the region).
+        region[...] = cv2.blendLinear(warped, region, alpha, np.float32(1.0) - alpha)

@@ -185,3 +185,22 @@ def test_an_empty_video_file_is_refused(tmp_path: Path) -> None:
     path.touch()
     with pytest.raises(MediaInputError, match="empty"):
         analyze_enrollment(path)
+
+
+def test_a_wide_render_from_taller_footage_keeps_the_mouth_in_the_picture(
+    enrollment: Path, tmp_path: Path
+) -> None:
+    from avatars.engine.faces import detect_faces
+    from avatars.engine.footage import FootageSource
+
+    # The presenter sits high in a taller picture: a centred wide crop would miss the face.
+    tall = [
+        np.vstack([frame, np.full((96, 384, 3), 90, dtype=np.uint8)]) for frame in decoded_frames(enrollment)
+    ]
+    footage = write_video(tmp_path / "tall.mkv", tall)
+    source = FootageSource(footage, 384, 128)
+    for frame in source.frames(np.zeros((5, 3)), [Pose(0, 0, 0, 0)] * 5):
+        faces = detect_faces(frame, thorough=True)
+        assert faces, "the face must stay in the crop"
+        chin = faces[0].points[4, 1] + 0.9 * faces[0].eye_distance
+        assert chin < frame.shape[0], "mouth and chin must stay in the crop"
