@@ -40,6 +40,7 @@ def test_deploy_checks_are_clean_with_production_settings(tmp_path) -> None:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
+        "CANDOR_PROVENANCE_WATERMARK_KEY": secrets.token_hex(32),
         "DJANGO_ALLOWED_HOSTS": "candor.example.org",
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://candor@127.0.0.1:5432/candor"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
