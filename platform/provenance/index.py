@@ -1,8 +1,9 @@
 """The process-level fingerprint index of every registered output, kept in step with the table.
 
-Built lazily on first use and extended with the rows added since (records are append-only and
-their ids only grow), so a lookup costs one cheap aggregate query plus the in-memory match. Each
-worker and web process holds its own copy; 100,000 videos of a few minutes each take tens of MB.
+Built lazily on first use and extended with the rows added since (records are never deleted and
+their ids only grow), so a lookup costs one aggregate query plus the in-memory match. Each web and
+worker process holds its own copy: 16 bytes per sample at 2 samples a second, so 100,000
+five-minute videos take about 1 GB; shorter education videos much less.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from django.db import connection
 from django.db.models import Count, Max
 
-from provenance.engine.fingerprint import FingerprintIndex
+from provenance.engine.fingerprint import FingerprintIndex, FingerprintMatch, VideoFingerprint
 from provenance.models import ProvenanceRecord
 
 _BATCH = 2_000  # rows per read while building: a few MB of fingerprint bytes in flight
@@ -29,41 +30,43 @@ def fingerprint_unpack(data: bytes) -> np.ndarray:
     return np.frombuffer(bytes(data), dtype="<u8").astype(np.uint64).reshape(-1, 2)
 
 
-class _IndexCache:
-    """The index plus how far into the table it has read, for one database."""
+class SharedFingerprintIndex:
+    """The process's index of registered fingerprints, and how far into the table it has read.
+
+    Web requests run in threads and `FingerprintIndex` compacts itself on `match`, so reading new
+    rows and matching both happen under one lock; a match takes milliseconds.
+    """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset_locked()
+        self._lock = threading.Lock()
+        self._reset()
 
-    def reset_locked(self) -> None:
-        self.index = FingerprintIndex()
-        self.last_id = 0
-        self.rows = 0  # records read so far, with or without a fingerprint
-        self.database = ""
+    def _reset(self) -> None:
+        self._index = FingerprintIndex()
+        self._last_id = 0
+        self._rows = 0  # records read so far, with or without a fingerprint
+        self._database = ""
 
-    def current(self) -> FingerprintIndex:
-        with self.lock:
-            name = str(connection.settings_dict["NAME"])
-            state = ProvenanceRecord.objects.aggregate(newest=Max("id"), total=Count("id"))
-            newest, total = state["newest"] or 0, state["total"]
-            # Another database (tests), or rows gone that we hold (a test database flushed): rebuild.
-            if name != self.database or newest < self.last_id:
-                self.reset_locked()
-                self.database = name
+    def _refresh(self) -> None:
+        name = str(connection.settings_dict["NAME"])
+        state = ProvenanceRecord.objects.aggregate(newest=Max("id"), total=Count("id"))
+        newest, total = state["newest"] or 0, state["total"]
+        # Another database (tests), or rows gone that we hold (a test database flushed): rebuild.
+        if name != self._database or newest < self._last_id:
+            self._reset()
+            self._database = name
+        self._extend(newest)
+        if self._rows != total:
+            # A transaction that took a lower id committed after a higher one was read (ids are
+            # handed out before commit): rare, so read everything again.
+            self._reset()
+            self._database = name
             self._extend(newest)
-            if self.rows != total:
-                # A transaction that took a lower id committed after a higher one was read (ids
-                # are handed out before commit): rare, so read everything again.
-                self.reset_locked()
-                self.database = name
-                self._extend(newest)
-            return self.index
 
     def _extend(self, newest: int) -> None:
-        while self.last_id < newest:
+        while self._last_id < newest:
             rows = list(
-                ProvenanceRecord.objects.filter(id__gt=self.last_id, id__lte=newest)
+                ProvenanceRecord.objects.filter(id__gt=self._last_id, id__lte=newest)
                 .order_by("id")
                 .values_list("id", "content_id", "fingerprint")[:_BATCH]
             )
@@ -71,31 +74,46 @@ class _IndexCache:
                 break
             marked = [(content_id, fingerprint_unpack(data)) for _, content_id, data in rows if data]
             if marked:
-                self.index.add_many(
+                self._index.add_many(
                     [content_id for content_id, _ in marked],
                     np.concatenate([hashes for _, hashes in marked]),
                     np.repeat(np.arange(len(marked), dtype=np.int32), [h.shape[0] for _, h in marked]),
                 )
-            self.rows += len(rows)
-            self.last_id = rows[-1][0]
+            self._rows += len(rows)
+            self._last_id = rows[-1][0]
+
+    def match(self, query: VideoFingerprint) -> FingerprintMatch | None:
+        """The registered output (its content id as `video_id`) this query is a copy of, or None.
+
+        A match names a content id; callers confirm it against the table (a row read here may
+        belong to a transaction a test later rolled back).
+        """
+        with self._lock:
+            self._refresh()
+            return self._index.match(query)
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._refresh()
+            return len(self._index)
 
     def reset(self) -> None:
-        with self.lock:
-            self.reset_locked()
+        """Forget everything read so far."""
+        with self._lock:
+            self._reset()
 
 
-_cache = _IndexCache()
+_shared = SharedFingerprintIndex()
 
 
-def fingerprint_index() -> FingerprintIndex:
-    """The index of every registered fingerprint, with rows committed since the last call added.
+def fingerprint_index() -> SharedFingerprintIndex:
+    """The index of every registered fingerprint, brought up to date with the table on each use.
 
-    Matches name a content id; callers confirm it against the table (a row read here may belong
-    to a transaction a test later rolled back).
+    It has the `match` of the engine's `FingerprintIndex`, so `inspect_media` takes it as is.
     """
-    return _cache.current()
+    return _shared
 
 
 def fingerprint_index_reset() -> None:
     """Forget the index (tests that roll back or flush the table)."""
-    _cache.reset()
+    _shared.reset()

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -25,6 +25,7 @@ from provenance.engine.c2pa_sign import (
     read_manifest,
     sign_media,
 )
+from provenance.engine.fingerprint import FingerprintIndex
 from provenance.engine.verify import VIDEO_SUFFIXES, Finding, ProvenanceFindings, inspect_media
 from provenance.engine.watermark import content_id_hex, embed_video, new_content_id
 from provenance.keys import clinic_identity, trust_anchors_pem
@@ -297,7 +298,11 @@ def media_verify(path: Path) -> VerifyOutcome:
     from provenance.index import fingerprint_index
 
     findings: ProvenanceFindings = inspect_media(
-        path, trust_anchors_pem=trust_anchors_pem(), watermark_key=watermark_key(), index=fingerprint_index()
+        path,
+        trust_anchors_pem=trust_anchors_pem(),
+        watermark_key=watermark_key(),
+        # The shared index offers the one method the engine calls, `match`, under its lock.
+        index=cast(FingerprintIndex, fingerprint_index()),
     )
     manifest, watermark, match = findings.manifest, findings.watermark, findings.fingerprint
     # Only a trusted manifest's content id counts: anyone can copy our assertion into their own
