@@ -16,7 +16,7 @@ from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 PLATFORM_DIR = BASE_DIR / "platform"
-VAR_DIR = Path(env_str("CANDOR_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR = Path(env_str("CANDOR_VAR_DIR", "") or BASE_DIR / "var")
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -239,7 +239,7 @@ AVATAR_RENDER_HEIGHT = env_int("CANDOR_AVATAR_RENDER_HEIGHT", 720, minimum=64)
 
 # Provenance: the platform root CA and clinic signing identities live in files under this folder
 # (a secret volume in production). Development generates them on first use.
-PROVENANCE_KEY_DIR = Path(env_str("CANDOR_PROVENANCE_KEY_DIR", str(VAR_DIR / "keys" / "provenance")))
+PROVENANCE_KEY_DIR = Path(env_str("CANDOR_PROVENANCE_KEY_DIR", "") or VAR_DIR / "keys" / "provenance")
 PROVENANCE_GENERATE_DEV_KEYS = True
 # Certificates (PEM, blank-line separated) of retired platform roots that verification still trusts.
 PROVENANCE_EXTRA_TRUST_PEM = [
