@@ -127,6 +127,49 @@ def enrollment_footage_start(*, actor: User, clinician: User, footage: UploadedF
         return upload_record(actor=actor, checked=checked, purpose="enrollment_footage", then=create)
 
 
+def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedFile) -> Enrollment:
+    """Enroll one consented portrait photo (portrait mode); refused with advice if it is unusable."""
+    from avatars.engine.errors import EnrollmentError
+    from avatars.engine.faces import detect_faces
+    from avatars.engine.media import read_image
+    from avatars.engine.portrait import check_photo
+
+    _staff(actor)
+    if clinician.clinic_id != actor.clinic_id or clinician.role != Role.CLINICIAN:
+        raise _refuse("Enrollment is for a clinician of your clinic.", "not_found", 404)
+    if actor.role == Role.CLINICIAN and actor.pk != clinician.pk:
+        raise _refuse("Clinicians enroll only their own likeness.", "permission_denied", 403)
+    with Scratch() as scratch:
+        checked = upload_check(file=photo, kinds={"image"}, scratch=scratch)
+        rgb = read_image(checked.path)
+        try:
+            check_photo(checked.original_name, rgb, detect_faces(rgb, thorough=True))
+        except EnrollmentError as exc:
+            raise _refuse(exc.message, exc.code, 422) from exc
+
+        def create(upload: Any) -> Enrollment:
+            enrollment = Enrollment.objects.create(
+                clinic_id=actor.clinic_id,
+                clinician=clinician,
+                kind=EnrollmentKind.PORTRAIT,
+                photo=upload,
+                status=EnrollmentStatus.READY,
+                created_by=actor,
+            )
+            ledger_append(
+                event_type="enrollment.portrait_uploaded",
+                clinic_id=actor.clinic_id,
+                object_type="enrollment",
+                object_id=enrollment.id,
+                actor=actor,
+                subject=clinician,
+                data={"upload": str(upload.id), "sha256": upload.sha256},
+            )
+            return enrollment
+
+        return upload_record(actor=actor, checked=checked, purpose="enrollment_photo", then=create)
+
+
 def enrollment_analysis_finish(*, enrollment_id: Any, analysis_key: str | None, advice: str) -> Enrollment:
     """Record the analysis: ready (with its stored analysis) or rejected (with advice to re-record)."""
     with transaction.atomic():

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from avatars.forms import EnrollmentForm, PublishForm, ReviewForm, ScriptForm
+from avatars.forms import EnrollmentForm, PortraitForm, PublishForm, ReviewForm, ScriptForm
 from avatars.models import EnrollmentKind, EnrollmentStatus, Video, VideoStatus
 from avatars.selectors import (
     STUDIO_ROLES,
@@ -23,6 +23,7 @@ from avatars.selectors import (
 )
 from avatars.services import (
     enrollment_footage_start,
+    enrollment_portrait_create,
     enrollment_stock_get_or_create,
     link_publication_find,
     render_request,
@@ -59,8 +60,19 @@ def studio_page(request: HttpRequest) -> HttpResponse:
     if user.role not in STUDIO_ROLES:
         return _forbidden(request, "The studio is for clinicians and clinic admins.")
     enrollment_stock_get_or_create(actor=user)
-    enrollment_form = EnrollmentForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and user.role == Role.CLINICIAN and enrollment_form.is_valid():
+    is_portrait = "photo" in request.FILES
+    enrollment_form = EnrollmentForm() if is_portrait else EnrollmentForm(request.POST or None, request.FILES or None)
+    portrait_form = PortraitForm(
+        request.POST if is_portrait else None, request.FILES if is_portrait else None
+    )
+    if request.method == "POST" and user.role == Role.CLINICIAN and is_portrait and portrait_form.is_valid():
+        try:
+            enrollment_portrait_create(actor=user, clinician=user, photo=portrait_form.cleaned_data["photo"])
+            messages.success(request, "Portrait accepted.")
+            return redirect("avatars:studio")
+        except ApplicationError as exc:
+            portrait_form.add_error("photo", exc.message)
+    elif request.method == "POST" and user.role == Role.CLINICIAN and enrollment_form.is_valid():
         try:
             enrollment_footage_start(
                 actor=user, clinician=user, footage=enrollment_form.cleaned_data["footage"]

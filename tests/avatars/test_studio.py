@@ -24,7 +24,7 @@ from consent.models import LedgerEntry
 from consent.services import likeness_consent_revoke
 from core.errors import ApplicationError
 from core.models import JobStatus
-from tests.avatars.conftest import grid_clip, run_job
+from tests.avatars.conftest import GRID, grid_clip, run_job
 from tests.consent.conftest import active_consent
 from tests.support import signed_in_client
 
@@ -317,3 +317,46 @@ def test_a_bad_narration_file_is_refused_and_nothing_is_kept(studio: Any, settin
     assert refused.value.status == 422
     assert Upload.objects.count() == 0
     assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+FACES = GRID.parents[1] / "faces" / "named"
+
+
+def _photo(relative: str) -> SimpleUploadedFile:
+    path = FACES / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared/media is for internal evaluation only)")
+    return SimpleUploadedFile(path.name, path.read_bytes())
+
+
+@pytest.mark.media
+def test_a_portrait_photo_is_enrolled_and_rendered_in_portrait_mode(
+    studio: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from avatars.services import enrollment_portrait_create
+
+    enrollment = enrollment_portrait_create(
+        actor=studio.clinician, clinician=studio.clinician, photo=_photo("test/obama1.jpg")
+    )
+    assert enrollment.status == "ready" and enrollment.kind == "portrait"
+    active_consent(studio, synthetic_voice_allowed=True)
+    script = _likeness_script(studio, enrollment)
+    with django_capture_on_commit_callbacks(execute=False):
+        video = render_request(actor=studio.clinician, script_id=script.id)
+    run_job(video.job)
+    video.refresh_from_db()
+    assert video.status == VideoStatus.IN_REVIEW, video.job.error_message
+    assert video.job.result["mode"] == "portrait"
+
+
+@pytest.mark.media
+def test_a_photo_with_two_faces_is_refused_with_advice(studio: Any) -> None:
+    from avatars.services import enrollment_portrait_create
+    from core.models import Upload
+
+    with pytest.raises(ApplicationError) as refused:
+        enrollment_portrait_create(
+            actor=studio.clinician, clinician=studio.clinician, photo=_photo("test/obama_and_biden.jpg")
+        )
+    assert refused.value.status == 422 and "face" in refused.value.message.lower()
+    assert Upload.objects.count() == 0
