@@ -46,3 +46,11 @@ class PublishForm(forms.Form):
     link_days = forms.IntegerField(
         required=False, min_value=1, max_value=90, label="Also create a share link valid for (days)"
     )
+
+
+class PortraitForm(forms.Form):
+    photo = forms.FileField(
+        label="Portrait photo: your face, looking at the camera, mouth closed",
+        allow_empty_file=True,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+    )

@@ -360,3 +360,16 @@ def test_a_photo_with_two_faces_is_refused_with_advice(studio: Any) -> None:
         )
     assert refused.value.status == 422 and "face" in refused.value.message.lower()
     assert Upload.objects.count() == 0
+
+
+@pytest.mark.media
+def test_the_studio_page_takes_a_portrait_and_explains_a_refusal(studio: Any) -> None:
+    from avatars.models import Enrollment
+
+    client = signed_in_client(studio.clinician)
+    assert client.get("/studio/").status_code == 200
+    refused = client.post("/studio/", {"photo": _photo("test/obama_and_biden.jpg")})
+    assert refused.status_code == 400 and b"face" in refused.content
+    accepted = client.post("/studio/", {"photo": _photo("test/obama1.jpg")})
+    assert accepted.status_code == 302
+    assert Enrollment.objects.filter(kind="portrait", clinician=studio.clinician, status="ready").exists()
