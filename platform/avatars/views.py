@@ -92,9 +92,10 @@ def studio_page(request: HttpRequest) -> HttpResponse:
             "videos": video_list(user=user)[:50],
             "enrollment_form": enrollment_form,
             "script_form": script_form,
+            "portrait_form": portrait_form,
             "my_videos": videos_of_likeness(clinician=user) if user.role == Role.CLINICIAN else None,
         },
-        status=400 if enrollment_form.errors else 200,
+        status=400 if enrollment_form.errors or portrait_form.errors else 200,
     )
 
 
