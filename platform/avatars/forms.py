@@ -8,6 +8,7 @@ from avatars.models import NarrationSource
 
 
 class EnrollmentForm(forms.Form):
+    clinician = forms.ChoiceField(label="Clinician shown (they must sign it off)")
     footage = forms.FileField(
         label="Enrollment video: you reading the provided script to camera, with sound",
         allow_empty_file=True,
@@ -49,6 +50,7 @@ class PublishForm(forms.Form):
 
 
 class PortraitForm(forms.Form):
+    clinician = forms.ChoiceField(label="Clinician shown (they must sign it off)")
     photo = forms.FileField(
         label="Portrait photo: your face, looking at the camera, mouth closed",
         allow_empty_file=True,

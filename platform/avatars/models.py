@@ -17,6 +17,7 @@ class EnrollmentKind(models.TextChoices):
 
 class EnrollmentStatus(models.TextChoices):
     ANALYZING = "analyzing", "Analyzing"
+    AWAITING_SIGNOFF = "awaiting_signoff", "Waiting for the clinician's sign-off"
     READY = "ready", "Ready"
     REJECTED = "rejected", "Needs re-recording"
 
@@ -51,6 +52,9 @@ class Enrollment(models.Model):
         blank=True, help_text="What to re-record, when the analysis rejected the material."
     )
     analysis_key = models.CharField(max_length=300, blank=True)
+    # Set when the clinician approved the material; enrollments a clinic admin made on their behalf
+    # stay unusable until then.
+    signed_off_at = models.DateTimeField(null=True, blank=True)
     job = models.ForeignKey(
         "core.MediaJob", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -104,6 +104,7 @@ def enrollment_footage_start(*, actor: User, clinician: User, footage: UploadedF
                 kind=EnrollmentKind.FOOTAGE,
                 footage=upload,
                 created_by=actor,
+                signed_off_at=timezone.now() if actor.pk == clinician.pk else None,
             )
             job = job_create(
                 actor=actor,
@@ -148,12 +149,14 @@ def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedF
             raise _refuse(exc.message, exc.code, 422) from exc
 
         def create(upload: Any) -> Enrollment:
+            own = actor.pk == clinician.pk
             enrollment = Enrollment.objects.create(
                 clinic_id=actor.clinic_id,
                 clinician=clinician,
                 kind=EnrollmentKind.PORTRAIT,
                 photo=upload,
-                status=EnrollmentStatus.READY,
+                status=EnrollmentStatus.READY if own else EnrollmentStatus.AWAITING_SIGNOFF,
+                signed_off_at=timezone.now() if own else None,
                 created_by=actor,
             )
             ledger_append(
@@ -170,11 +173,39 @@ def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedF
         return upload_record(actor=actor, checked=checked, purpose="enrollment_photo", then=create)
 
 
+def enrollment_sign_off(*, actor: User, enrollment_id: Any) -> Enrollment:
+    """The clinician approves material a clinic admin enrolled on their behalf."""
+    with transaction.atomic():
+        enrollment = _get(Enrollment, actor, enrollment_id, "Enrollment")
+        if actor.pk != enrollment.clinician_id:
+            raise _refuse("Only the clinician shown can sign off their enrollment.", "permission_denied", 403)
+        if enrollment.signed_off_at is not None:
+            raise _refuse("This enrollment is already signed off.", "enrollment_invalid_transition", 409)
+        enrollment.signed_off_at = timezone.now()
+        if enrollment.status == EnrollmentStatus.AWAITING_SIGNOFF:
+            enrollment.status = EnrollmentStatus.READY
+        enrollment.save(update_fields=["signed_off_at", "status"])
+        ledger_append(
+            event_type="enrollment.signed_off",
+            clinic_id=actor.clinic_id,
+            object_type="enrollment",
+            object_id=enrollment.id,
+            actor=actor,
+            subject=actor,
+        )
+    return enrollment
+
+
 def enrollment_analysis_finish(*, enrollment_id: Any, analysis_key: str | None, advice: str) -> Enrollment:
     """Record the analysis: ready (with its stored analysis) or rejected (with advice to re-record)."""
     with transaction.atomic():
         enrollment = Enrollment.objects.select_for_update().get(id=enrollment_id)
-        enrollment.status = EnrollmentStatus.READY if analysis_key else EnrollmentStatus.REJECTED
+        if not analysis_key:
+            enrollment.status = EnrollmentStatus.REJECTED
+        elif enrollment.signed_off_at is None:
+            enrollment.status = EnrollmentStatus.AWAITING_SIGNOFF
+        else:
+            enrollment.status = EnrollmentStatus.READY
         enrollment.analysis_key = analysis_key or ""
         enrollment.advice = advice
         enrollment.save(update_fields=["status", "analysis_key", "advice"])

@@ -24,6 +24,7 @@ from avatars.selectors import (
 from avatars.services import (
     enrollment_footage_start,
     enrollment_portrait_create,
+    enrollment_sign_off,
     enrollment_stock_get_or_create,
     link_publication_find,
     render_request,
@@ -60,27 +61,43 @@ def studio_page(request: HttpRequest) -> HttpResponse:
     if user.role not in STUDIO_ROLES:
         return _forbidden(request, "The studio is for clinicians and clinic admins.")
     enrollment_stock_get_or_create(actor=user)
+    if request.method == "POST" and "signoff" in request.POST:
+        try:
+            enrollment_sign_off(actor=user, enrollment_id=request.POST["signoff"])
+            messages.success(request, "Thank you: the material can now be used within your consent.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("avatars:studio")
     is_portrait = "photo" in request.FILES
-    enrollment_form = EnrollmentForm() if is_portrait else EnrollmentForm(request.POST or None, request.FILES or None)
+    enrollment_form = (
+        EnrollmentForm() if is_portrait else EnrollmentForm(request.POST or None, request.FILES or None)
+    )
     portrait_form = PortraitForm(
         request.POST if is_portrait else None, request.FILES if is_portrait else None
     )
-    if request.method == "POST" and user.role == Role.CLINICIAN and is_portrait and portrait_form.is_valid():
+    clinicians = User.objects.filter(clinic_id=user.clinic_id, role=Role.CLINICIAN).order_by("username")
+    for form in (enrollment_form, portrait_form):
+        if user.role == Role.CLINIC_ADMIN:
+            form.fields["clinician"].choices = [(str(c.pk), c.printed_name) for c in clinicians]
+        else:
+            del form.fields["clinician"]  # clinicians enroll only themselves
+    form = portrait_form if is_portrait else enrollment_form
+    if request.method == "POST" and form.is_valid():
+        subject = user
+        if user.role == Role.CLINIC_ADMIN:
+            subject = clinicians.filter(pk=form.cleaned_data["clinician"]).first() or user
         try:
-            enrollment_portrait_create(actor=user, clinician=user, photo=portrait_form.cleaned_data["photo"])
-            messages.success(request, "Portrait accepted.")
+            if is_portrait:
+                enrollment_portrait_create(actor=user, clinician=subject, photo=form.cleaned_data["photo"])
+                messages.success(request, "Portrait accepted.")
+            else:
+                enrollment_footage_start(actor=user, clinician=subject, footage=form.cleaned_data["footage"])
+                messages.success(request, "Footage received; it is being analysed.")
+            if subject.pk != user.pk:
+                messages.info(request, f"{subject.printed_name} must sign it off before it can be used.")
             return redirect("avatars:studio")
         except ApplicationError as exc:
-            portrait_form.add_error("photo", exc.message)
-    elif request.method == "POST" and user.role == Role.CLINICIAN and enrollment_form.is_valid():
-        try:
-            enrollment_footage_start(
-                actor=user, clinician=user, footage=enrollment_form.cleaned_data["footage"]
-            )
-            messages.success(request, "Footage received; it is being analysed.")
-            return redirect("avatars:studio")
-        except ApplicationError as exc:
-            enrollment_form.add_error("footage", exc.message)
+            form.add_error("photo" if is_portrait else "footage", exc.message)
     script_form = ScriptForm()
     script_form.fields["enrollment"].choices = _enrollment_choices(user)
     return render(

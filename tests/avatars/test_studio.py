@@ -373,3 +373,49 @@ def test_the_studio_page_takes_a_portrait_and_explains_a_refusal(studio: Any) ->
     accepted = client.post("/studio/", {"photo": _photo("test/obama1.jpg")})
     assert accepted.status_code == 302
     assert Enrollment.objects.filter(kind="portrait", clinician=studio.clinician, status="ready").exists()
+
+
+@pytest.mark.media
+def test_an_admin_enrolls_on_a_clinicians_behalf_and_the_clinician_signs_off(
+    studio: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from avatars.services import enrollment_sign_off
+    from core.services import clinic_member_create
+
+    with django_capture_on_commit_callbacks(execute=False):
+        enrollment = enrollment_footage_start(
+            actor=studio.admin,
+            clinician=studio.clinician,
+            footage=SimpleUploadedFile("dr.mpg", grid_clip().read_bytes()),
+        )
+    run_job(enrollment.job)
+    enrollment.refresh_from_db()
+    assert enrollment.status == "awaiting_signoff"
+    with pytest.raises(ApplicationError, match="not ready"):
+        _script(studio, enrollment)
+    colleague = clinic_member_create(
+        clinic=studio.clinic, username="dr.other", password="x" * 12, role="clinician"
+    )
+    with pytest.raises(ApplicationError):
+        enrollment_sign_off(actor=colleague, enrollment_id=enrollment.id)
+    client = signed_in_client(studio.clinician)
+    assert b"Approve use of this material" in client.get("/studio/").content
+    client.post("/studio/", {"signoff": str(enrollment.id)})
+    enrollment.refresh_from_db()
+    assert enrollment.status == "ready" and enrollment.signed_off_at is not None
+    assert LedgerEntry.objects.filter(
+        event_type="enrollment.signed_off", object_id=str(enrollment.id)
+    ).exists()
+
+
+@pytest.mark.media
+def test_the_admins_studio_page_enrolls_a_chosen_clinician(studio: Any) -> None:
+    from avatars.models import Enrollment
+
+    client = signed_in_client(studio.admin)
+    response = client.post(
+        "/studio/", {"clinician": str(studio.clinician.pk), "photo": _photo("test/obama1.jpg")}
+    )
+    assert response.status_code == 302
+    enrollment = Enrollment.objects.get(kind="portrait")
+    assert enrollment.clinician == studio.clinician and enrollment.status == "awaiting_signoff"
