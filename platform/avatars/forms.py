@@ -14,6 +14,12 @@ class EnrollmentForm(forms.Form):
         allow_empty_file=True,
         widget=forms.ClearableFileInput(attrs={"accept": "video/*"}),
     )
+    voice = forms.FileField(
+        label="Voice sample (optional; otherwise the video's sound is used)",
+        required=False,
+        allow_empty_file=True,
+        widget=forms.ClearableFileInput(attrs={"accept": "audio/*"}),
+    )
 
 
 class ScriptForm(forms.Form):

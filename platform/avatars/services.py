@@ -81,15 +81,21 @@ def enrollment_stock_get_or_create(*, actor: User) -> Enrollment:
     return enrollment
 
 
-def enrollment_footage_start(*, actor: User, clinician: User, footage: UploadedFile) -> Enrollment:
-    """Store a clinician's enrollment footage and queue its analysis (quality checks, mouth shapes)."""
+def enrollment_footage_start(
+    *, actor: User, clinician: User, footage: UploadedFile, voice: UploadedFile | None = None
+) -> Enrollment:
+    """Store a clinician's enrollment footage (and optionally a separate voice sample) and queue its
+    analysis (quality checks, mouth shapes). Without a voice sample the footage's sound is the
+    enrolled voice."""
     _staff(actor)
     if clinician.clinic_id != actor.clinic_id or clinician.role != Role.CLINICIAN:
         raise _refuse("Enrollment is for a clinician of your clinic.", "not_found", 404)
     if actor.role == Role.CLINICIAN and actor.pk != clinician.pk:
         raise _refuse("Clinicians enroll only their own likeness.", "permission_denied", 403)
-    with Scratch() as scratch:
+    with Scratch() as scratch, Scratch() as voice_scratch:
         checked = upload_check(file=footage, kinds={"video"}, scratch=scratch)
+        # Both files are checked before either is stored, so a bad voice sample leaves nothing behind.
+        voice_checked = upload_check(file=voice, kinds={"audio"}, scratch=voice_scratch) if voice else None
         if not checked.probe.has_audio:
             raise _refuse(
                 "The enrollment video needs sound: record yourself reading the script aloud.",
@@ -106,6 +112,11 @@ def enrollment_footage_start(*, actor: User, clinician: User, footage: UploadedF
                 created_by=actor,
                 signed_off_at=timezone.now() if actor.pk == clinician.pk else None,
             )
+            if voice_checked is not None:
+                enrollment.voice = upload_record(
+                    actor=actor, checked=voice_checked, purpose="enrollment_voice", then=lambda u: u
+                )
+                enrollment.save(update_fields=["voice"])
             job = job_create(
                 actor=actor,
                 kind=JobKind.ENROLLMENT,

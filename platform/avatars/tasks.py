@@ -69,12 +69,18 @@ def _statement_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict
 
     assert job.input_upload is not None
     statement = upload_fetch(upload=job.input_upload, scratch=scratch)
-    enrollment = Enrollment.objects.select_related("footage").get(id=job.params["enrollment"])
+    enrollment = Enrollment.objects.select_related("footage", "voice").get(id=job.params["enrollment"])
     footage_dir = scratch / "enrollment"
     footage_dir.mkdir()
     footage = upload_fetch(upload=enrollment.footage, scratch=footage_dir)
+    voice = None
+    if enrollment.voice_id:
+        voice_dir = scratch / "voice"
+        voice_dir.mkdir()
+        voice = upload_fetch(upload=enrollment.voice, scratch=voice_dir)
     result = check_consent_statement(
-        StatementCheckSpec(statement=statement, enrollment=footage), _engine_progress(progress, 0.0, 0.95)
+        StatementCheckSpec(statement=statement, enrollment=footage, voice_sample=voice),
+        _engine_progress(progress, 0.0, 0.95),
     )
     likeness_consent_verify_automated(
         consent_id=job.params["consent"], passed=result.passed, scores=result.ledger_scores()

@@ -91,7 +91,12 @@ def studio_page(request: HttpRequest) -> HttpResponse:
                 enrollment_portrait_create(actor=user, clinician=subject, photo=form.cleaned_data["photo"])
                 messages.success(request, "Portrait accepted.")
             else:
-                enrollment_footage_start(actor=user, clinician=subject, footage=form.cleaned_data["footage"])
+                enrollment_footage_start(
+                    actor=user,
+                    clinician=subject,
+                    footage=form.cleaned_data["footage"],
+                    voice=form.cleaned_data.get("voice"),
+                )
                 messages.success(request, "Footage received; it is being analysed.")
             if subject.pk != user.pk:
                 messages.info(request, f"{subject.printed_name} must sign it off before it can be used.")

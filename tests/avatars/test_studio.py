@@ -419,3 +419,65 @@ def test_the_admins_studio_page_enrolls_a_chosen_clinician(studio: Any) -> None:
     assert response.status_code == 302
     enrollment = Enrollment.objects.get(kind="portrait")
     assert enrollment.clinician == studio.clinician and enrollment.status == "awaiting_signoff"
+
+
+@pytest.mark.media
+def test_a_separate_voice_sample_is_the_enrolled_voice(
+    studio: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from consent.models import LikenessConsent
+    from consent.services import likeness_consent_attach_evidence, likeness_consent_sign
+    from core.models import MediaJob
+    from core.uploads import Scratch, upload_check, upload_record
+    from tests.consent.conftest import scope
+    from tests.support import PASSWORD
+
+    speech = sorted((GRID.parents[1] / "speech" / "librispeech" / "1688").glob("*.flac"))
+    if not speech:
+        pytest.skip("LibriSpeech samples are absent from ../shared/media")
+    with django_capture_on_commit_callbacks(execute=False):
+        enrollment = enrollment_footage_start(
+            actor=studio.clinician,
+            clinician=studio.clinician,
+            footage=SimpleUploadedFile("me.mpg", grid_clip().read_bytes()),
+            voice=SimpleUploadedFile("voice.flac", speech[0].read_bytes()),
+        )
+    run_job(enrollment.job)
+    enrollment.refresh_from_db()
+    assert enrollment.voice is not None and enrollment.voice.kind == "audio"
+    consent = likeness_consent_sign(clinician=studio.clinician, scope=scope(), password=PASSWORD)
+    with django_capture_on_commit_callbacks(execute=False), Scratch() as scratch:
+        checked = upload_check(
+            file=SimpleUploadedFile("s.mpg", grid_clip().read_bytes()), kinds={"video"}, scratch=scratch
+        )
+        upload_record(
+            actor=studio.clinician,
+            checked=checked,
+            purpose="consent_statement",
+            then=lambda upload: likeness_consent_attach_evidence(
+                clinician=studio.clinician, consent_id=consent.id, upload=upload
+            ),
+        )
+    job = MediaJob.objects.get(kind="statement_check")
+    run_job(job)
+    # The statement's voice is compared with the voice sample (another speaker here), not the footage.
+    assert job.result["passed"] is False and job.result["scores"]["voice_passed"] is False
+    assert LikenessConsent.objects.get(id=consent.id).status == "awaiting_verification"
+
+
+def test_a_broken_voice_sample_is_refused_before_anything_is_stored(
+    studio: Any, tiny_video: Any, settings: Any
+) -> None:
+    from pathlib import Path
+
+    from core.models import Upload
+
+    with pytest.raises(ApplicationError):
+        enrollment_footage_start(
+            actor=studio.clinician,
+            clinician=studio.clinician,
+            footage=SimpleUploadedFile("me.mp4", tiny_video.read_bytes()),
+            voice=SimpleUploadedFile("voice.wav", b"RIFF\x00\x00\x00\x00WAVEjunk"),
+        )
+    assert Upload.objects.count() == 0
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
