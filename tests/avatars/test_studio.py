@@ -481,3 +481,20 @@ def test_a_broken_voice_sample_is_refused_before_anything_is_stored(
         )
     assert Upload.objects.count() == 0
     assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+@pytest.mark.media
+def test_a_render_is_refused_once_the_consent_period_has_ended(studio: Any, footage_enrollment: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from consent.models import LikenessConsent
+
+    consent = active_consent(studio, synthetic_voice_allowed=True)
+    script = _likeness_script(studio, footage_enrollment)
+    # The expiry task has not run yet: the gate itself must notice the period is over.
+    LikenessConsent.objects.filter(id=consent.id).update(valid_until=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(ApplicationError) as refused:
+        render_request(actor=studio.clinician, script_id=script.id)
+    assert refused.value.code == "consent_expired" and "expired" in refused.value.message
