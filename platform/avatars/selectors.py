@@ -7,15 +7,11 @@ from typing import Any
 from django.db.models import QuerySet
 
 from avatars.models import Enrollment, Publication, Script, Video
-from core.errors import ApplicationError
+from core.errors import not_found
 from core.models import Role, User
 
 STUDIO_ROLES = frozenset({Role.CLINICIAN, Role.CLINIC_ADMIN})
 OVERSIGHT = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
-
-
-def _not_found(what: str) -> ApplicationError:
-    return ApplicationError(f"{what} not found.", code="not_found", status=404)
 
 
 def enrollment_list(*, user: User) -> QuerySet[Enrollment]:
@@ -34,7 +30,7 @@ def script_get(*, user: User, script_id: Any) -> Script:
     try:
         return script_list(user=user).get(id=script_id)
     except (Script.DoesNotExist, ValueError, TypeError):
-        raise _not_found("Script") from None
+        raise not_found("Script") from None
 
 
 def video_list(*, user: User) -> QuerySet[Video]:
@@ -54,7 +50,7 @@ def video_get(*, user: User, video_id: Any) -> Video:
     try:
         return video_list(user=user).get(id=video_id)
     except (Video.DoesNotExist, ValueError, TypeError):
-        raise _not_found("Video") from None
+        raise not_found("Video") from None
 
 
 def patient_publications(*, user: User) -> QuerySet[Publication]:

@@ -16,7 +16,7 @@ from consent.models import (
     LikenessConsent,
     PatientConsent,
 )
-from core.errors import ApplicationError
+from core.errors import not_found
 from core.models import Role, User
 
 OVERSIGHT_ROLES = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
@@ -24,10 +24,6 @@ OVERSIGHT_ROLES = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
 
 def _member(user: User) -> bool:
     return bool(user.is_authenticated and user.clinic_id and user.role)
-
-
-def _not_found(what: str) -> ApplicationError:
-    return ApplicationError(f"{what} not found.", code="not_found", status=404)
 
 
 def likeness_consent_list(*, user: User) -> QuerySet[LikenessConsent]:
@@ -46,7 +42,7 @@ def likeness_consent_get(*, user: User, consent_id: Any) -> LikenessConsent:
     try:
         return likeness_consent_list(user=user).get(id=consent_id)
     except (LikenessConsent.DoesNotExist, ValueError, TypeError):
-        raise _not_found("Consent") from None
+        raise not_found("Consent") from None
 
 
 def likeness_consent_current(*, clinician: User) -> LikenessConsent | None:

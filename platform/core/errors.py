@@ -29,3 +29,8 @@ class ApplicationError(Exception):
         self.code = str(code)
         self.status = status
         self.extra = extra or {}
+
+
+def not_found(what: str) -> ApplicationError:
+    """The same 404 for "does not exist" and "belongs to someone else": no probing across tenants."""
+    return ApplicationError(f"{what} not found.", code=CoreErrorCode.NOT_FOUND, status=404)

@@ -9,17 +9,12 @@ import uuid
 
 from django.db.models import QuerySet
 
-from core.errors import ApplicationError, CoreErrorCode
+from core.errors import not_found
 from core.models import Invitation, MediaJob, Role, Upload, User
 
 # Roles that see every job and upload of their clinic; others see only their own.
 CLINIC_WIDE_MEDIA_ROLES = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
 UPLOADER_ROLES = frozenset({Role.CLINIC_ADMIN, Role.CLINICIAN})
-
-
-def _not_found(what: str) -> ApplicationError:
-    # The same answer for "does not exist" and "belongs to someone else": no probing across tenants.
-    return ApplicationError(f"{what} not found.", code=CoreErrorCode.NOT_FOUND, status=404)
 
 
 def _member(user: User) -> bool:
@@ -41,7 +36,7 @@ def job_get(*, user: User, job_id: uuid.UUID | str) -> MediaJob:
     try:
         return job_list(user=user).get(id=job_id)
     except (MediaJob.DoesNotExist, ValueError, TypeError):
-        raise _not_found("Job") from None
+        raise not_found("Job") from None
 
 
 def upload_list(*, user: User) -> QuerySet[Upload]:
@@ -59,7 +54,7 @@ def upload_get(*, user: User, upload_id: uuid.UUID | str) -> Upload:
     try:
         return upload_list(user=user).get(id=upload_id)
     except (Upload.DoesNotExist, ValueError, TypeError):
-        raise _not_found("Upload") from None
+        raise not_found("Upload") from None
 
 
 def member_list(*, user: User) -> QuerySet[User]:

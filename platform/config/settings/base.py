@@ -230,7 +230,9 @@ LEDGER_SIGNING_KEY_PATH = VAR_DIR / "keys" / "ledger-ed25519.pem"
 LEDGER_GENERATE_DEV_KEY = True
 # Public keys (PEM, separated by blank lines) of retired signing keys, so old heads still verify.
 LEDGER_RETIRED_PUBLIC_KEYS_PEM = [
-    block.strip() + "\n" for block in env_str("CANDOR_LEDGER_RETIRED_PUBLIC_KEYS", "").split("\n\n") if block.strip()
+    block.strip() + "\n"
+    for block in env_str("CANDOR_LEDGER_RETIRED_PUBLIC_KEYS", "").split("\n\n")
+    if block.strip()
 ]
 LIKENESS_CONSENT_MAX_YEARS = 10
 # Avatar renders: output size (720p by default; tests render small).
@@ -243,7 +245,9 @@ PROVENANCE_KEY_DIR = Path(env_str("CANDOR_PROVENANCE_KEY_DIR", "") or VAR_DIR / 
 PROVENANCE_GENERATE_DEV_KEYS = True
 # Certificates (PEM, blank-line separated) of retired platform roots that verification still trusts.
 PROVENANCE_EXTRA_TRUST_PEM = [
-    block.strip() + "\n" for block in env_str("CANDOR_PROVENANCE_EXTRA_TRUST", "").split("\n\n") if block.strip()
+    block.strip() + "\n"
+    for block in env_str("CANDOR_PROVENANCE_EXTRA_TRUST", "").split("\n\n")
+    if block.strip()
 ]
 # Secret key of the invisible watermark (at least 32 characters; in the variable or a file via _FILE).
 # Anyone holding it can read, forge or subtract the mark, so it never leaves the servers. Development

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpResponse
@@ -34,6 +35,7 @@ from consent.services import (
     patient_consent_grant,
     patient_consent_withdraw,
 )
+from core.api.pagination import paginated_response
 from core.errors import ApplicationError
 
 
@@ -106,16 +108,6 @@ class PatientConsentOut(serializers.ModelSerializer):
         ]
 
 
-def _page(
-    view: APIView, request: Request, queryset: Any, serializer: type[serializers.BaseSerializer]
-) -> Response:
-    from rest_framework.pagination import LimitOffsetPagination
-
-    paginator = LimitOffsetPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
-
-
 class LikenessConsentListApi(APIView):
     """List likeness consents (scoped by role) or sign a new one (clinicians)."""
 
@@ -139,7 +131,7 @@ class LikenessConsentListApi(APIView):
 
     @extend_schema(responses=LikenessConsentOut(many=True))
     def get(self, request: Request) -> Response:
-        return _page(self, request, likeness_consent_list(user=request.user), LikenessConsentOut)
+        return paginated_response(self, request, likeness_consent_list(user=request.user), LikenessConsentOut)
 
     @extend_schema(request=InputSerializer, responses={201: LikenessConsentOut})
     def post(self, request: Request) -> Response:
@@ -185,7 +177,7 @@ class PatientConsentListApi(APIView):
 
     @extend_schema(responses=PatientConsentOut(many=True))
     def get(self, request: Request) -> Response:
-        return _page(self, request, patient_consent_list(user=request.user), PatientConsentOut)
+        return paginated_response(self, request, patient_consent_list(user=request.user), PatientConsentOut)
 
     @extend_schema(request=InputSerializer, responses={201: PatientConsentOut})
     def post(self, request: Request) -> Response:
@@ -210,8 +202,11 @@ class LedgerEntryOut(serializers.Serializer):
     object_type = serializers.CharField()
     object_id = serializers.CharField()
     subject_id = serializers.CharField()
-    entry = serializers.JSONField(source="entry_json")
+    entry = serializers.SerializerMethodField()
     leaf_hash = serializers.CharField()
+
+    def get_entry(self, obj: Any) -> Any:
+        return json.loads(obj.entry)
 
 
 class LedgerFilterSerializer(serializers.Serializer):
@@ -240,15 +235,7 @@ class LedgerEntryListApi(APIView):
         filters = LedgerFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         entries = ledger_entry_list(user=request.user, filters=filters.to_filters())
-        from rest_framework.pagination import LimitOffsetPagination
-
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(entries, request, view=self)
-        import json
-
-        for entry in page:
-            entry.entry_json = json.loads(entry.entry)
-        return paginator.get_paginated_response(LedgerEntryOut(page, many=True).data)
+        return paginated_response(self, request, entries, LedgerEntryOut)
 
 
 class LedgerProofApi(APIView):

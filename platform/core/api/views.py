@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import paginated_response
 from core.errors import ApplicationError, CoreErrorCode
 from core.http import stored_file_response
 from core.models import MediaJob, Role
@@ -119,11 +120,7 @@ class MeApi(APIView):
 class JobListApi(APIView):
     @extend_schema(responses=JobOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        from rest_framework.pagination import LimitOffsetPagination
-
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(job_list(user=request.user), request, view=self)
-        return paginator.get_paginated_response(JobOutputSerializer(page, many=True).data)
+        return paginated_response(self, request, job_list(user=request.user), JobOutputSerializer)
 
 
 class JobDetailApi(APIView):
@@ -187,11 +184,7 @@ class UploadOutputSerializer(serializers.Serializer):
 class UploadListApi(APIView):
     @extend_schema(responses=UploadOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        from rest_framework.pagination import LimitOffsetPagination
-
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(upload_list(user=request.user), request, view=self)
-        return paginator.get_paginated_response(UploadOutputSerializer(page, many=True).data)
+        return paginated_response(self, request, upload_list(user=request.user), UploadOutputSerializer)
 
 
 class UploadDetailApi(APIView):
@@ -212,11 +205,7 @@ class MemberListApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        from rest_framework.pagination import LimitOffsetPagination
-
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(member_list(user=request.user), request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        return paginated_response(self, request, member_list(user=request.user), self.OutputSerializer)
 
 
 class InvitationApi(APIView):
