@@ -81,17 +81,22 @@ def enrollment_stock_get_or_create(*, actor: User) -> Enrollment:
     return enrollment
 
 
+def _enrollment_allowed(*, actor: User, clinician: User) -> None:
+    """Clinicians enroll themselves; clinic admins enroll a clinician of their clinic (sign-off follows)."""
+    _staff(actor)
+    if clinician.clinic_id != actor.clinic_id or clinician.role != Role.CLINICIAN:
+        raise _refuse("Enrollment is for a clinician of your clinic.", "not_found", 404)
+    if actor.role == Role.CLINICIAN and actor.pk != clinician.pk:
+        raise _refuse("Clinicians enroll only their own likeness.", "permission_denied", 403)
+
+
 def enrollment_footage_start(
     *, actor: User, clinician: User, footage: UploadedFile, voice: UploadedFile | None = None
 ) -> Enrollment:
     """Store a clinician's enrollment footage (and optionally a separate voice sample) and queue its
     analysis (quality checks, mouth shapes). Without a voice sample the footage's sound is the
     enrolled voice."""
-    _staff(actor)
-    if clinician.clinic_id != actor.clinic_id or clinician.role != Role.CLINICIAN:
-        raise _refuse("Enrollment is for a clinician of your clinic.", "not_found", 404)
-    if actor.role == Role.CLINICIAN and actor.pk != clinician.pk:
-        raise _refuse("Clinicians enroll only their own likeness.", "permission_denied", 403)
+    _enrollment_allowed(actor=actor, clinician=clinician)
     with Scratch() as scratch, Scratch() as voice_scratch:
         checked = upload_check(file=footage, kinds={"video"}, scratch=scratch)
         # Both files are checked before either is stored, so a bad voice sample leaves nothing behind.
@@ -146,11 +151,7 @@ def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedF
     from avatars.engine.media import read_image
     from avatars.engine.portrait import check_photo
 
-    _staff(actor)
-    if clinician.clinic_id != actor.clinic_id or clinician.role != Role.CLINICIAN:
-        raise _refuse("Enrollment is for a clinician of your clinic.", "not_found", 404)
-    if actor.role == Role.CLINICIAN and actor.pk != clinician.pk:
-        raise _refuse("Clinicians enroll only their own likeness.", "permission_denied", 403)
+    _enrollment_allowed(actor=actor, clinician=clinician)
     with Scratch() as scratch:
         checked = upload_check(file=photo, kinds={"image"}, scratch=scratch)
         rgb = read_image(checked.path)

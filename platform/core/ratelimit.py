@@ -5,8 +5,14 @@ from __future__ import annotations
 import hashlib
 
 from django.core.cache import cache
+from django.http import HttpRequest
 
 from core.errors import ApplicationError, CoreErrorCode
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address rate limits count per: the peer as the server sees it (behind a reverse proxy, the proxy)."""
+    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def _key(scope: str, ident: str) -> str:

@@ -27,7 +27,7 @@ from core.forms import (
 )
 from core.models import Role
 from core.progress import job_state_message
-from core.ratelimit import rate_limit_hit, rate_limit_reset
+from core.ratelimit import client_address, rate_limit_hit, rate_limit_reset
 from core.selectors import UPLOADER_ROLES, invitation_list, job_get, job_list, member_list, upload_list
 from core.services import (
     invitation_accept,
@@ -42,15 +42,11 @@ from core.services import (
 )
 
 
-def _ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
 @require_http_methods(["GET", "POST"])
 def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        ident = f"{_ip(request)}|{form.cleaned_data['username'].lower()}"
+        ident = f"{client_address(request)}|{form.cleaned_data['username'].lower()}"
         try:
             rate_limit_hit(
                 scope="login",

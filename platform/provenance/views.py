@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from core.errors import ApplicationError
+from core.ratelimit import client_address
 from provenance.engine.watermark import SYNC_THRESHOLD
 from provenance.services import verification_from_upload
 
@@ -30,7 +31,7 @@ def verify_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             outcome = verification_from_upload(
-                file=form.cleaned_data["file"], client_address=request.META.get("REMOTE_ADDR", "")
+                file=form.cleaned_data["file"], client_address=client_address(request)
             )
         except ApplicationError as exc:
             form.add_error("file", exc.message)

@@ -19,13 +19,9 @@ from core.api.pagination import paginated_response
 from core.errors import ApplicationError, CoreErrorCode
 from core.http import stored_file_response
 from core.models import MediaJob, Role
-from core.ratelimit import rate_limit_hit, rate_limit_reset
+from core.ratelimit import client_address, rate_limit_hit, rate_limit_reset
 from core.selectors import invitation_list, job_get, job_list, member_list, upload_get, upload_list
 from core.services import invitation_create, job_cancel, totp_verify, video_proxy_start
-
-
-def _client_ip(request: Request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 class JobOutputSerializer(serializers.ModelSerializer):
@@ -81,7 +77,7 @@ class AuthTokenApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ident = f"{_client_ip(request)}|{data.validated_data['username'].lower()}"
+        ident = f"{client_address(request._request)}|{data.validated_data['username'].lower()}"
         rate_limit_hit(
             scope="login",
             ident=ident,

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.ratelimit import client_address
 from provenance.services import Verdict, verification_from_upload
 
 
@@ -47,6 +48,6 @@ class VerifyApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = verification_from_upload(
-            file=data.validated_data["file"], client_address=request.META.get("REMOTE_ADDR", "")
+            file=data.validated_data["file"], client_address=client_address(request._request)
         )
         return Response(outcome.as_dict())
