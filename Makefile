@@ -20,4 +20,4 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check platform tests
+	$(VENV)/bin/ruff check platform consent avatars detection provenance tests bench

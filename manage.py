@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Django's command-line entry point; puts the `platform/` source root on sys.path first."""
+"""Django's command-line entry point; puts the `platform/` source root (config, core) and the
+repository root (the domain apps) on sys.path first."""
 
 import os
 import sys
@@ -7,7 +8,8 @@ from pathlib import Path
 
 
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "platform"))
+    root = Path(__file__).resolve().parent
+    sys.path[:0] = [str(root / "platform"), str(root)]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     from django.core.management import execute_from_command_line
 

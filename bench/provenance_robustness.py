@@ -46,7 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "platform"))
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
 from core.media.mp4 import Mp4Writer  # noqa: E402
 from provenance.engine import fingerprint as fp  # noqa: E402
