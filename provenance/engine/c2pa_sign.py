@@ -55,6 +55,9 @@ class ManifestState(StrEnum):
     NONE = "None"  # no manifest at all (never signed, or stripped)
 
 
+_STATES = frozenset(state.value for state in ManifestState)
+
+
 @dataclass(frozen=True)
 class ConsentAssertion:
     """The project assertion: which consent allowed this output and how it was disclosed.
@@ -283,19 +286,21 @@ def read_manifest(path: str | Path, *, trust_anchors_pem: str | None) -> Manifes
                 raw_state = reader.get_validation_state() or ""
                 manifest = reader.get_active_manifest() or {}
                 failures = _failure_codes(reader.get_validation_results())
+        state = ManifestState(raw_state) if raw_state in _STATES else ManifestState.INVALID
+        return _report_from_manifest(state, manifest, failures)
     except c2pa.C2paError.ManifestNotFound:
         return ManifestReport(ManifestState.NONE, detail="no C2PA manifest")
     except c2pa.C2paError.RemoteManifest:
         # Only a link to a manifest elsewhere; the verifier stays offline, and nothing embedded
         # was altered, so this is "no embedded provenance" rather than tampering.
         return ManifestReport(ManifestState.NONE, detail="remote manifest not fetched")
-    except c2pa.C2paError as exc:
-        # A manifest store that no longer parses is an alteration, not an absence.
-        return ManifestReport(ManifestState.INVALID, detail=f"unreadable manifest: {exc}")
     except OSError as exc:
         raise ProvenanceError(f"Cannot read {file_path.name}: {exc}", code="file_unreadable") from exc
-    try:
-        state = ManifestState(raw_state)
-    except ValueError:
-        state = ManifestState.INVALID
-    return _report_from_manifest(state, manifest, failures)
+    except Exception as exc:
+        # A manifest store that no longer parses is an alteration, not an absence. c2pa-python
+        # reports a damaged store not only as C2paError but also as KeyError (a store whose
+        # active manifest label no longer resolves), ValueError or TypeError from its JSON, and
+        # the manifest's own fields may then have any shape: every one of these is "Invalid".
+        return ManifestReport(
+            ManifestState.INVALID, detail=f"unreadable manifest: {type(exc).__name__}: {exc}"
+        )
