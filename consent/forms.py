@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import forms
 
 from consent.models import LegalBasis, Representation
+from core.models import User
 
 
 def _codes(value: str) -> list[str]:
@@ -82,6 +86,7 @@ class EvidenceForm(forms.Form):
     file = forms.FileField(
         label="Video of you reading your consent statement",
         allow_empty_file=True,
+        error_messages={"required": "Choose a video file of your consent statement."},
         widget=forms.ClearableFileInput(attrs={"accept": "video/*"}),
     )
 
@@ -114,6 +119,28 @@ class ConsentTextForm(forms.Form):
     language = forms.CharField(max_length=16, initial="en")
     title = forms.CharField(max_length=200)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}))
+
+
+class ManualVerifyForm(forms.Form):
+    """The "Verify by hand" button of one pending consent."""
+
+    verify = forms.UUIDField(error_messages={"invalid": "Choose a consent from the list."})
+
+
+class DepartureForm(forms.Form):
+    """A clinician's departure or death; `departure` offers only the clinic's clinicians."""
+
+    departure = forms.TypedChoiceField(
+        coerce=int, error_messages={"invalid_choice": "Choose a clinician of your clinic."}
+    )
+    reason = forms.ChoiceField(
+        choices=[("clinician_departed", "Left the clinic"), ("clinician_deceased", "Died")],
+        initial="clinician_departed",
+    )
+
+    def __init__(self, *args: Any, clinicians: Iterable[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["departure"].choices = [(str(c.pk), c.printed_name) for c in clinicians]
 
 
 class DisclosureLabelForm(forms.Form):

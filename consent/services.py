@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -40,6 +41,7 @@ from consent.models import (
 )
 from core.errors import ApplicationError
 from core.models import Role, User
+from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
 
 logger = logging.getLogger(__name__)
 
@@ -479,6 +481,27 @@ def _get_for_update(model: type, *, clinic_id: Any, object_id: Any, **filters: A
         return model.objects.select_for_update().get(clinic_id=clinic_id, id=object_id, **filters)
     except (model.DoesNotExist, ValueError, TypeError):
         raise _refuse("Consent not found.", "not_found", status=404) from None
+
+
+def likeness_consent_statement_upload(
+    *, clinician: User, consent_id: Any, file: UploadedFile
+) -> LikenessConsent:
+    """Check the clinician's recorded consent statement, store it and attach it to the consent.
+
+    Every refusal is an ApplicationError with its own status (429, 413, 415, 422, 400, 404); a
+    refused statement leaves neither a row nor a file.
+    """
+    upload_rate_limit(actor=clinician)
+    with Scratch() as scratch:
+        checked = upload_check(file=file, kinds={"video"}, scratch=scratch)
+        return upload_record(
+            actor=clinician,
+            checked=checked,
+            purpose="consent_statement",
+            then=lambda upload: likeness_consent_attach_evidence(
+                clinician=clinician, consent_id=consent_id, upload=upload
+            ),
+        )
 
 
 def likeness_consent_attach_evidence(*, clinician: User, consent_id: Any, upload: Any) -> LikenessConsent:

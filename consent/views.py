@@ -4,9 +4,11 @@ and the compliance console."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -16,11 +18,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from consent.evidence import ExportRequest, disclosure_list, evidence_export
 from consent.forms import (
     ConsentTextForm,
+    DepartureForm,
     DisclosureLabelForm,
     EvidenceForm,
     ExportForm,
     LedgerSearchForm,
     LikenessConsentForm,
+    ManualVerifyForm,
     PatientConsentForm,
 )
 from consent.ledger import ledger_verify
@@ -43,16 +47,15 @@ from consent.services import (
     clinician_departure_record,
     consent_text_publish,
     disclosure_label_publish,
-    likeness_consent_attach_evidence,
     likeness_consent_revoke,
     likeness_consent_sign,
+    likeness_consent_statement_upload,
     likeness_consent_verify_manual,
     patient_consent_grant,
     patient_consent_withdraw,
 )
 from core.errors import ApplicationError
 from core.models import Role, User
-from core.uploads import Scratch, upload_check, upload_record
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -105,6 +108,15 @@ def likeness_page(request: HttpRequest) -> HttpResponse:
                 request, "Signed. Next, record your consent statement so the clinic can verify it."
             )
             return redirect("consent:likeness")
+    return _likeness_render(
+        request, form=form, evidence_form=EvidenceForm(), status=400 if form.errors else 200
+    )
+
+
+def _likeness_render(
+    request: HttpRequest, *, form: LikenessConsentForm, evidence_form: EvidenceForm, status: int
+) -> HttpResponse:
+    user = request.user
     current = likeness_consent_current(clinician=user)
     text = (
         current.text if current else consent_text_current(clinic_id=user.clinic_id, kind=ConsentKind.LIKENESS)
@@ -123,14 +135,14 @@ def likeness_page(request: HttpRequest) -> HttpResponse:
             "text": text,
             "form": form,
             "can_sign": can_sign and text is not None,
-            "evidence_form": EvidenceForm(),
+            "evidence_form": evidence_form,
             "history": _entries_view(history),
             "consents": likeness_consent_list(user=user),
             "revocable": current is not None
             and current.status
             in (LikenessStatus.DRAFT, LikenessStatus.AWAITING_VERIFICATION, LikenessStatus.ACTIVE),
         },
-        status=400 if form.errors else 200,
+        status=status,
     )
 
 
@@ -150,29 +162,28 @@ def likeness_revoke(request: HttpRequest, consent_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def likeness_evidence(request: HttpRequest, consent_id: str) -> HttpResponse:
-    form = EvidenceForm(request.POST, request.FILES)
-    if not form.is_valid():
-        messages.error(request, "Choose a video file of your consent statement.")
-        return redirect("consent:likeness")
-    try:
-        with Scratch() as scratch:
-            checked = upload_check(file=form.cleaned_data["file"], kinds={"video"}, scratch=scratch)
-            upload_record(
-                actor=request.user,
-                checked=checked,
-                purpose="consent_statement",
-                then=lambda upload: likeness_consent_attach_evidence(
-                    clinician=request.user, consent_id=consent_id, upload=upload
-                ),
+    """Upload the recorded consent statement. A refusal re-renders the consent page with the reason
+    and the status the API gives for it (413, 415, 422, 429, ...), not a redirect."""
+    if request.user.role != Role.CLINICIAN:
+        return _forbidden(request, "Only clinicians record a consent statement.")
+    evidence_form = EvidenceForm(request.POST, request.FILES)
+    status = 400
+    if evidence_form.is_valid():
+        try:
+            likeness_consent_statement_upload(
+                clinician=request.user, consent_id=consent_id, file=evidence_form.cleaned_data["file"]
             )
-        messages.success(
-            request,
-            "Statement received. It is checked against your enrolled likeness, or verified "
-            "by a clinic admin.",
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return redirect("consent:likeness")
+        except ApplicationError as exc:
+            evidence_form.add_error(None, exc.message)
+            status = exc.status
+        else:
+            messages.success(
+                request,
+                "Statement received. It is checked against your enrolled likeness, or verified "
+                "by a clinic admin.",
+            )
+            return redirect("consent:likeness")
+    return _likeness_render(request, form=LikenessConsentForm(), evidence_form=evidence_form, status=status)
 
 
 # --- patient -------------------------------------------------------------------------------------
@@ -222,36 +233,57 @@ def patient_withdraw(request: HttpRequest, consent_id: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def consent_admin_page(request: HttpRequest) -> HttpResponse:
+    """Publish texts and labels, verify a statement by hand, record a departure.
+
+    A refused action re-renders the page with the reason next to the form that was used, and the
+    status the API gives for the same refusal; nothing is written.
+    """
     user = request.user
     if user.role != Role.CLINIC_ADMIN:
         return _forbidden(request, "Only clinic admins manage consent texts and labels.")
-    text_form = ConsentTextForm(request.POST if "publish_text" in request.POST else None)
-    label_form = DisclosureLabelForm(request.POST if "publish_label" in request.POST else None)
-    try:
-        if "publish_text" in request.POST and text_form.is_valid():
-            consent_text_publish(actor=user, **text_form.cleaned_data)
-            messages.success(request, "New version of the consent text published.")
-            return redirect("consent:admin")
-        if "publish_label" in request.POST and label_form.is_valid():
-            disclosure_label_publish(actor=user, **label_form.cleaned_data)
-            messages.success(request, "New disclosure label published.")
-            return redirect("consent:admin")
-        if "verify" in request.POST:
-            likeness_consent_verify_manual(actor=user, consent_id=request.POST["verify"])
-            messages.success(
-                request, "Consent verified by hand and now active (recorded as a manual verification)."
-            )
-            return redirect("consent:admin")
-        if "departure" in request.POST:
-            count = clinician_departure_record(
-                actor=user,
-                clinician_id=request.POST["departure"],
-                reason=request.POST.get("reason", "clinician_departed"),
-            )
-            messages.success(request, f"Departure recorded; {count} consent(s) ended.")
-            return redirect("consent:admin")
-    except ApplicationError as exc:
-        (label_form if "publish_label" in request.POST else text_form).add_error(None, exc.message)
+    post = request.POST
+    clinicians = clinicians_of(user=user)
+    text_form = ConsentTextForm(post if "publish_text" in post else None)
+    label_form = DisclosureLabelForm(post if "publish_label" in post else None)
+    verify_form = ManualVerifyForm(post if "verify" in post else None)
+    departure_form = DepartureForm(post if "departure" in post else None, clinicians=clinicians)
+
+    def publish_text(d: dict[str, Any]) -> str:
+        consent_text_publish(actor=user, **d)
+        return "New version of the consent text published."
+
+    def publish_label(d: dict[str, Any]) -> str:
+        disclosure_label_publish(actor=user, **d)
+        return "New disclosure label published."
+
+    def verify(d: dict[str, Any]) -> str:
+        likeness_consent_verify_manual(actor=user, consent_id=d["verify"])
+        return "Consent verified by hand and now active (recorded as a manual verification)."
+
+    def departure(d: dict[str, Any]) -> str:
+        count = clinician_departure_record(actor=user, clinician_id=d["departure"], reason=d["reason"])
+        return f"Departure recorded; {count} consent(s) ended."
+
+    actions: dict[str, tuple[forms.Form, Callable[[dict[str, Any]], str]]] = {
+        "publish_text": (text_form, publish_text),
+        "publish_label": (label_form, publish_label),
+        "verify": (verify_form, verify),
+        "departure": (departure_form, departure),
+    }
+    status = 200
+    submitted = next((name for name in actions if name in post), None)
+    if request.method == "POST" and submitted:
+        form, perform = actions[submitted]
+        status = 400
+        if form.is_valid():
+            try:
+                done = perform(form.cleaned_data)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                messages.success(request, done)
+                return redirect("consent:admin")
     pending = likeness_consent_list(user=user).filter(status=LikenessStatus.AWAITING_VERIFICATION)
     return render(
         request,
@@ -261,10 +293,11 @@ def consent_admin_page(request: HttpRequest) -> HttpResponse:
             "labels": disclosure_label_list(user=user),
             "text_form": text_form,
             "label_form": label_form,
+            "verify_form": verify_form,
+            "departure_form": departure_form,
             "pending": pending,
-            "clinicians": clinicians_of(user=user),
         },
-        status=400 if text_form.errors or label_form.errors else 200,
+        status=status,
     )
 
 

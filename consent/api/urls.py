@@ -12,6 +12,11 @@ urlpatterns = [
         name="likeness-revoke",
     ),
     path(
+        "consents/likeness/<uuid:consent_id>/evidence/",
+        views.LikenessConsentEvidenceApi.as_view(),
+        name="likeness-evidence",
+    ),
+    path(
         "consents/likeness/<uuid:consent_id>/verify/",
         views.LikenessConsentVerifyApi.as_view(),
         name="likeness-verify",

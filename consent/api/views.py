@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +32,7 @@ from consent.services import (
     LikenessScope,
     likeness_consent_revoke,
     likeness_consent_sign,
+    likeness_consent_statement_upload,
     likeness_consent_verify_manual,
     patient_consent_grant,
     patient_consent_withdraw,
@@ -162,6 +164,29 @@ class LikenessConsentVerifyApi(APIView):
         return Response(LikenessConsentOut(consent).data)
 
 
+class LikenessConsentEvidenceApi(APIView):
+    """The clinician uploads the recorded consent statement (multipart `file`); it is then checked
+    against the enrolled likeness or verified by hand. Refusals carry their own status (413, 415,
+    422, 429, ...) and leave nothing behind."""
+
+    parser_classes = [MultiPartParser]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LikenessConsentEvidenceInput"
+
+        file = serializers.FileField(allow_empty_file=True)
+
+    @extend_schema(request=InputSerializer, responses={202: LikenessConsentOut})
+    def post(self, request: Request, consent_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = likeness_consent_statement_upload(
+            clinician=request.user, consent_id=consent_id, file=data.validated_data["file"]
+        )
+        return Response(LikenessConsentOut(consent).data, status=status.HTTP_202_ACCEPTED)
+
+
 class PatientConsentListApi(APIView):
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -209,9 +234,21 @@ class LedgerEntryOut(serializers.Serializer):
         return json.loads(obj.entry)
 
 
+# The largest id a 64-bit primary key holds: larger numbers would overflow the database query.
+_MAX_ID = 2**63 - 1
+
+
 class LedgerFilterSerializer(serializers.Serializer):
     event_type = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
-    subject = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    # A person's id (as in /api/v1/members/); the exports filter consents by it as a key.
+    subject = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=_MAX_ID,
+        default=None,
+        error_messages={"invalid": "Give the person's numeric id (as listed by /api/v1/members/)."},
+    )
     object = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     since = serializers.DateTimeField(required=False, allow_null=True, default=None)
     until = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -220,7 +257,7 @@ class LedgerFilterSerializer(serializers.Serializer):
         v = self.validated_data
         return LedgerFilters(
             event_type=v["event_type"],
-            subject_id=v["subject"],
+            subject_id=str(v["subject"] or ""),
             object_id=v["object"],
             since=v["since"],
             until=v["until"],
