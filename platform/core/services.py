@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import kombu.exceptions
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
@@ -198,8 +199,17 @@ def job_create(
         params=params or {},
     )
     task = task_for_kind(kind)
-    transaction.on_commit(lambda: task.apply_async(args=[str(job.id)], queue=job.queue))
+    transaction.on_commit(lambda: _job_send(task, job))
     return job
+
+
+def _job_send(task: Any, job: MediaJob) -> None:
+    # The row is committed first and is the record of the job: when the broker cannot take the
+    # message, the job stays queued (nothing half-made) and jobs_requeue_stalled sends it later.
+    try:
+        task.apply_async(args=[str(job.id)], queue=job.queue)
+    except kombu.exceptions.OperationalError:
+        logger.warning("job.send_failed", extra={"job_id": str(job.id)}, exc_info=True)
 
 
 def video_proxy_start(*, actor: User, file: UploadedFile) -> MediaJob:
