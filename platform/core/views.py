@@ -104,6 +104,9 @@ def second_factor(request: HttpRequest) -> HttpResponse:
         else:
             rate_limit_reset(scope="otp", ident=str(user.pk))
             otp_login(request, device)
+            # The session now grants full privileges: give it a new id, so an id learnt while it was
+            # half signed in (a shared computer, a leaked log) is worth nothing.
+            request.session.cycle_key()
             return redirect("core:home")
     context: dict[str, Any] = {"form": form, "setup": not device.confirmed}
     if not device.confirmed:
