@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core.errors import ApplicationError, CoreErrorCode
+from core.errors import ApplicationError, CoreErrorCode, not_found
 from core.models import Clinic, Invitation, JobKind, JobStatus, MediaJob, Role, Upload, User
 from core.selectors import UPLOADER_ROLES, job_get
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
@@ -82,12 +82,21 @@ def invitation_create(*, actor: User, email: str, role: str) -> tuple[Invitation
     return invitation, token
 
 
-def invitation_revoke(*, actor: User, invitation_id: uuid.UUID) -> None:
-    """Withdraw an unused invitation."""
+def invitation_revoke(*, actor: User, invitation_id: uuid.UUID | str) -> None:
+    """Withdraw an unused invitation (clinic admins only; the role is checked before anything is written)."""
+    if actor.role != Role.CLINIC_ADMIN:
+        raise ApplicationError(
+            "Only clinic admins can withdraw invitations.", code=CoreErrorCode.PERMISSION_DENIED, status=403
+        )
+    try:
+        invitation_uuid = uuid.UUID(str(invitation_id))
+    except ValueError:
+        raise not_found("Invitation") from None
+    # One conditional UPDATE: atomic on its own, and a used or withdrawn invitation stays as it is.
     updated = Invitation.objects.filter(
-        id=invitation_id, clinic_id=actor.clinic_id, accepted_at__isnull=True, revoked_at__isnull=True
+        id=invitation_uuid, clinic_id=actor.clinic_id, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())
-    if actor.role != Role.CLINIC_ADMIN or not updated:
+    if not updated:
         raise ApplicationError(
             "Invitation not found or already used.", code=CoreErrorCode.NOT_FOUND, status=404
         )

@@ -259,8 +259,8 @@ def team_page(request: HttpRequest) -> HttpResponse:
         try:
             invitation_revoke(actor=user, invitation_id=request.POST["revoke"])
             messages.success(request, "Invitation withdrawn.")
-        except (ApplicationError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", "Invitation not found."))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
         return redirect("core:team")
     if request.method == "POST" and form.is_valid():
         try:
