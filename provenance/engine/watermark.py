@@ -387,17 +387,28 @@ class WatermarkDetector:
         for rgb in frames:
             self.add_frame(rgb)
 
-    def result(self) -> WatermarkResult:
-        """Search scales and shifts for the sync pattern; decode and CRC-check the payload."""
+    def candidates(self) -> list[WatermarkResult]:
+        """Every decode the detector tries on what it has seen (empty before the first frame).
+
+        Whole carrier periods: the lock-in pair only. Less (a still, a very short clip): the
+        static sum, for posters, and the carrier pair of the partial period, for a frame grabbed
+        from a marked video, whose mark may have either sign.
+        """
         if self._static is None or self._lockin is None or self._period is None:
-            return WatermarkResult(None, 0.0, False, 0)
+            return []
         if self._periods:
             # Over whole carrier periods the static sum of a marked video is zero: skip it.
-            return _decode(list(self._lockin), self.key, self.frames, self.sync_threshold, "carrier")
-        candidates = [
+            return [_decode(list(self._lockin), self.key, self.frames, self.sync_threshold, "carrier")]
+        return [
             _decode([self._static], self.key, self.frames, self.sync_threshold, "static"),
             _decode(list(self._period), self.key, self.frames, self.sync_threshold, "carrier"),
         ]
+
+    def result(self) -> WatermarkResult:
+        """Search scales and shifts for the sync pattern; decode and CRC-check the payload."""
+        candidates = self.candidates()
+        if not candidates:
+            return WatermarkResult(None, 0.0, False, 0)
         found = [c for c in candidates if c.found]
         return max(found or candidates, key=lambda c: c.sync_score)
 
@@ -409,6 +420,27 @@ def _fold(image: NDArray[np.float32]) -> NDArray[np.float32]:
     padded = np.zeros((ph, pw), dtype=np.float32)
     padded[:h, :w] = image - float(np.mean(image))
     return np.asarray(padded.reshape(ph // TILE, TILE, pw // TILE, TILE).sum(axis=(0, 2)), dtype=np.float32)
+
+
+def _whitened_power(surfaces: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+    """Per shift, the squared norm of the sync surfaces' values in units of their joint spread.
+
+    Under the null each shift's values are jointly normal with the covariance measured over all
+    shifts, so this is chi-square with as many degrees of freedom as the surfaces carry
+    independent signal: 2 for a lock-in pair over whole periods (the square root is Rayleigh),
+    but 1 for a single frame, whose sine half is all zeros, and for a static picture seen for
+    part of a period, whose two halves are the same picture weighted twice. Dividing a pair's
+    power by half its mean, as if both halves always carried equal independent noise, inflated
+    a still's z by the square root of 2.
+    """
+    stacked = np.stack([surface.ravel() for surface in surfaces])
+    covariance = stacked @ stacked.T / stacked.shape[1]
+    variances, axes = np.linalg.eigh(covariance)
+    # Components with (next to) no variance carry no signal, only rounding: they are left out.
+    keep = variances > max(float(variances.max()), 1e-30) * 1e-6
+    projected = axes[:, keep].T @ stacked
+    power: NDArray[np.float64] = np.sum(projected * projected / variances[keep][:, None], axis=0)
+    return power.reshape(surfaces[0].shape)
 
 
 def _normalised_band(tile: NDArray[np.float32], layout: _Layout) -> NDArray[np.complex128]:
@@ -437,7 +469,7 @@ def _decode(
         scale = 1.0 - step * SCALE_STEP
         # Undo a vertical crop of (1 - scale): the pattern then has its embedded period again.
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
-        bands, power = [], np.zeros((TILE, TILE), dtype=np.float64)
+        bands, surfaces = [], []
         for acc in accumulators:
             resized = (
                 acc
@@ -447,16 +479,16 @@ def _decode(
             band = _normalised_band(_fold(resized), layout)
             cross = np.zeros((TILE, TILE // 2 + 1), dtype=np.complex128)
             cross[layout.rows[sync], layout.cols[sync]] = band[sync] * np.conj(layout.phase[sync])
-            surface = np.fft.irfft2(cross, s=(TILE, TILE))
-            power += surface * surface if not signed else surface
+            surfaces.append(np.fft.irfft2(cross, s=(TILE, TILE)))
             bands.append(band)
         if signed:
+            power = surfaces[0]
             peak = int(np.argmax(power))
             z = float((power.flat[peak] - power.mean()) / (power.std() + 1e-12))
         else:
-            # Each component is ~N(0, s^2) under the null, so sqrt(power) / s is Rayleigh.
+            power = _whitened_power(surfaces)
             peak = int(np.argmax(power))
-            z = float(math.sqrt(power.flat[peak] / (power.mean() / 2.0 + 1e-24)))
+            z = float(math.sqrt(power.flat[peak]))
         if best is None or z > best[0]:
             best = (z, scale, bands, peak // TILE, peak % TILE)
     assert best is not None
@@ -506,11 +538,22 @@ def detect_video(path: str | Path, *, key: bytes, max_seconds: float | None = 10
 
 
 def detect_image(path: str | Path, *, key: bytes) -> WatermarkResult:
-    """Detect the watermark in a still image (a poster frame, a screenshot)."""
+    """Detect the watermark in a still image (a poster frame, a screenshot).
+
+    An image Pillow cannot read carries no watermark this detector can see: that is the answer,
+    not an error (the verify page must answer for any upload; refusing such files is the upload
+    check's job).
+    """
     from PIL import Image
 
-    with Image.open(path) as img:
-        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except Exception:
+        # Pillow has no single error for a damaged or hostile image: UnidentifiedImageError and
+        # other OSErrors, SyntaxError (a broken PNG chunk), ValueError, EOFError, struct.error,
+        # DecompressionBombError, among others.
+        return WatermarkResult(None, 0.0, False, 0, mode="static")
     return detect_frames([rgb], key=key)
 
 
@@ -571,18 +614,22 @@ def psnr(mse: float) -> float:
     return float("inf") if mse <= 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
-def false_positive_bound(*, threshold: float = SYNC_THRESHOLD) -> float:
-    """Upper bound on the chance that an unmarked clip yields an id.
+def false_positive_bound(*, threshold: float = SYNC_THRESHOLD, still: bool = False) -> float:
+    """Upper bound on the chance that an unmarked clip (or, with `still`, image) yields an id.
 
     Under the null hypothesis each point of a sync surface is approximately normal (a sum of
     hundreds of unit phasors with independent random phases). The static search reports a
-    Gaussian z-score (tail Q(T)); the lock-in search reports the magnitude of a pair of such
-    surfaces (Rayleigh tail exp(-T^2/2), the larger of the two). A false id needs some surface
-    point over the threshold (union bound over both searches, every scale and every shift) *and*
+    Gaussian z-score (tail Q(T)). The carrier search reports the whitened magnitude of its
+    surfaces: over whole periods a pair with 2 degrees of freedom (Rayleigh tail exp(-T^2/2));
+    on a still, one surface, read with either sign (tail 2 Q(T)). A false id needs some surface
+    point over the threshold (union bound over the searches, every scale and every shift) *and*
     the 16 CRC bits to match the 64 id bits decoded beside them (2^-16; the sync and payload bins
     are disjoint, so under the null the two events are independent).
+
+    A video shorter than one carrier period gets both searches with up to 2 degrees of freedom,
+    which the video bound covers.
     """
     hypotheses = (int(round(MAX_CROP / SCALE_STEP)) + 1) * TILE * TILE
     gaussian_tail = 0.5 * math.erfc(threshold / math.sqrt(2.0))
-    rayleigh_tail = math.exp(-threshold * threshold / 2.0)
-    return min(1.0, hypotheses * (gaussian_tail + rayleigh_tail)) * 2.0**-CRC_BITS
+    carrier_tail = 2.0 * gaussian_tail if still else math.exp(-threshold * threshold / 2.0)
+    return min(1.0, hypotheses * (gaussian_tail + carrier_tail)) * 2.0**-CRC_BITS
