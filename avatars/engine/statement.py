@@ -447,7 +447,8 @@ def _reference_face(spec: StatementCheckSpec) -> NDArray[np.float64]:
     return centre
 
 
-def _reference_voice(spec: StatementCheckSpec) -> NDArray[np.float64]:
+def _reference_voice(spec: StatementCheckSpec) -> NDArray[np.float64] | None:
+    """The enrolled voice, or None when the enrolled material holds no voice to compare with."""
     if spec.voice_embedding:
         return np.asarray(spec.voice_embedding, dtype=np.float64)
     source = spec.voice_sample or spec.enrollment
@@ -456,7 +457,15 @@ def _reference_voice(spec: StatementCheckSpec) -> NDArray[np.float64]:
             "The clinician has no enrolled voice sample to compare the statement with; record one first.",
             code="no_voice_enrollment",
         )
-    return speaker_embedding(source)
+    try:
+        return speaker_embedding(source)
+    except (MediaInputError, EnrollmentError) as error:
+        # Enrolled material without a voice (silent footage and no voice sample, or no speech in
+        # it) fails the voice check with advice, as a statement without sound does: the statement
+        # itself is fine, so the check is not an error.
+        if error.code in ("audio_missing", "no_speech"):
+            return None
+        raise
 
 
 def _statement_audio(path: Path, max_seconds: float) -> NDArray[np.float32] | None:
@@ -475,8 +484,8 @@ def check_consent_statement(
     """Check that a consent statement shows the enrolled clinician's face and voice, recorded live.
 
     Raises `MediaInputError` for unreadable input and `InvalidSpecError` when there is nothing
-    enrolled to compare with; every other outcome, including a failed check, is a result whose
-    `reasons` tell the clinician what to re-record.
+    enrolled to compare with; every other outcome, including a failed check (enrolled material
+    without a voice among them), is a result whose `reasons` tell the clinician what to do.
     """
     thresholds = spec.thresholds
     if progress is not None:
@@ -517,6 +526,12 @@ def check_consent_statement(
     speech_seconds = len(speech) / VOICE_SAMPLE_RATE
     voice_similarity: float | None = None
     voice_passed = False
+    if voice_reference is None:
+        reasons.append(
+            "There is no enrolled voice to compare the statement with: no speech was found in the "
+            "enrollment footage or voice sample (the footage may have no sound at all). Add a voice "
+            "sample in the studio, or ask a clinic admin to verify the statement by hand."
+        )
     if samples is None:
         reasons.append(
             "The recording has no sound. Record the statement again with the microphone switched on."
@@ -525,7 +540,7 @@ def check_consent_statement(
         reasons.append(
             "No speech was heard in the recording. Read the statement aloud, clearly and close to the microphone."
         )
-    else:
+    elif voice_reference is not None:
         embedding = voice_encoder.embed(speech)
         voice_similarity = float(
             embedding @ voice_reference / max(float(np.linalg.norm(voice_reference)), 1e-12)
