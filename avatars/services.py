@@ -43,7 +43,7 @@ from consent.services import (
 from core.errors import ApplicationError
 from core.models import JobKind, Role, User
 from core.services import job_create, job_request_cancel
-from core.uploads import Scratch, upload_check, upload_record
+from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
 
 STOCK_PRESENTER = "a synthetic presenter"
 
@@ -97,6 +97,7 @@ def enrollment_footage_start(
     analysis (quality checks, mouth shapes). Without a voice sample the footage's sound is the
     enrolled voice."""
     _enrollment_allowed(actor=actor, clinician=clinician)
+    upload_rate_limit(actor=actor)
     with Scratch() as scratch, Scratch() as voice_scratch:
         checked = upload_check(file=footage, kinds={"video"}, scratch=scratch)
         # Both files are checked before either is stored, so a bad voice sample leaves nothing behind.
@@ -152,6 +153,7 @@ def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedF
     from avatars.engine.portrait import check_photo
 
     _enrollment_allowed(actor=actor, clinician=clinician)
+    upload_rate_limit(actor=actor)
     with Scratch() as scratch:
         checked = upload_check(file=photo, kinds={"image"}, scratch=scratch)
         rgb = read_image(checked.path)
@@ -324,6 +326,7 @@ def script_save(
             )
         if narration is not None:
             # Stored last, after every check that could refuse the script, so a refusal leaves no file.
+            upload_rate_limit(actor=actor)
             with Scratch() as scratch:
                 checked = upload_check(file=narration, kinds={"audio"}, scratch=scratch)
                 script.narration = upload_record(

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels with session auth."""
+"""ASGI entry point: HTTP through the request body limit into Django, websockets through Channels
+with session auth."""
 
 import os
 import sys
@@ -17,10 +18,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from core.middleware import RequestBodyLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Outside Django, because Django reads the whole body before its own middleware runs.
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

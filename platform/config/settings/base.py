@@ -7,12 +7,13 @@ services; `AWS_STORAGE_BUCKET_NAME` switches media storage to S3.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import ConfigError, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 PLATFORM_DIR = BASE_DIR / "platform"
@@ -173,6 +174,41 @@ LOGIN_RATE_LIMIT = env_int("CANDOR_LOGIN_RATE_LIMIT", 10, minimum=1)
 LOGIN_RATE_WINDOW_SECONDS = env_int("CANDOR_LOGIN_RATE_WINDOW_SECONDS", 15 * 60, minimum=1)
 UPLOAD_RATE_LIMIT = env_int("CANDOR_UPLOAD_RATE_LIMIT", 60, minimum=1)
 UPLOAD_RATE_WINDOW_SECONDS = env_int("CANDOR_UPLOAD_RATE_WINDOW_SECONDS", 60 * 60, minimum=1)
+
+# Request guards (issue 9): who may speak for the client's address, and how large a request may be.
+# Addresses or networks (comma-separated) of reverse proxies whose X-Forwarded-For is believed; by
+# default none, so the direct peer is the client. Read only by core.ratelimit.client_address.
+TRUSTED_PROXIES = env_list("CANDOR_TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ConfigError(f"CANDOR_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network.") from _exc
+# Request bodies are refused by core.middleware.RequestBodyLimit before Django reads them: by the
+# declared Content-Length at once, a streamed (chunked) body as soon as it passes the limit.
+REQUEST_MAX_BYTES = env_int("CANDOR_REQUEST_MAX_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE, minimum=1024)
+# Paths that accept media files get the file limit plus room for the form around the file (and for
+# a voice sample sent with enrollment footage). A new upload endpoint must be added here.
+REQUEST_UPLOAD_PATHS = [
+    r"^/videos/upload/$",
+    r"^/api/v1/videos/$",
+    r"^/studio/$",
+    r"^/studio/scripts/[^/]+/$",
+    r"^/consent/likeness/[^/]+/evidence/$",
+    r"^/api/v1/consents/likeness/[^/]+/evidence/$",
+    r"^/verify/$",
+    r"^/api/v1/verify/$",
+]
+REQUEST_UPLOAD_MARGIN_BYTES = env_int("CANDOR_REQUEST_UPLOAD_MARGIN_BYTES", 16 * 1024 * 1024, minimum=0)
+# Public upload paths whose per-address rate limit is checked (not counted) before the body is read,
+# so a client over the limit is refused before it uploads. The scope is the one the service counts in.
+REQUEST_RATE_LIMITED_PATHS = {
+    r"^/(api/v1/)?verify/$": {
+        "scope": "verify",
+        "limit": "PROVENANCE_VERIFY_RATE_LIMIT",
+        "window": "PROVENANCE_VERIFY_RATE_WINDOW_SECONDS",
+    },
+}
 
 INVITATION_VALID_DAYS = env_int("CANDOR_INVITATION_VALID_DAYS", 7, minimum=1)
 OTP_TOTP_ISSUER = "Candor"
