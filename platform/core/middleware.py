@@ -200,6 +200,7 @@ def _megabytes(size: int) -> str:
 
 def _too_large(limit: int, *, is_upload: bool, size: int | None) -> ApplicationError:
     sent = f"is {_megabytes(size)}" if size is not None else f"is larger than {_megabytes(limit)}"
+    code: str
     if is_upload:
         message = f"The upload {sent}; files of at most {_megabytes(settings.UPLOAD_MAX_BYTES)} are accepted."
         code = CoreErrorCode.UPLOAD_TOO_LARGE
