@@ -147,7 +147,7 @@ def enrollment_footage_start(
 
 def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedFile) -> Enrollment:
     """Enroll one consented portrait photo (portrait mode); refused with advice if it is unusable."""
-    from avatars.engine.errors import EnrollmentError
+    from avatars.engine.errors import EnrollmentError, MediaInputError
     from avatars.engine.faces import detect_faces
     from avatars.engine.media import read_image
     from avatars.engine.portrait import check_photo
@@ -156,10 +156,11 @@ def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedF
     upload_rate_limit(actor=actor)
     with Scratch() as scratch:
         checked = upload_check(file=photo, kinds={"image"}, scratch=scratch)
-        rgb = read_image(checked.path)
         try:
+            rgb = read_image(checked.path)
             check_photo(checked.original_name, rgb, detect_faces(rgb, thorough=True))
-        except EnrollmentError as exc:
+        except (EnrollmentError, MediaInputError) as exc:
+            # An unreadable photo is the uploader's to fix, like an unusable one: a 422, never a 500.
             raise _refuse(exc.message, exc.code, 422) from exc
 
         def create(upload: Any) -> Enrollment:

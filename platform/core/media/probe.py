@@ -6,6 +6,7 @@ demuxer that matches the sniffed type, so a file that only looks like one format
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,8 +89,18 @@ def probe(path: str | Path, sniffed: Sniffed, limits: Limits) -> ProbeResult:
     """Open, measure and decode-check the file; raise MediaError naming the first problem found."""
     import av
 
+    # An image's size is read from its header before anything decodes it, so a small file that
+    # declares a huge picture (a decompression bomb) is refused before memory is spent on it.
+    pillow_size = _pillow_check(path, sniffed, limits) if sniffed.kind == "image" else None
     try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
+        container = av.open(
+            str(path),
+            mode="r",
+            metadata_errors="ignore",
+            # Opening may decode a first frame to learn its format: cap the picture FFmpeg will
+            # allocate at the largest accepted size (the header of a video can declare any size).
+            options={"max_pixels": str(limits.max_dimension * limits.max_dimension)},
+        )
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise MediaError(
             f"The file looks like {sniffed.container.upper()} but cannot be opened: it is damaged or "
@@ -106,8 +117,59 @@ def probe(path: str | Path, sniffed: Sniffed, limits: Limits) -> ProbeResult:
         if sniffed.kind == "video":
             return _probe_video(container, sniffed, limits)
         if sniffed.kind == "image":
-            return _probe_image(container, sniffed, limits)
+            result = _probe_image(container, sniffed, limits)
+            if (result.width, result.height) != pillow_size:
+                raise MediaError(
+                    "The image decodes to different pictures in different readers; it is not accepted.",
+                    code="media_type_mismatch",
+                )
+            return result
         return _probe_audio(container, sniffed, limits)
+
+
+def _pillow_check(path: str | Path, sniffed: Sniffed, limits: Limits) -> tuple[int, int]:
+    """Check that Pillow, which the product uses to read photos and stills, reads the whole image.
+
+    FFmpeg and Pillow do not refuse the same damage (FFmpeg ignores a broken PNG header checksum,
+    and draws the missing part of a cut JPEG in grey), so an image is accepted only if both read it.
+    Returns the size Pillow sees.
+    """
+    from PIL import Image
+
+    refused = MediaError(
+        f"The image cannot be read: it is damaged or incomplete, or not a real {sniffed.container.upper()}.",
+        code="media_undecodable",
+    )
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns about sizes the check below refuses anyway.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=[sniffed.container.upper()]) as image:
+                _check_size(image.width, image.height, limits)  # header only: nothing decoded yet
+                image.load()
+                return image.width, image.height
+    except MediaError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise MediaError(
+            f"The image declares a picture far larger than {limits.max_dimension} pixels a side; it is "
+            "not accepted.",
+            code="media_too_large",
+        ) from exc
+    except Exception as exc:
+        # Pillow reports a malformed file with whatever its parser tripped on (OSError, SyntaxError,
+        # ValueError, struct.error, zlib.error...); every one of them means the image is refused.
+        raise refused from exc
+
+
+def _decodable(streams: object, what: str) -> None:
+    """Refuse a file with a track FFmpeg has no decoder for (a cut or forged codec header)."""
+    for stream in streams:  # type: ignore[attr-defined]
+        if stream.codec_context is None:
+            raise MediaError(
+                f"The file's {what} is in a format that cannot be decoded (or its header is damaged).",
+                code="media_undecodable",
+            )
 
 
 def _check_size(width: int, height: int, limits: Limits) -> None:
@@ -130,12 +192,45 @@ def _container_duration(container: object) -> float | None:
     return None if duration is None else duration / 1_000_000
 
 
+def _too_long(what: str, seconds: float, limits: Limits, *, measured: bool = False) -> MediaError:
+    most = f"{limits.max_duration_seconds / 60:.0f} minutes"
+    # A measured length stops counting at the limit, so it says "longer than", not a number.
+    if measured:
+        return MediaError(f"The {what} runs longer than {most}, the most accepted.", code="media_too_long")
+    return MediaError(
+        f"The {what} lasts {seconds / 60:.1f} minutes; at most {most} are accepted.", code="media_too_long"
+    )
+
+
+class _Span:
+    """The time covered by a file's packets, measured from their own timestamps.
+
+    The header's duration may be missing or lie, so the length that counts is the one the data
+    covers; `add` raises as soon as it passes the limit, so an hours-long file is not read to its
+    end to find that out.
+    """
+
+    def __init__(self, what: str, limits: Limits) -> None:
+        self.what = what
+        self.limits = limits
+        self.first: float | None = None
+        self.end = 0.0
+
+    def add(self, start: float, length: float) -> None:
+        self.first = start if self.first is None else min(self.first, start)
+        self.end = max(self.end, start + length)
+        if self.end - self.first > self.limits.max_duration_seconds:
+            raise _too_long(self.what, self.end - self.first, self.limits, measured=True)
+
+
 def _probe_video(container: object, sniffed: Sniffed, limits: Limits) -> ProbeResult:
     import av
 
     assert isinstance(container, av.container.InputContainer)
     if not container.streams.video:
         raise MediaError("The file has no video track.", code="media_no_video")
+    _decodable(container.streams.video[:1], "picture")
+    _decodable(container.streams.audio[:1], "sound track")
     stream = container.streams.video[0]
     width, height = stream.codec_context.width, stream.codec_context.height
     _check_size(width, height, limits)
@@ -148,26 +243,37 @@ def _probe_video(container: object, sniffed: Sniffed, limits: Limits) -> ProbeRe
         )
     duration = _container_duration(container)
     if duration is not None and duration > limits.max_duration_seconds:
-        raise MediaError(
-            f"The video lasts {duration / 60:.1f} minutes; at most {limits.max_duration_seconds / 60:.0f} "
-            "minutes are accepted.",
-            code="media_too_long",
-        )
+        raise _too_long("video", duration, limits)
     has_audio = bool(container.streams.audio)
     audio_codec = container.streams.audio[0].codec_context.name if has_audio else None
-    # Demux every packet (cheap: no decoding) to find truncation, and decode the first frames to
-    # prove the codec data is real.
+    # Demux every packet of every stream (cheap: no decoding) to find truncation and the length the
+    # data really covers, and decode the first frames to prove the codec data is real.
+    span = _Span("video", limits)
+    time_bases = {s.index: float(s.time_base) if s.time_base else 0.0 for s in container.streams}
+    # Frames without timestamps still play at some rate: more of them than the longest allowed
+    # video at the highest allowed rate is too long, whatever the clock says.
+    max_packets = int(limits.max_duration_seconds * limits.max_fps) + 1
     decoded = 0
     packets = 0
     last_time = 0.0
     try:
-        for packet in container.demux(stream):
-            if packet.size:
-                packets += 1
-            if packet.pts is not None and packet.time_base is not None:
-                last_time = max(last_time, float(packet.pts * packet.time_base))
-            if decoded < 3 and packet.size:
-                decoded += len(packet.decode())
+        for packet in container.demux():
+            if packet.pts is not None and time_bases[packet.stream_index]:
+                time_base = time_bases[packet.stream_index]
+                span.add(packet.pts * time_base, (packet.duration or 0) * time_base)
+                if packet.stream_index == stream.index:
+                    last_time = max(last_time, packet.pts * time_base)
+            if packet.stream_index != stream.index or not packet.size:
+                continue
+            packets += 1
+            if packets > max_packets:
+                raise _too_long("video", 0.0, limits, measured=True)
+            if decoded < 3:
+                for frame in packet.decode():
+                    if isinstance(frame, av.VideoFrame):
+                        # The stream header's size may differ from what the frames really hold.
+                        _check_size(frame.width, frame.height, limits)
+                        decoded += 1
     except (av.FFmpegError, ValueError) as exc:
         raise MediaError(
             "The video is damaged partway through (it may have been cut off while copying); "
@@ -185,7 +291,7 @@ def _probe_video(container: object, sniffed: Sniffed, limits: Limits) -> ProbeRe
             code="media_truncated",
         )
     if duration is None:
-        duration = last_time
+        duration = span.end - (span.first or 0.0)
     elif duration > 1.0 and last_time < duration * 0.9 - 1.0:
         raise MediaError(
             f"The video says it lasts {duration:.1f} s but its data stops at {last_time:.1f} s: the file "
@@ -210,9 +316,10 @@ def _probe_image(container: object, sniffed: Sniffed, limits: Limits) -> ProbeRe
     import av
 
     assert isinstance(container, av.container.InputContainer)
+    _decodable(container.streams.video[:1], "picture")
     try:
         frame = next(container.decode(video=0))
-    except (av.FFmpegError, StopIteration, IndexError) as exc:
+    except (av.FFmpegError, StopIteration, IndexError, ValueError) as exc:
         raise MediaError(
             "The image cannot be decoded: it is damaged or incomplete.", code="media_undecodable"
         ) from exc
@@ -239,18 +346,23 @@ def _probe_audio(container: object, sniffed: Sniffed, limits: Limits) -> ProbeRe
         raise MediaError("The file has no audio track.", code="media_no_audio")
     duration = _container_duration(container)
     if duration is not None and duration > limits.max_duration_seconds:
-        raise MediaError(
-            f"The recording lasts {duration / 60:.1f} minutes; at most "
-            f"{limits.max_duration_seconds / 60:.0f} minutes are accepted.",
-            code="media_too_long",
-        )
+        raise _too_long("recording", duration, limits)
+    _decodable(container.streams.audio[:1], "sound")
+    stream = container.streams.audio[0]
+    span = _Span("recording", limits)
+    decoded = 0
     try:
-        decoded = sum(1 for _ in container.decode(audio=0))
+        for frame in container.decode(stream):
+            decoded += 1
+            if frame.time is not None and frame.sample_rate:
+                span.add(frame.time, frame.samples / frame.sample_rate)
     except av.FFmpegError as exc:
         raise MediaError("The recording is damaged partway through.", code="media_truncated") from exc
     if decoded == 0:
         raise MediaError("No audio could be decoded from the file.", code="media_undecodable")
-    codec = container.streams.audio[0].codec_context.name
+    if duration is None:
+        duration = span.end - (span.first or 0.0)
+    codec = stream.codec_context.name
     return ProbeResult(
         "audio", sniffed.container, sniffed.content_type, duration, None, None, None, True, None, codec
     )
