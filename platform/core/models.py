@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 
 class Clinic(models.Model):
@@ -135,11 +136,22 @@ class JobStatus(models.TextChoices):
 FINISHED_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
+class MediaJobQuerySet(models.QuerySet["MediaJob"]):
+    def held_by(self, job: MediaJob) -> MediaJobQuerySet:
+        """The job's row while `job`'s attempt still holds it; a superseded attempt matches nothing.
+
+        Every write a worker makes to its job goes through this filter (fencing).
+        """
+        return self.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts)
+
+
 class MediaJob(models.Model):
     """One background media job (proxy, render, anonymize, scan) and its live progress.
 
     Workers claim a job with a conditional UPDATE (see core.services.job_claim), so a message
-    delivered twice runs once; a job whose worker died is claimable again once its lease lapses.
+    delivered twice runs once; a job whose worker died is claimable again once its heartbeat is
+    older than the lease. Each claim is a new attempt, and `attempts` is its claim token: every
+    later write of the job is conditional on it, so an attempt that lost the job writes nothing.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -159,13 +171,20 @@ class MediaJob(models.Model):
     eta_seconds = models.PositiveIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
+    # The number of the attempt that holds the job (its claim token, see above).
     attempts = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     result = models.JSONField(default=dict, blank=True)
+    # Side effects recorded once per job by the first attempt that got there (e.g. the ledger entry a
+    # render is signed under), reused by later attempts instead of repeated (core.jobs.job_checkpoint).
+    checkpoints = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Running: the last sign of life of the attempt's worker. Queued: when its message was last sent.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MediaJobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -177,6 +196,17 @@ class MediaJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def stalled_seconds(self) -> int | None:
+        """Seconds since the last heartbeat of a running job that has none within its lease, else None.
+
+        Such a job's worker is gone (or cut off); it will be run again or, out of attempts, failed.
+        """
+        if self.status != JobStatus.RUNNING or self.heartbeat_at is None:
+            return None
+        silent = (timezone.now() - self.heartbeat_at).total_seconds()
+        return int(silent) if silent > settings.JOB_LEASE_SECONDS else None
 
     @property
     def websocket_path(self) -> str:

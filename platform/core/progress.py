@@ -24,12 +24,32 @@ class JobCancelled(Exception):
     """Raised inside a running job when someone cancelled it; the task turns it into `cancelled`."""
 
 
+class JobSuperseded(JobCancelled):
+    """Raised inside an attempt that no longer holds its job (another attempt claimed it, or it ended).
+
+    A kind of cancellation, so engines stop the same way; the job itself is left to its holder.
+    """
+
+
+def job_refusal(job: MediaJob) -> JobCancelled:
+    """Why a fenced write of `job`'s attempt matched nothing: a cancel, or a lost claim."""
+    current = MediaJob.objects.filter(id=job.id).values("status", "attempts").first()
+    if current == {"status": JobStatus.RUNNING, "attempts": job.attempts}:
+        return JobCancelled(str(job.id))
+    return JobSuperseded(f"{job.id} attempt {job.attempts}")
+
+
 def job_group(job_id: uuid.UUID | str) -> str:
     return f"job.{job_id}"
 
 
 def job_state_message(job: MediaJob) -> dict[str, Any]:
-    """The websocket/API view of a job's progress."""
+    """The websocket/API view of a job's progress.
+
+    A running job whose worker went silent says so, with how long ago it was last heard from,
+    instead of an ETA that stopped meaning anything.
+    """
+    stalled_seconds = job.stalled_seconds
     return {
         "type": "job.state",
         "job": str(job.id),
@@ -37,7 +57,9 @@ def job_state_message(job: MediaJob) -> dict[str, Any]:
         "status": job.status,
         "stage": job.stage,
         "percent": round(job.percent, 1),
-        "eta_seconds": job.eta_seconds,
+        "eta_seconds": None if stalled_seconds is not None else job.eta_seconds,
+        "stalled": stalled_seconds is not None,
+        "stalled_seconds": stalled_seconds,
         "error_code": job.error_code or None,
         "error_message": job.error_message or None,
         "finished": job.is_finished,
@@ -63,11 +85,14 @@ def job_broadcast(*, job_id: uuid.UUID | str) -> None:
 class JobProgress:
     """The `progress(fraction, stage)` callback engines receive.
 
-    Writes at most every JOB_PROGRESS_MIN_INTERVAL_SECONDS (and on every stage change), renews the
-    job's lease, and raises JobCancelled when a cancel was requested.
+    Writes at most every JOB_PROGRESS_MIN_INTERVAL_SECONDS (and on every stage change), only while
+    its attempt holds the job. Raises JobCancelled when a cancel was requested and JobSuperseded when
+    another attempt took the job over. Progress also renews the heartbeat, but a job does not depend
+    on it: core.jobs.JobHeartbeat keeps the job alive through stages that report nothing.
     """
 
     def __init__(self, job: MediaJob, *, start: float = 0.0, span: float = 1.0) -> None:
+        self.job = job
         self.job_id = job.id
         self.start = start
         self.span = span
@@ -85,11 +110,16 @@ class JobProgress:
         overall = self.start + self.span * fraction
         elapsed = now - self._began
         eta = round(elapsed * (1 - overall) / overall) if overall > 0.02 else None
-        updated = MediaJob.objects.filter(
-            id=self.job_id, status=JobStatus.RUNNING, cancel_requested=False
-        ).update(
-            stage=stage[:64], percent=round(100 * overall, 1), eta_seconds=eta, heartbeat_at=timezone.now()
+        updated = (
+            MediaJob.objects.held_by(self.job)
+            .filter(cancel_requested=False)
+            .update(
+                stage=stage[:64],
+                percent=round(100 * overall, 1),
+                eta_seconds=eta,
+                heartbeat_at=timezone.now(),
+            )
         )
-        job_broadcast(job_id=self.job_id)
         if not updated:
-            raise JobCancelled(str(self.job_id))
+            raise job_refusal(self.job)
+        job_broadcast(job_id=self.job_id)

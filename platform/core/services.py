@@ -239,10 +239,11 @@ def video_proxy_start(*, actor: User, file: UploadedFile) -> MediaJob:
 
 
 def job_claim(*, job_id: uuid.UUID | str) -> MediaJob | None:
-    """Take a job for this worker, or return None if another delivery already has it.
+    """Take a job for this worker as a new attempt, or return None if another delivery has it.
 
-    One conditional UPDATE decides: a queued job, or a running one whose lease lapsed because its
-    worker died. A second delivery of the same message therefore does nothing.
+    One conditional UPDATE decides: a queued job, or a running one whose heartbeat is older than the
+    lease because its worker died. A second delivery of the same message therefore does nothing. The
+    returned row's `attempts` is this attempt's claim token; every later write must carry it.
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.JOB_LEASE_SECONDS)
@@ -255,6 +256,7 @@ def job_claim(*, job_id: uuid.UUID | str) -> MediaJob | None:
             attempts=F("attempts") + 1,
             started_at=now,
             heartbeat_at=now,
+            eta_seconds=None,
         )
     )
     if not claimed:
@@ -263,40 +265,47 @@ def job_claim(*, job_id: uuid.UUID | str) -> MediaJob | None:
 
 
 def job_succeed(*, job: MediaJob, result: dict[str, Any]) -> bool:
-    """Mark a running job done; returns False if it was cancelled meanwhile."""
-    done = MediaJob.objects.filter(id=job.id, status=JobStatus.RUNNING, cancel_requested=False).update(
-        status=JobStatus.SUCCEEDED,
-        stage="done",
-        percent=100.0,
-        eta_seconds=0,
-        result=result,
-        finished_at=timezone.now(),
-        heartbeat_at=timezone.now(),
+    """Mark the attempt's job done; False if the attempt no longer holds it or a cancel was asked."""
+    now = timezone.now()
+    done = (
+        MediaJob.objects.held_by(job)
+        .filter(cancel_requested=False)
+        .update(
+            status=JobStatus.SUCCEEDED,
+            stage="done",
+            percent=100.0,
+            eta_seconds=0,
+            result=result,
+            finished_at=now,
+            heartbeat_at=now,
+        )
     )
-    if not done:
-        job_mark_cancelled(job_id=job.id)
     return bool(done)
 
 
-def job_fail(*, job_id: uuid.UUID | str, code: str, message: str) -> None:
-    """Record a failure with a message a person can act on."""
-    MediaJob.objects.filter(id=job_id).exclude(status__in=[JobStatus.SUCCEEDED, JobStatus.CANCELLED]).update(
-        status=JobStatus.FAILED,
-        stage="failed",
-        error_code=code[:64],
-        error_message=message,
-        eta_seconds=None,
-        finished_at=timezone.now(),
+def job_fail(*, job: MediaJob, code: str, message: str) -> bool:
+    """Record a failure with a message a person can act on; False if the attempt lost the job."""
+    return bool(
+        MediaJob.objects.held_by(job).update(
+            status=JobStatus.FAILED,
+            stage="failed",
+            error_code=code[:64],
+            error_message=message,
+            eta_seconds=None,
+            finished_at=timezone.now(),
+        )
     )
 
 
-def job_mark_cancelled(*, job_id: uuid.UUID | str) -> None:
-    """Finish a job whose cancel was requested (called by the worker when it notices)."""
-    MediaJob.objects.filter(id=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
-        status=JobStatus.CANCELLED,
-        stage="cancelled",
-        eta_seconds=None,
-        finished_at=timezone.now(),
+def job_mark_cancelled(*, job: MediaJob) -> bool:
+    """Finish a job whose cancel was requested (called by the worker when it notices).
+
+    False when the attempt no longer holds the job: it was superseded, not cancelled.
+    """
+    return bool(
+        MediaJob.objects.held_by(job).update(
+            status=JobStatus.CANCELLED, stage="cancelled", eta_seconds=None, finished_at=timezone.now()
+        )
     )
 
 

@@ -11,9 +11,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from core.jobs import job_execute, output_store, upload_fetch
+from core.jobs import job_execute, job_outputs_discard, output_store, scratch_sweep, upload_fetch
 from core.models import JobKind, JobStatus, MediaJob
-from core.progress import JobProgress
+from core.progress import JobProgress, job_broadcast
 
 
 def _video_proxy_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[str, Any]:
@@ -46,31 +46,52 @@ def video_proxy_run(job_id: str) -> None:
 
 @shared_task
 def jobs_requeue_stalled() -> int:
-    """Re-send jobs whose worker vanished (lease lapsed) or whose message was lost (queued too long).
+    """Re-send jobs whose worker vanished (no heartbeat within the lease) or whose message was lost.
 
-    Re-sending is safe: the claim lets only one delivery run a job.
+    Re-sending is safe: the claim lets only one delivery run a job, as a new attempt whose number
+    fences out the old one. A stalled job out of attempts fails; one whose cancel was asked ends
+    cancelled. Returns how many jobs were re-sent or ended.
     """
-    stale = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)
-    stalled = MediaJob.objects.filter(
-        Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
-        | Q(status=JobStatus.QUEUED, created_at__lt=stale),
-        attempts__lt=settings.JOB_MAX_ATTEMPTS,
-        cancel_requested=False,
-    ).values_list("id", "kind", "queue")
-    count = 0
-    for job_id, kind, queue in stalled:
+    now = timezone.now()
+    stale = Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.JOB_LEASE_SECONDS))
+    resend = now - timedelta(seconds=settings.JOB_QUEUED_RESEND_SECONDS)
+    # A queued job's heartbeat_at is when its message was last (re)sent, so a long backlog is
+    # re-sent once per interval, not at every check.
+    lost_message = Q(status=JobStatus.QUEUED, created_at__lt=resend) & (
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=resend)
+    )
+    stalled = list(
+        MediaJob.objects.filter(
+            stale | lost_message, attempts__lt=settings.JOB_MAX_ATTEMPTS, cancel_requested=False
+        ).values_list("id", "kind", "queue", "status")
+    )
+    for job_id, kind, queue, _ in stalled:
         task_for_kind(kind).apply_async(args=[str(job_id)], queue=queue)
-        count += 1
-    exhausted = MediaJob.objects.filter(
-        status=JobStatus.RUNNING, heartbeat_at__lt=stale, attempts__gte=settings.JOB_MAX_ATTEMPTS
-    ).update(
+    MediaJob.objects.filter(
+        id__in=[job_id for job_id, *_, status in stalled if status == JobStatus.QUEUED],
+        status=JobStatus.QUEUED,
+    ).update(heartbeat_at=now)
+    ending = list(
+        MediaJob.objects.filter(stale)
+        .filter(Q(attempts__gte=settings.JOB_MAX_ATTEMPTS) | Q(cancel_requested=True))
+        .values_list("id", flat=True)
+    )
+    cancelled = MediaJob.objects.filter(stale, id__in=ending, cancel_requested=True).update(
+        status=JobStatus.CANCELLED, stage="cancelled", eta_seconds=None, finished_at=now
+    )
+    exhausted = MediaJob.objects.filter(stale, id__in=ending, attempts__gte=settings.JOB_MAX_ATTEMPTS).update(
         status=JobStatus.FAILED,
         stage="failed",
         error_code="worker_lost",
         error_message="The worker running this job stopped repeatedly; please try again later.",
-        finished_at=timezone.now(),
+        eta_seconds=None,
+        finished_at=now,
     )
-    return count + exhausted
+    for job_id in MediaJob.objects.filter(id__in=ending, finished_at=now).values_list("id", flat=True):
+        job_outputs_discard(job_id=job_id, everything=True)
+        job_broadcast(job_id=job_id)
+    scratch_sweep()
+    return len(stalled) + cancelled + exhausted
 
 
 _TASKS: dict[str, Task] = {JobKind.VIDEO_PROXY: video_proxy_run}

@@ -11,7 +11,16 @@
       el.textContent = state.status.charAt(0).toUpperCase() + state.status.slice(1);
       el.className = "status status-" + state.status;
     });
-    set("eta", function (el) { el.textContent = state.eta_seconds ? "about " + state.eta_seconds + " s left" : ""; });
+    set("eta", function (el) {
+      // A job whose worker went silent shows how long ago it was last heard from, not a stale ETA.
+      if (state.stalled) {
+        el.textContent = "stalled: no sign of its worker for " + state.stalled_seconds +
+          " s; it will be restarted or failed automatically";
+      } else {
+        el.textContent = state.status === "running" && state.eta_seconds ? "about " + state.eta_seconds + " s left" : "";
+      }
+      el.classList.toggle("job-stalled", !!state.stalled);
+    });
     set("error", function (el) { el.textContent = state.error_message || ""; el.hidden = !state.error_message; });
   }
   function watch(root) {

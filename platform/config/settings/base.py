@@ -236,6 +236,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
 }
 
+# Media jobs (issue 9 findings 12-13). While a job runs, a thread beside it renews the job's heartbeat
+# every JOB_HEARTBEAT_SECONDS, whatever the work reports. A running job without a heartbeat for
+# JOB_LEASE_SECONDS has lost its worker: it is shown as stalled and may be claimed again (a new
+# attempt, whose number fences every later write). Beat looks for such jobs every
+# JOB_STALL_CHECK_SECONDS, so a dead worker's job restarts within lease + check interval. A queued job
+# whose message may have been lost is re-sent after JOB_QUEUED_RESEND_SECONDS (a backlog is normal).
+JOB_HEARTBEAT_SECONDS = env_float("CANDOR_JOB_HEARTBEAT_SECONDS", 10.0)
+JOB_LEASE_SECONDS = env_int("CANDOR_JOB_LEASE_SECONDS", 60, minimum=1)
+JOB_STALL_CHECK_SECONDS = env_int("CANDOR_JOB_STALL_CHECK_SECONDS", 30, minimum=1)
+JOB_QUEUED_RESEND_SECONDS = env_int("CANDOR_JOB_QUEUED_RESEND_SECONDS", 10 * 60, minimum=1)
+JOB_MAX_ATTEMPTS = env_int("CANDOR_JOB_MAX_ATTEMPTS", 3, minimum=1)
+if not 0 < JOB_HEARTBEAT_SECONDS * 3 <= JOB_LEASE_SECONDS:
+    # Fewer than three beats per lease would let one slow database write make a live job look dead.
+    raise ConfigError("CANDOR_JOB_HEARTBEAT_SECONDS must be positive and at most a third of the lease.")
+
 # Celery. Without Redis the broker is a folder on disk, which the web server and the worker share.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 _broker_dir = VAR_DIR / "broker"
@@ -259,7 +274,10 @@ CELERY_TASK_TIME_LIMIT = env_int("CANDOR_JOB_HARD_TIME_LIMIT", 2 * 60 * 60 + 300
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "requeue-stalled-jobs": {"task": "core.tasks.jobs_requeue_stalled", "schedule": timedelta(minutes=5)},
+    "requeue-stalled-jobs": {
+        "task": "core.tasks.jobs_requeue_stalled",
+        "schedule": timedelta(seconds=JOB_STALL_CHECK_SECONDS),
+    },
     "sign-ledger-head": {"task": "consent.tasks.ledger_head_sign", "schedule": timedelta(minutes=1)},
     "expire-consents": {"task": "consent.tasks.consents_expire", "schedule": timedelta(minutes=10)},
 }
@@ -297,10 +315,6 @@ PROVENANCE_WATERMARK_KEY_PATH = PROVENANCE_KEY_DIR / "watermark.key"
 # The public verify page and API: checks per client address per window.
 PROVENANCE_VERIFY_RATE_LIMIT = env_int("CANDOR_VERIFY_RATE_LIMIT", 30, minimum=1)
 PROVENANCE_VERIFY_RATE_WINDOW_SECONDS = env_int("CANDOR_VERIFY_RATE_WINDOW_SECONDS", 60 * 60, minimum=1)
-
-# A running job whose row has not changed for this long lost its worker; it may be claimed again.
-JOB_LEASE_SECONDS = env_int("CANDOR_JOB_LEASE_SECONDS", 10 * 60, minimum=1)
-JOB_MAX_ATTEMPTS = env_int("CANDOR_JOB_MAX_ATTEMPTS", 3, minimum=1)
 
 LOGGING = {
     "version": 1,
