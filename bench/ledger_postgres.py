@@ -8,6 +8,7 @@ Run with PostgreSQL (it creates and drops its own database `candor_bench`):
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform as std_platform
 import statistics
@@ -83,12 +84,15 @@ def main() -> None:
         have = LedgerEntry.objects.count()
         batch = []
         now = __import__("django.utils.timezone", fromlist=["now"]).now()
+        previous = LedgerEntry.objects.filter(seq=have - 1).values_list("leaf_hash", flat=True).first()
         for seq in range(have, args.bulk):
+            # Columns and entry agree, as ledger_append writes them (ledger_verify checks both).
+            created = now + datetime.timedelta(milliseconds=seq)
             body = {
                 "v": 1,
                 "seq": seq,
                 "type": "bench.bulk",
-                "at": 1764000000000 + seq,
+                "at": int(created.timestamp() * 1000),
                 "clinic": None,
                 "object": {"type": "bench", "id": f"b{seq}"},
                 "actor": "",
@@ -100,11 +104,15 @@ def main() -> None:
                 LedgerEntry(
                     seq=seq,
                     event_type="bench.bulk",
+                    object_type="bench",
+                    object_id=f"b{seq}",
                     entry=canonical.decode(),
                     leaf_hash=merkle.leaf_hash(canonical).hex(),
-                    created_at=now,
+                    previous_leaf_hash=previous,
+                    created_at=created,
                 )
             )
+            previous = batch[-1].leaf_hash
             if len(batch) == 20_000:
                 LedgerEntry.objects.bulk_create(batch)
                 batch.clear()

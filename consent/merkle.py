@@ -42,6 +42,7 @@ __all__ = [
     "key_id",
     "leaf_hash",
     "load_private_key_pem",
+    "locate_divergence",
     "load_public_key_pem",
     "node_hash",
     "private_key_to_pem",
@@ -336,6 +337,18 @@ class MerkleTree:
             nodes.append(self._node(begin, end))
         nodes.reverse()
         return nodes
+
+    def subtree_root(self, begin: int, end: int) -> bytes:
+        """The hash of the RFC 6962 node over leaves ``[begin, end)``.
+
+        ``[begin, end)`` must be a node of the tree at some size (as the splits of ``root``,
+        ``inclusion_proof`` and ``locate_divergence`` produce), not an arbitrary range.
+        """
+        if not 0 <= begin < end <= self._size:
+            raise ValueError(f"[{begin}, {end}) is not a range of leaves of a tree of {self._size}")
+        if begin % (1 << (end - begin - 1).bit_length()):
+            raise ValueError(f"[{begin}, {end}) is not a node of an RFC 6962 tree")
+        return self._node(begin, end)
 
     def _check_size(self, size: int) -> None:
         if not 0 <= size <= self._size:
@@ -632,6 +645,10 @@ class LogProblemKind(enum.StrEnum):
     HEAD_UNKNOWN_KEY = "head_unknown_key"
     HEAD_MALFORMED = "head_malformed"
     HEAD_TIMESTAMP_REGRESSED = "head_timestamp_regressed"
+    ENTRY_MALFORMED = "entry_malformed"
+    COLUMN_MISMATCH = "column_mismatch"
+    LEAF_COPY_MISMATCH = "leaf_copy_mismatch"
+    ENTRY_NOT_AS_SIGNED = "entry_not_as_signed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -685,6 +702,26 @@ class VerifyReport:
         self.problem_count += 1
         if len(self.problems) < limit:
             self.problems.append(problem)
+
+    def merge(self, problems: Iterable[LogProblem], max_problems: int = 100) -> None:
+        """Add findings made outside ``verify_log`` (by a caller that knows more about its entries).
+
+        The list stays in log order: an entry's findings come before those of every head that
+        covers it, and the entry named by ``locate_divergence`` before the other findings at it.
+        """
+        added = list(problems)
+        self.problem_count += len(added)
+        self.problems = sorted([*self.problems, *added], key=_log_order)[:max_problems]
+
+
+def _log_order(problem: LogProblem) -> tuple[int, int, int]:
+    # An entry at sequence s sorts before a head over s + 1 or more entries, after any smaller one.
+    first = 0 if problem.kind is LogProblemKind.ENTRY_NOT_AS_SIGNED else 1
+    if problem.sequence is not None:
+        return (problem.sequence + 1, 0, first)
+    if problem.head is not None:
+        return (problem.head.tree_size, 1, first)
+    return (_MAX_SAFE_INTEGER, 2, first)
 
 
 class _HeadChecker:
@@ -873,3 +910,41 @@ def check_tree_heads(
         checker.check_at(size, tree.root(size), max_problems)
     checker.finish(tree.size, max_problems)
     return report.problems
+
+
+def locate_divergence(
+    root: BytesLike, tree_size: int, recomputed: MerkleTree, witness: MerkleTree
+) -> tuple[int, int]:
+    """Find the first leaf whose recomputed hash is not the one a signed ``root`` committed to.
+
+    ``recomputed`` holds the leaf hashes recomputed from the stored entries. ``witness`` holds
+    a second, independently stored copy of each leaf hash (the leaf's own recomputed hash where
+    no copy exists). Neither is trusted: walking down from ``root``, a pair of child hashes is
+    believed only when it hashes to the parent already believed, which no forger can arrange
+    (SHA-256 collision resistance). At each node the child whose recomputed hash differs from
+    the believed one is followed, the left one first, so the walk ends at the first rewritten
+    leaf even when several were rewritten.
+
+    Returns ``(begin, end)``: ``end == begin + 1`` names leaf ``begin`` exactly; a wider range
+    means that neither the entries nor the copies show what was signed inside it (the copies
+    were rewritten too, or never kept), and the first rewritten leaf is somewhere in it.
+    ``(tree_size, tree_size)`` means the recomputed tree does have ``root``: nothing diverges.
+    """
+    if recomputed.size < tree_size or witness.size < tree_size or tree_size <= 0:
+        raise ValueError(f"both trees must hold at least {tree_size} > 0 leaves")
+    if recomputed.root(tree_size) == root:
+        return tree_size, tree_size
+    begin, end, believed = 0, tree_size, bytes(root)
+    while end - begin > 1:
+        middle = begin + _largest_power_of_two_below(end - begin)
+        left, right = recomputed.subtree_root(begin, middle), recomputed.subtree_root(middle, end)
+        left_copy, right_copy = witness.subtree_root(begin, middle), witness.subtree_root(middle, end)
+        pairs = ((left, right), (left, right_copy), (left_copy, right), (left_copy, right_copy))
+        signed = next((pair for pair in pairs if node_hash(*pair) == believed), None)
+        if signed is None:
+            break
+        if signed[0] != left:
+            end, believed = middle, signed[0]
+        else:
+            begin, believed = middle, signed[1]
+    return begin, end

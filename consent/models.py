@@ -252,6 +252,11 @@ class LedgerEntry(models.Model):
     subject_id = models.CharField(max_length=64, blank=True, db_index=True)
     entry = models.TextField()
     leaf_hash = models.CharField(max_length=64)
+    # A copy of the previous entry's leaf hash, kept apart from that entry's row: if someone
+    # rewrites an entry and its leaf hash together, the copy and the signed tree heads still
+    # show which entry it was (consent.merkle.locate_divergence). Null for entry 0 and for
+    # entries appended before the copy was kept (nullable so adding it rewrote no row).
+    previous_leaf_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
