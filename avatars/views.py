@@ -145,6 +145,7 @@ def script_page(request: HttpRequest, script_id: str | None = None) -> HttpRespo
         }
     form = ScriptForm(request.POST or None, request.FILES or None, initial=initial)
     form.fields["enrollment"].choices = _enrollment_choices(user)
+    status = 200
     if request.method == "POST":
         try:
             if "approve" in request.POST and script is not None:
@@ -171,8 +172,12 @@ def script_page(request: HttpRequest, script_id: str | None = None) -> HttpRespo
                 return redirect("avatars:script", script_id=saved.id)
         except ApplicationError as exc:
             messages.error(request, exc.message)
+            status = exc.status  # a refusal (a bad narration file among them) is a 4xx, not a 200
     return render(
-        request, "avatars/script.html", {"script": script, "form": form}, status=400 if form.errors else 200
+        request,
+        "avatars/script.html",
+        {"script": script, "form": form},
+        status=400 if form.errors else status,
     )
 
 
