@@ -49,8 +49,10 @@ def _limits() -> Limits:
 
 
 def _clean_name(name: str) -> str:
-    base = Path(name or "upload").name
-    return "".join(ch for ch in base if ch.isprintable())[:200] or "upload"
+    """The name shown to people: no folders (POSIX or Windows), no control or direction characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable())[:200].strip()
+    return cleaned if cleaned.strip(".") else "upload"
 
 
 def upload_check(*, file: UploadedFile, kinds: Iterable[str], scratch: Path) -> CheckedFile:

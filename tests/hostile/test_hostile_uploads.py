@@ -230,3 +230,33 @@ def test_the_corpus_is_large_and_every_file_small(corpus: list[HostileFile]) -> 
     assert len(corpus) >= 60
     assert max(item.path.stat().st_size for item in corpus) < 512 * 1024
     assert len({item.slug for item in corpus}) == len(corpus)
+
+
+@pytest.mark.parametrize(
+    "upload_name,shown",
+    [
+        ("../../etc/passwd.mp4", "passwd.mp4"),
+        ("..\\..\\windows\\system32\\evil.mp4", "evil.mp4"),
+        ("clip\x00.png.mp4", "clip.png.mp4"),
+        ("invoice\u202egnp.mp4", "invoicegnp.mp4"),
+        # The line break ends the header: what is left is its opening quote and the name.
+        ("clip.mp4\r\nContent-Type: text/html", '"clip.mp4'),
+        ("\U0001f600 clip.mp4", "\U0001f600 clip.mp4"),
+        ("a" * 300 + ".mp4", "a" * 200),
+    ],
+)
+def test_a_valid_video_sent_under_a_hostile_name_is_kept_under_a_clean_one(
+    clinic_a: ClinicPeople, tiny_video: Path, upload_name: str, shown: str
+) -> None:
+    """The name is only ever shown (files are stored under a random key): no folders, control or
+    direction characters reach a page."""
+    from core.models import Upload
+
+    body = multipart({}, {"file": (upload_name, tiny_video.read_bytes())})
+
+    response = api_client(clinic_a.clinician).post("/api/v1/videos/", data=body, content_type=MULTIPART)
+
+    assert response.status_code == 202, response.content
+    upload = Upload.objects.get()
+    assert upload.original_name == shown
+    assert upload.storage_key.startswith(f"uploads/{clinic_a.clinic.id}/{upload.id}/")
