@@ -18,8 +18,8 @@ from avatars.services import (
     render_gate,
     video_disclosure,
 )
-from core.jobs import JobOutcome, job_checkpoint, job_execute, output_store, upload_fetch
-from core.models import MediaJob
+from core.jobs import JobOutcome, job_checkpoint, job_execute, job_failure_hook, output_store, upload_fetch
+from core.models import JobKind, MediaJob
 from core.progress import JobCancelled, JobProgress
 
 
@@ -243,7 +243,11 @@ def _render_failed(job: MediaJob, code: str) -> None:
     render_failed(video_id=job.params["video"], code=code)
 
 
+# A failed, cancelled or abandoned render job fails its video (once: the hook runs where the job ends).
+job_failure_hook(JobKind.RENDER, _render_failed)
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def video_render(job_id: str) -> None:
     """Render, disclose, sign and store one avatar video."""
-    job_execute(job_id=job_id, work=_render_work, on_failure=_render_failed)
+    job_execute(job_id=job_id, work=_render_work)

@@ -62,6 +62,16 @@ class JobOutcome:
 Work = Callable[[MediaJob, JobProgress, Path], dict[str, Any] | JobOutcome]
 FailureHook = Callable[[MediaJob, str], None]
 
+# The domain side of a failed or cancelled job, by job kind (e.g. the video a render was for), called
+# with the job and the error code in the same fenced transaction that ends the job: by its worker, or
+# by the stall check when the worker is gone for good. Apps register theirs with `job_failure_hook`.
+FAILURE_HOOKS: dict[str, FailureHook] = {}
+
+
+def job_failure_hook(kind: str, hook: FailureHook) -> None:
+    FAILURE_HOOKS[kind] = hook
+
+
 # Exceptions whose message is written for the person who started the job. Apps whose engines raise
 # their own error types add them here (see the apps' AppConfig.ready).
 USER_FACING_ERRORS: list[type[Exception]] = [MediaError, ApplicationError]
@@ -70,12 +80,8 @@ USER_FACING_ERRORS: list[type[Exception]] = [MediaError, ApplicationError]
 CANCELLATION_ERRORS: list[type[Exception]] = [JobCancelled]
 
 
-def job_execute(*, job_id: uuid.UUID | str, work: Work, on_failure: FailureHook | None = None) -> None:
-    """Claim the job and run `work(job, progress, scratch_dir)`; its result is recorded if it still holds the job.
-
-    `on_failure(job, code)` records a failed or cancelled job in its domain (e.g. the video it was
-    rendering); it runs in the same fenced transaction as the job's own failure, so only once.
-    """
+def job_execute(*, job_id: uuid.UUID | str, work: Work) -> None:
+    """Claim the job and run `work(job, progress, scratch_dir)`; its result is recorded if it still holds the job."""
     job = job_claim(job_id=job_id)
     if job is None:
         logger.info(
@@ -93,20 +99,18 @@ def job_execute(*, job_id: uuid.UUID | str, work: Work, on_failure: FailureHook 
                 outcome = JobOutcome(result=outcome)
             _job_finish(job, outcome)
     except tuple(CANCELLATION_ERRORS) as exc:
-        _job_end(job, code=getattr(exc, "code", "cancelled"), cancelled=True, on_failure=on_failure)
+        _job_end(job, code=getattr(exc, "code", "cancelled"), cancelled=True)
     except SoftTimeLimitExceeded:
         _job_end(
             job,
             code="job_timeout",
             message="The job took longer than the time allowed and was stopped. Try a shorter file.",
-            on_failure=on_failure,
         )
     except tuple(USER_FACING_ERRORS) as exc:
         _job_end(
             job,
             code=getattr(exc, "code", "job_failed"),
             message=getattr(exc, "message", str(exc)),
-            on_failure=on_failure,
         )
     except Exception:
         logger.exception("job crashed", extra=log)
@@ -114,7 +118,6 @@ def job_execute(*, job_id: uuid.UUID | str, work: Work, on_failure: FailureHook 
             job,
             code="internal_error",
             message="An unexpected error stopped the job. It has been logged; you can try again.",
-            on_failure=on_failure,
         )
     else:
         logger.info("job succeeded", extra=log)
@@ -142,9 +145,7 @@ def _job_finish(job: MediaJob, outcome: JobOutcome) -> None:
             raise job_refusal(job)
 
 
-def _job_end(
-    job: MediaJob, *, code: str, message: str = "", cancelled: bool = False, on_failure: FailureHook | None
-) -> None:
+def _job_end(job: MediaJob, *, code: str, message: str = "", cancelled: bool = False) -> None:
     """Record a cancelled or failed job, and its domain's side, if the attempt still holds it."""
 
     def write() -> bool:
@@ -154,8 +155,8 @@ def _job_end(
 
     try:
         with job_fenced(job, refuse_cancelled=False):
-            if on_failure is not None:
-                on_failure(job, code)
+            if (hook := FAILURE_HOOKS.get(job.kind)) is not None:
+                hook(job, code)
             if not write():  # pragma: no cover - the fence holds the row
                 raise job_refusal(job)
     except JobCancelled:  # with refuse_cancelled=False only a lost claim refuses: JobSuperseded

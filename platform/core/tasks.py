@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.jobs import job_execute, job_outputs_discard, output_store, scratch_sweep, upload_fetch
+from core.jobs import (
+    FAILURE_HOOKS,
+    job_execute,
+    job_outputs_discard,
+    output_store,
+    scratch_sweep,
+    upload_fetch,
+)
 from core.models import JobKind, JobStatus, MediaJob
 from core.progress import JobProgress, job_broadcast
 
@@ -71,27 +79,41 @@ def jobs_requeue_stalled() -> int:
         id__in=[job_id for job_id, *_, status in stalled if status == JobStatus.QUEUED],
         status=JobStatus.QUEUED,
     ).update(heartbeat_at=now)
-    ending = list(
-        MediaJob.objects.filter(stale)
-        .filter(Q(attempts__gte=settings.JOB_MAX_ATTEMPTS) | Q(cancel_requested=True))
-        .values_list("id", flat=True)
-    )
-    cancelled = MediaJob.objects.filter(stale, id__in=ending, cancel_requested=True).update(
-        status=JobStatus.CANCELLED, stage="cancelled", eta_seconds=None, finished_at=now
-    )
-    exhausted = MediaJob.objects.filter(stale, id__in=ending, attempts__gte=settings.JOB_MAX_ATTEMPTS).update(
-        status=JobStatus.FAILED,
-        stage="failed",
-        error_code="worker_lost",
-        error_message="The worker running this job stopped repeatedly; please try again later.",
-        eta_seconds=None,
-        finished_at=now,
-    )
-    for job_id in MediaJob.objects.filter(id__in=ending, finished_at=now).values_list("id", flat=True):
-        job_outputs_discard(job_id=job_id, everything=True)
-        job_broadcast(job_id=job_id)
+    ended = 0
+    for job in MediaJob.objects.filter(stale).filter(
+        Q(attempts__gte=settings.JOB_MAX_ATTEMPTS) | Q(cancel_requested=True)
+    ):
+        ended += _job_abandon(job, now=now)
     scratch_sweep()
-    return len(stalled) + cancelled + exhausted
+    return len(stalled) + ended
+
+
+def _job_abandon(job: MediaJob, *, now: datetime) -> int:
+    """End a job whose worker is gone for good, with its domain side; 0 if its worker came back meanwhile."""
+    fields: dict[str, Any]
+    if job.cancel_requested:
+        code, fields = "cancelled", {"status": JobStatus.CANCELLED, "stage": "cancelled"}
+    else:
+        code = "worker_lost"
+        fields = {
+            "status": JobStatus.FAILED,
+            "stage": "failed",
+            "error_code": code,
+            "error_message": "The worker running this job stopped repeatedly; please try again later.",
+        }
+    with transaction.atomic():
+        # Fenced like a worker's own write: same attempt, and no heartbeat since the check read it.
+        ended = (
+            MediaJob.objects.held_by(job)
+            .filter(heartbeat_at=job.heartbeat_at)
+            .update(**fields, eta_seconds=None, finished_at=now)
+        )
+        if ended and (hook := FAILURE_HOOKS.get(job.kind)) is not None:
+            hook(job, code)
+    if ended:
+        job_outputs_discard(job_id=job.id, everything=True)
+        job_broadcast(job_id=job.id)
+    return ended
 
 
 _TASKS: dict[str, Task] = {JobKind.VIDEO_PROXY: video_proxy_run}

@@ -21,6 +21,7 @@ from django.utils import timezone
 from consent.ledger import ledger_append
 from consent.models import LedgerEntry
 from core.jobs import (
+    FAILURE_HOOKS,
     JobHeartbeat,
     JobOutcome,
     job_checkpoint,
@@ -46,14 +47,14 @@ def _job(clinic: ClinicPeople) -> MediaJob:
 class Worker(threading.Thread):
     """A second worker: `job_execute` in a thread of its own, with its own database connection."""
 
-    def __init__(self, job: MediaJob, work: Callable[..., Any], **kwargs: Any) -> None:
+    def __init__(self, job: MediaJob, work: Callable[..., Any]) -> None:
         super().__init__(daemon=True)
-        self.job_id, self.work, self.kwargs = job.id, work, kwargs
+        self.job_id, self.work = job.id, work
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            job_execute(job_id=self.job_id, work=self.work, **self.kwargs)
+            job_execute(job_id=self.job_id, work=self.work)
         except BaseException as exc:  # noqa: BLE001 — reported to the test
             self.error = exc
         finally:
@@ -119,7 +120,11 @@ def test_a_job_silent_for_longer_than_its_lease_keeps_its_worker_and_runs_once(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("stale_ending", ["returns its result", "crashes"])
 def test_once_a_dead_workers_job_is_taken_over_its_attempt_can_write_nothing(
-    clinic_a: ClinicPeople, settings: Any, caplog: pytest.LogCaptureFixture, stale_ending: str
+    clinic_a: ClinicPeople,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    stale_ending: str,
 ) -> None:
     """Issue 9 finding 12: the first worker records the signing entry, then goes silent (no
     heartbeat) past the lease; a second worker takes the job as attempt 2, reuses that entry and
@@ -183,14 +188,15 @@ def test_once_a_dead_workers_job_is_taken_over_its_attempt_can_write_nothing(
     def on_failure(job: MediaJob, code: str) -> None:
         failures.append((job.attempts, code))
 
-    first = Worker(job, first_work, on_failure=on_failure)
+    monkeypatch.setitem(FAILURE_HOOKS, job.kind, on_failure)  # as a render fails its video
+    first = Worker(job, first_work)
     first.start()
     assert paused.wait(10)
     time.sleep(LEASE + 0.3)
     settings.JOB_HEARTBEAT_SECONDS = 0.2
     job.refresh_from_db()
     assert job.stalled_seconds is not None  # finding 13: shown as stalled, not "about N s left"
-    job_execute(job_id=job.id, work=second_work, on_failure=on_failure)
+    job_execute(job_id=job.id, work=second_work)
     job.refresh_from_db()
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
     with caplog.at_level(logging.INFO, logger="core.jobs"):
@@ -341,6 +347,43 @@ def test_the_stall_check_ends_a_stalled_job_whose_cancel_was_asked(
     assert jobs_requeue_stalled() == 1
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and job.finished_at is not None
+
+
+def test_a_render_whose_worker_is_lost_for_good_fails_its_video_once(
+    texts: ClinicPeople, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Issue 9 finding 12: a render out of attempts was marked `worker_lost` while its video stayed
+    "rendering" forever; the stall check now ends the job and its video together, once."""
+    from avatars.models import NarrationSource, VideoStatus
+    from avatars.services import enrollment_stock_get_or_create, render_request, script_approve, script_save
+
+    clinician = texts.clinician
+    script = script_save(
+        actor=clinician,
+        enrollment_id=enrollment_stock_get_or_create(actor=clinician).id,
+        title="Morning glucose",
+        language="en",
+        topic="diabetes",
+        audience="patients",
+        channel="portal",
+        text="Check your blood sugar before breakfast.",
+        narration_source=NarrationSource.TTS,
+    )
+    script_approve(actor=clinician, script_id=script.id)
+    with django_capture_on_commit_callbacks(execute=False):
+        video = render_request(actor=clinician, script_id=script.id)
+    settings.JOB_MAX_ATTEMPTS = 1
+    job = job_claim(job_id=video.job.id)
+    assert job is not None
+    _silence(job, settings.JOB_LEASE_SECONDS + 5)
+    assert jobs_requeue_stalled() == 1
+    assert jobs_requeue_stalled() == 0
+    job.refresh_from_db()
+    video.refresh_from_db()
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "worker_lost")
+    assert video.status == VideoStatus.FAILED
+    (failed,) = LedgerEntry.objects.filter(object_id=str(video.id), event_type="render.failed")
+    assert json.loads(failed.entry)["data"] == {"code": "worker_lost"}
 
 
 def test_a_dead_worker_is_noticed_within_two_minutes_by_default(settings: Any) -> None:
