@@ -38,6 +38,7 @@ from avatars.engine.anonymize.specs import (
     ResidualFace,
     TrackReport,
 )
+from avatars.engine.anonymize.streams import FrameReader, FrameWriter
 from avatars.engine.anonymize.synthetic import PALETTES
 from avatars.engine.anonymize.track import BufferedFrame, Observation, Track, Tracker, half_size
 
@@ -86,6 +87,11 @@ def _validate(spec: AnonymizeSpec) -> None:
                 "A face to keep is not a 128-value dlib embedding; enroll that face again.",
                 code="invalid_spec",
             )
+    if spec.keep_voice is not None and np.shape(spec.keep_voice) != (256,):
+        raise AnonymizeError(
+            "The clinician's voice template is not a 256-value resemblyzer embedding; enroll the voice again.",
+            code="invalid_spec",
+        )
     for box in spec.redactions:
         if len(box.box) != 4 or not all(0.0 <= v <= 1.0 for v in box.box):
             raise AnonymizeError(
@@ -230,11 +236,17 @@ class _Run:
     """State of one run; `anonymize()` below drives it."""
 
     def __init__(
-        self, spec: AnonymizeSpec, info: _Input, seed: int, writer: Any, audio: NDArray[np.float32] | None
+        self,
+        spec: AnonymizeSpec,
+        info: _Input,
+        seed: int,
+        out: FrameWriter,
+        audio: NDArray[np.float32] | None,
     ) -> None:
         self.spec = spec
         self.info = info
-        self.writer = writer
+        self.out = out
+        self.width, self.height = info.width - info.width % 2, info.height - info.height % 2
         self.audio = audio
         self.audio_written = 0
         self.replacer = Replacer(spec.mode, seed)
@@ -393,9 +405,9 @@ class _Run:
         # their nearest slot, which keeps the picture in step with the sound.
         slot = round((when - self.info.start) * self.info.fps)
         copies = 1 if self.written == 0 else max(0, slot - self.written + 1)
-        picture = rgb[: self.writer.height, : self.writer.width]
+        picture = rgb[: self.height, : self.width]
         for _ in range(copies):
-            self.writer.write_frame(picture)
+            self.out.frame(picture)
             self.written += 1
         self.write_audio(round(self.written / self.info.fps * voice.RATE))
 
@@ -404,7 +416,7 @@ class _Run:
             return
         until = min(until, len(self.audio))
         if until > self.audio_written:
-            self.writer.write_audio(np.asarray(self.audio[self.audio_written : until]))
+            self.out.audio(np.array(self.audio[self.audio_written : until], dtype=np.float32))
             self.audio_written = until
 
 
@@ -479,25 +491,38 @@ def anonymize(spec: AnonymizeSpec, progress: Progress | None = None) -> Anonymiz
                 with_audio=audio is not None,
                 audio_rate=voice.RATE,
             ) as writer:
-                run = _Run(spec, info, int(rng.integers(2**31)), writer, audio)
-                for index, (rgb, when) in enumerate(_frames(spec.input)):
-                    if rgb.shape[:2] != (info.height, info.width):
-                        raise AnonymizeError(
-                            "The picture size changes during the video; export it again at one size.",
-                            code="video_size",
-                        )
-                    frame = BufferedFrame(index, rgb, half_size(rgb), when)
-                    run.buffer.append(frame)
-                    run.tracker.update(frame)
-                    run.sample_identities(frame)
-                    while len(run.buffer) > run.depth:
+                out = FrameWriter(writer)
+                reader = FrameReader(lambda: _frames(spec.input), half_size)
+                run = _Run(spec, info, int(rng.integers(2**31)), out, audio)
+                try:
+                    for index, (rgb, half, when) in enumerate(reader):
+                        if rgb.shape[:2] != (info.height, info.width):
+                            raise AnonymizeError(
+                                "The picture size changes during the video; export it again at one size.",
+                                code="video_size",
+                            )
+                        frame = BufferedFrame(index, rgb, half, when)
+                        run.buffer.append(frame)
+                        run.tracker.update(frame)
+                        run.sample_identities(frame)
+                        while len(run.buffer) > run.depth:
+                            run.emit(run.buffer.popleft())
+                        if index % 10 == 9:
+                            _report(
+                                progress, 0.1 + 0.88 * min(1.0, (index + 1) / info.frame_estimate), "faces"
+                            )
+                    while run.buffer:
                         run.emit(run.buffer.popleft())
-                    if index % 10 == 9:
-                        _report(progress, 0.1 + 0.88 * min(1.0, (index + 1) / info.frame_estimate), "faces")
-                while run.buffer:
-                    run.emit(run.buffer.popleft())
-                if audio is not None:
-                    run.write_audio(len(audio))
+                    if audio is not None:
+                        run.write_audio(len(audio))
+                    out.finish()
+                except BaseException:
+                    # The encoder thread must be idle before the writer is aborted under it.
+                    with contextlib.suppress(BaseException):
+                        out.finish()
+                    raise
+                finally:
+                    reader.close()
             partial.replace(spec.output)
         except BaseException:
             with contextlib.suppress(OSError):
