@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -37,7 +37,7 @@ from consent.services import (
     patient_consent_grant,
     patient_consent_withdraw,
 )
-from core.api.pagination import paginated_response
+from core.api.pagination import ApiPagination, paginated_response
 from core.errors import ApplicationError
 
 
@@ -112,6 +112,8 @@ class PatientConsentOut(serializers.ModelSerializer):
 
 class LikenessConsentListApi(APIView):
     """List likeness consents (scoped by role) or sign a new one (clinicians)."""
+
+    pagination_class = ApiPagination
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -188,6 +190,8 @@ class LikenessConsentEvidenceApi(APIView):
 
 
 class PatientConsentListApi(APIView):
+    pagination_class = ApiPagination
+
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "PatientConsentListInput"
@@ -267,6 +271,8 @@ class LedgerFilterSerializer(serializers.Serializer):
 class LedgerEntryListApi(APIView):
     """Ledger entries of the clinic (oversight roles) or about oneself (others), newest first."""
 
+    pagination_class = ApiPagination
+
     @extend_schema(parameters=[LedgerFilterSerializer], responses=LedgerEntryOut(many=True))
     def get(self, request: Request) -> Response:
         filters = LedgerFilterSerializer(data=request.query_params)
@@ -278,7 +284,12 @@ class LedgerEntryListApi(APIView):
 class LedgerProofApi(APIView):
     """Inclusion proof of one visible entry in the tree of `tree_size` entries (default: all)."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("tree_size", int, required=False, description="Default: the whole log.")
+        ],
+        responses=dict,
+    )
     def get(self, request: Request, seq: int) -> Response:
         if not ledger_entry_list(user=request.user).filter(seq=seq).exists():
             raise ApplicationError("Ledger entry not found.", code="not_found", status=404)
@@ -291,7 +302,15 @@ class LedgerProofApi(APIView):
 
 
 class LedgerConsistencyApi(APIView):
-    @extend_schema(responses=dict)
+    """Proof that the tree of `old` entries is a prefix of the tree of `new` (default: all) entries."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("old", int, required=True),
+            OpenApiParameter("new", int, required=False, description="Default: the whole log."),
+        ],
+        responses=dict,
+    )
     def get(self, request: Request) -> Response:
         try:
             old = int(request.query_params["old"])

@@ -237,3 +237,14 @@ def test_only_the_consenting_clinician_uploads_the_statement(texts: ClinicPeople
     )
     assert response.status_code == 404
     assert not Upload.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["/api/v1/ledger/entries/", "/api/v1/members/"])
+def test_a_page_size_beyond_any_database_integer_is_cut_to_the_largest_page(
+    texts: ClinicPeople, url: str
+) -> None:
+    """Issue 9 finding 9 (audit of API input reaching a query): ?limit=10**23 was a 500 (the
+    integer overflowed the database query)."""
+    response = api_client(texts.compliance).get(url, {"limit": str(10**23)})
+    assert response.status_code == 200
+    assert set(response.json()) == {"count", "next", "previous", "results"}

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.pagination import paginated_response
+from core.api.pagination import ApiPagination, paginated_response
 from core.errors import ApplicationError, CoreErrorCode
 from core.http import stored_file_response
 from core.models import MediaJob, Role
@@ -114,6 +114,8 @@ class MeApi(APIView):
 
 
 class JobListApi(APIView):
+    pagination_class = ApiPagination
+
     @extend_schema(responses=JobOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         return paginated_response(self, request, job_list(user=request.user), JobOutputSerializer)
@@ -178,6 +180,8 @@ class UploadOutputSerializer(serializers.Serializer):
 
 
 class UploadListApi(APIView):
+    pagination_class = ApiPagination
+
     @extend_schema(responses=UploadOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         return paginated_response(self, request, upload_list(user=request.user), UploadOutputSerializer)
@@ -190,6 +194,8 @@ class UploadDetailApi(APIView):
 
 
 class MemberListApi(APIView):
+    pagination_class = ApiPagination
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "MemberListOutput"
