@@ -2,7 +2,8 @@
 
 An API never answers HTML: under /api/ an unhandled exception becomes the API error format, a 503
 with Retry-After when a backing service (database, Redis, broker) is unreachable and a 500 that names
-nothing internal otherwise. A page whose backing service is unreachable gets a plain 503 page (it
+nothing internal otherwise, and Django's own HTML error pages (a URL that matches no route) become
+the same format with their status. A page whose backing service is unreachable gets a plain 503 page (it
 cannot use the site layout, which reads the signed-in user from the database); other page errors are
 left to Django.
 
@@ -24,8 +25,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from core.api.errors import unhandled_error
-from core.errors import RETRY_AFTER_SECONDS, is_infrastructure_fault
+from core.api.errors import error_body, unhandled_error
+from core.errors import RETRY_AFTER_SECONDS, CoreErrorCode, is_infrastructure_fault
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,22 @@ def _note_exception(sender: Any, request: HttpRequest | None = None, **kwargs: A
     exc = sys.exc_info()[1]
     if request is not None and exc is not None:
         setattr(request, _NOTED, exc)
+
+
+_HTTP_CODES = {
+    400: CoreErrorCode.INVALID_INPUT,
+    403: CoreErrorCode.PERMISSION_DENIED,
+    404: CoreErrorCode.NOT_FOUND,
+    500: CoreErrorCode.SERVER_ERROR,
+}
+
+
+def _is_html_api_error(request: HttpRequest, response: HttpResponse) -> bool:
+    return (
+        request.path_info.startswith("/api/")
+        and response.status_code >= 400
+        and str(response.get("Content-Type", "")).startswith("text/html")
+    )
 
 
 def fault_response(request: HttpRequest, exc: BaseException) -> HttpResponse | None:
@@ -64,7 +81,12 @@ class FaultResponseMiddleware:
         response = self.get_response(request)
         exc = getattr(request, _NOTED, None)
         if exc is not None and response.status_code >= 500:
-            return fault_response(request, exc) or response
+            response = fault_response(request, exc) or response
+        if _is_html_api_error(request, response):
+            # Django's own error pages (an /api/ URL that matches no route, an error without an
+            # exception) in the API's format; the status stays.
+            body = error_body(f"{response.reason_phrase}.", _HTTP_CODES.get(response.status_code, "error"))
+            return JsonResponse(body, status=response.status_code)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -45,7 +45,7 @@ class Run:
 def _record(run: Run, case: Any, response: Any) -> None:
     run.requests += 1
     run.statuses[response.status_code] += 1
-    content_type = response.headers.get("Content-Type", "")
+    content_type = response.headers.get("content-type", [""])[0]  # lower-case keys, lists of values
     if response.status_code >= 500 or content_type.startswith("text/html"):
         run.failures.append(
             f"{response.status_code} {content_type} {case.method} {case.formatted_path} "

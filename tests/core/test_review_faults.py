@@ -277,3 +277,13 @@ def test_a_video_uploaded_while_the_broker_is_down_stays_queued_and_the_sweeper_
         app.conf.task_always_eager = False
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_api_url_that_matches_no_route_is_a_json_404(db: None, settings: Any, debug: bool) -> None:
+    """Issue 9 finding 10 (an API never answers HTML; found by the Schemathesis run): a malformed id
+    in an API path answered Django's HTML 404 page."""
+    settings.DEBUG = debug
+    response = Client().post("/api/v1/consents/likeness/not-a-uuid/evidence/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("application/json")
+    assert response.json() == {"message": "Not Found.", "code": "not_found", "extra": {}}
