@@ -55,7 +55,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[HostileFile]:
 class Endpoint:
     name: str
     api: bool
-    #: (client, url, extra form fields, file field) for the prepared clinic.
+    #: Given the clinic and a valid video: (client, url, other form fields, other files).
     prepare: Callable[[ClinicPeople, Path], tuple[Client, str, dict[str, str], dict[str, tuple[str, bytes]]]]
     field: str
 
