@@ -68,7 +68,8 @@ def blend_mask(face: RealFace, rng: np.random.Generator) -> NDArray[np.float32]:
     return np.asarray(mask / peak if peak > 0 else mask, dtype=np.float32)
 
 
-def _colour_jitter(image: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+def colour_jitter(image: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+    """Channel gains and offsets, a hue/saturation change and a contrast change."""
     import cv2
 
     out = image * rng.uniform(0.85, 1.15, 3).astype(np.float32) + rng.uniform(-20, 20, 3).astype(np.float32)
@@ -81,7 +82,8 @@ def _colour_jitter(image: NDArray[np.float32], rng: np.random.Generator) -> NDAr
     return np.asarray((out - out.mean()) * contrast + out.mean(), dtype=np.float32)
 
 
-def _frequency_jitter(image: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+def frequency_jitter(image: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+    """Softer, resampled or sharpened: the texture of another camera, codec or generator."""
     import cv2
 
     choice = rng.integers(3)
@@ -122,9 +124,9 @@ def self_blend(face: RealFace, rng: np.random.Generator) -> tuple[NDArray[np.uin
     source, target = image.copy(), image.copy()
     # One of the two copies gets the colour and sharpness change, as in the original method; a
     # paste can be darker or lighter, sharper or softer than its surroundings.
-    altered = _colour_jitter(source, rng) if rng.random() < 0.8 else source
+    altered = colour_jitter(source, rng) if rng.random() < 0.8 else source
     if rng.random() < 0.7:
-        altered = _frequency_jitter(altered, rng)
+        altered = frequency_jitter(altered, rng)
     if rng.random() < 0.5:
         source = altered
     else:

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detection.engine.errors import AnalyzerUnavailable, DetectionError
-from detection.engine.faces import detect
+from detection.engine.faces import FaceFinder, detect
 from detection.engine.identity import FaceIdentityTracker, voice_identity
 from detection.engine.manipulation import ManipulationTracker, forgery_model
 from detection.engine.media import MediaInfo, image_frame, iter_frames, media_info, read_audio, read_image
@@ -81,6 +81,7 @@ class _Visual:
     manipulation: ManipulationTracker | None = None
     motion: FaceMotionTracker | None = None
     unavailable: dict[str, AnalyzerResult] = field(default_factory=dict)
+    finder: FaceFinder = field(default_factory=FaceFinder)
     sampled: int = 0
     decoded: int = 0
 
@@ -111,7 +112,8 @@ class _Visual:
     ) -> None:
         self.sampled += 1
         with self.clock.stage("face_detection"):
-            faces = detect(rgb, thorough=still)[: self.spec.max_faces_per_frame]
+            found = detect(rgb, thorough=True) if still else self.finder.find(rgb)
+            faces = found[: self.spec.max_faces_per_frame]
         if self.identity is not None:
             with self.clock.stage(Analyzer.FACE_IDENTITY):
                 self.identity.add(rgb, faces, time=time)

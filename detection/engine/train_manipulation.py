@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from detection.engine.faces import face_crop
 from detection.engine.nets import FACE_MAP, FaceForgeryNet
-from detection.engine.sbi import RealFace, self_blend
+from detection.engine.sbi import RealFace, colour_jitter, frequency_jitter, self_blend
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_MEDIA = REPO.parent / "shared" / "media"
@@ -158,6 +158,14 @@ def make_sample(
         image, mask = self_blend(face, rng)
     else:
         image, mask = face.image, np.zeros(face.image.shape[:2], np.float32)
+        # Real faces get the same whole-picture colour and texture changes that one side of a
+        # self-blend gets: otherwise "recoloured or resharpened all over" would itself mean fake,
+        # and a real video from another camera would look forged.
+        if rng.random() < 0.4:
+            altered = colour_jitter(image.astype(np.float32), rng)
+            if rng.random() < 0.7:
+                altered = frequency_jitter(altered, rng)
+            image = np.clip(altered, 0, 255).astype(np.uint8)
     if rng.random() < 0.25:
         image = _tighten(image, face.box, rng)
     width = face.box[2] - face.box[0]
@@ -215,25 +223,36 @@ class _Batches(IterableDataset[tuple[NDArray[np.uint8], NDArray[np.float32], NDA
             yield _batch(self.faces, self.pairs, rng)
 
 
-def _fit_platt(logits: NDArray[np.float64], labels: NDArray[np.float64]) -> tuple[float, float]:
-    """Logistic regression of the label on the logit (Platt scaling), by Newton's method."""
-    scale, bias = 1.0, 0.0
-    for _ in range(50):
-        z = scale * logits + bias
-        p = 1 / (1 + np.exp(-z))
-        w = p * (1 - p) + 1e-9
-        gradient = np.array([((p - labels) * logits).sum(), (p - labels).sum()])
-        hessian = np.array([[(w * logits * logits).sum(), (w * logits).sum()], [(w * logits).sum(), w.sum()]])
-        hessian += np.eye(2) * 1e-3
-        step = np.linalg.solve(hessian, gradient)
-        scale, bias = scale - step[0], bias - step[1]
-        if np.abs(step).max() < 1e-8:
-            break
-    return float(scale), float(bias)
+def fit_platt(logits: NDArray[np.float64], labels: NDArray[np.float64]) -> tuple[float, float]:
+    """Platt scaling: logistic regression of the label on the logit (a little L2 keeps it finite
+    when the classes barely overlap)."""
+    from scipy.optimize import minimize
+
+    def loss(params: NDArray[np.float64]) -> float:
+        z = params[0] * logits + params[1]
+        return float(np.mean(np.logaddexp(0.0, z) - labels * z) + 1e-3 * params[0] ** 2)
+
+    fitted = minimize(loss, np.array([1.0, 0.0]), method="L-BFGS-B")
+    return float(fitted.x[0]), float(fitted.x[1])
+
+
+def _validation_logits(
+    net: FaceForgeryNet, batches: list[tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.float32]]]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    logits: list[float] = []
+    labels: list[float] = []
+    net.eval()
+    with torch.inference_mode():
+        for crops, _, batch_labels in batches:
+            values, _ = net(torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0)
+            logits.extend(values.tolist())
+            labels.extend(batch_labels.tolist())
+    net.train()
+    return np.array(logits), np.array(labels)
 
 
 def train(
-    *, media: Path, out: Path, steps: int, pairs: int, seed: int, threads: int, log_every: int = 100
+    *, media: Path, out: Path, steps: int, pairs: int, seed: int, threads: int, log_every: int = 150
 ) -> dict[str, float]:
     """Train, calibrate on held-out people, save weights + calibration + threshold; return metrics."""
     import torch.nn.functional as functional
@@ -247,11 +266,16 @@ def train(
     validation = [f for f, h in zip(data.faces, held, strict=True) if h]
     print(f"real faces: {len(training)} for training, {len(validation)} held out", flush=True)
 
+    from detection.engine.metrics import roc_auc
+
+    check = np.random.default_rng(seed + 1)
+    held_out = [_batch(validation, 64, check) for _ in range(4)]
     net = FaceForgeryNet()
-    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps, pct_start=0.1)
     net.train()
     running = 0.0
+    best_auc, best_step, best_state = -1.0, 0, {k: v.detach().clone() for k, v in net.state_dict().items()}
     batches = DataLoader(
         _Batches(training, pairs, steps, seed), batch_size=None, num_workers=1, prefetch_factor=4
     )
@@ -266,25 +290,26 @@ def train(
         schedule.step()
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % log_every == 0:
-            print(f"step {step}/{steps} loss {running:.3f} {time.monotonic() - started:.0f} s", flush=True)
+            logit_array, label_array = _validation_logits(net, held_out)
+            auc = roc_auc(logit_array[label_array == 1], logit_array[label_array == 0])
+            print(
+                f"step {step}/{steps} loss {running:.3f} held-out AUC {auc:.3f} {time.monotonic() - started:.0f} s",
+                flush=True,
+            )
+            # Keep the checkpoint that separates held-out people's real and self-blended faces
+            # best: with few identities the network starts memorising the training faces.
+            if auc > best_auc:
+                best_auc, best_step = auc, step
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
 
+    net.load_state_dict(best_state)
+    logit_array, label_array = _validation_logits(net, held_out)
     net.eval()
-    check = np.random.default_rng(seed + 1)
-    val_logits: list[float] = []
-    val_labels: list[float] = []
-    with torch.inference_mode():
-        for _ in range(4):
-            crops, _, labels = _batch(validation, 64, check)
-            logits, _ = net(torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0)
-            val_logits.extend(logits.tolist())
-            val_labels.extend(labels.tolist())
-    logit_array, label_array = np.array(val_logits), np.array(val_labels)
-    scale, bias = _fit_platt(logit_array, label_array)
+    scale, bias = fit_platt(logit_array, label_array)
     calibrated = 1 / (1 + np.exp(-(scale * logit_array + bias)))
     threshold = float(np.quantile(calibrated[label_array == 0], 0.99))
-    from detection.engine.metrics import roc_auc
-
     metrics = {
+        "best_step": float(best_step),
         "validation_auc_real_vs_self_blended": roc_auc(
             calibrated[label_array == 1], calibrated[label_array == 0]
         ),

@@ -223,7 +223,7 @@ def train(*, media: Path, out: Path, steps: int, batch: int, seed: int, threads:
 
     from detection.engine.metrics import roc_auc
     from detection.engine.nets import SpeechSpoofNet
-    from detection.engine.train_manipulation import _fit_platt
+    from detection.engine.train_manipulation import fit_platt
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -271,7 +271,7 @@ def train(*, media: Path, out: Path, steps: int, batch: int, seed: int, threads:
             logits_list.append(float(window_logits.mean()))
             labels_list.append(float(recording.synthetic))
     logit_array, label_array = np.array(logits_list), np.array(labels_list)
-    scale, bias = _fit_platt(logit_array, label_array)
+    scale, bias = fit_platt(logit_array, label_array)
     calibrated = 1 / (1 + np.exp(-(scale * logit_array + bias)))
     threshold = max(0.5, float(np.quantile(calibrated[label_array == 0], 0.99)))
     metrics = {
