@@ -157,7 +157,10 @@ def face_crop(
     pad_right, pad_bottom = max(0, left + side - width), max(0, top + side - height)
     region = rgb[max(0, top) : min(height, top + side), max(0, left) : min(width, left + side)]
     if pad_left or pad_top or pad_right or pad_bottom:
-        region = cv2.copyMakeBorder(region, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
+        region = np.asarray(
+            cv2.copyMakeBorder(region, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE),
+            dtype=np.uint8,
+        )
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     crop = cv2.resize(region, (size, size), interpolation=interpolation)
     return np.asarray(crop, dtype=np.uint8), (left, top, side)

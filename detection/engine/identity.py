@@ -220,7 +220,14 @@ class _VoiceModel:
             from resemblyzer.audio import normalize_volume
             from resemblyzer.hparams import audio_norm_target_dBFS
         self.encoder = statement._voices().encoder
-        self.normalize = lambda wav: normalize_volume(wav, audio_norm_target_dBFS, increase_only=True)
+        self._normalize_volume = normalize_volume
+        self._target_dbfs = audio_norm_target_dBFS
+
+    def normalize(self, wav: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Raise quiet speech to resemblyzer's reference loudness (never lowers it)."""
+        return np.asarray(
+            self._normalize_volume(wav, self._target_dbfs, increase_only=True), dtype=np.float32
+        )
 
 
 _voice_model: _VoiceModel | None = None

@@ -58,12 +58,16 @@ def blend_mask(face: RealFace, rng: np.random.Generator) -> NDArray[np.float32]:
     flow_x = cv2.resize(grid[0], (width, height), interpolation=cv2.INTER_CUBIC)
     flow_y = cv2.resize(grid[1], (width, height), interpolation=cv2.INTER_CUBIC)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    mask = cv2.remap(mask, xx + flow_x, yy + flow_y, cv2.INTER_LINEAR, borderValue=0.0)
+    mask = np.asarray(
+        cv2.remap(mask, xx + flow_x, yy + flow_y, cv2.INTER_LINEAR, borderValue=0.0), dtype=np.float32
+    )
     kernel = max(1, int(eye_distance * rng.uniform(0.02, 0.12)))
     element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * kernel + 1, 2 * kernel + 1))
-    mask = cv2.erode(mask, element) if rng.random() < 0.5 else cv2.dilate(mask, element)
+    mask = np.asarray(
+        cv2.erode(mask, element) if rng.random() < 0.5 else cv2.dilate(mask, element), dtype=np.float32
+    )
     sigma = eye_distance * rng.uniform(0.03, 0.25)
-    mask = cv2.GaussianBlur(mask, (0, 0), max(sigma, 0.5))
+    mask = np.asarray(cv2.GaussianBlur(mask, (0, 0), max(sigma, 0.5)), dtype=np.float32)
     peak = float(mask.max())
     return np.asarray(mask / peak if peak > 0 else mask, dtype=np.float32)
 
@@ -109,7 +113,10 @@ def _geometric_jitter(
 
     scale = rng.uniform(0.94, 1.06)
     shift = rng.uniform(-0.03, 0.03, 2) * size
-    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), rng.uniform(-3, 3), scale)
+    matrix = np.asarray(
+        cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), rng.uniform(-3, 3), scale),
+        dtype=np.float64,
+    )
     matrix[:, 2] += shift
     height, width = image.shape[:2]
     return np.asarray(

@@ -139,8 +139,8 @@ def _visual_pass(
     visual = _Visual(spec, wanted, info, clock)
     if info.kind == "image":
         with clock.stage("decode"):
-            frame = image_frame(read_image(spec.path))
-        visual.sample(frame.rgb(), frame.luma, time=0.0, index=0, still=True)
+            still = image_frame(read_image(spec.path))
+        visual.sample(still.rgb(), still.luma, time=0.0, index=0, still=True)
         visual.decoded = 1
         return visual
     interval = 1.0 / spec.sample_fps

@@ -121,7 +121,7 @@ def _frames(samples: NDArray[np.float32], length: int, hop: int) -> NDArray[np.f
     padded = np.pad(samples.astype(np.float64), (length, length))
     count = 1 + (len(padded) - length) // hop
     index = np.arange(length)[None, :] + hop * np.arange(count)[:, None]
-    return padded[index]
+    return np.asarray(padded[index], dtype=np.float64)
 
 
 def _overlap_add(

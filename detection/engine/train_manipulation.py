@@ -116,14 +116,18 @@ def _degrade(image: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.u
     size = out.shape[0]
     if rng.random() < 0.5:
         small = max(24, int(size * rng.uniform(0.3, 0.9)))
-        out = cv2.resize(cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (size, size))
+        out = np.asarray(
+            cv2.resize(cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (size, size)),
+            dtype=np.uint8,
+        )
     if rng.random() < 0.1:
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.2))
+        out = np.asarray(cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.2)), dtype=np.uint8)
     if rng.random() < 0.7:
         quality = int(rng.uniform(35, 95))
         ok, encoded = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            out = np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1])
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            out = np.ascontiguousarray(np.asarray(decoded, dtype=np.uint8)[..., ::-1])
     if rng.random() < 0.2:
         noise = rng.normal(0, rng.uniform(1, 5), out.shape)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
@@ -183,7 +187,10 @@ def make_sample(
     if rng.random() < 0.5:
         crop, mask_crop = crop[:, ::-1], mask_crop[:, ::-1]
     soft = mask_crop.astype(np.float32) / 255.0
-    boundary = cv2.resize(4 * soft * (1 - soft), (FACE_MAP, FACE_MAP), interpolation=cv2.INTER_AREA)
+    boundary = np.asarray(
+        cv2.resize(4 * soft * (1 - soft), (FACE_MAP, FACE_MAP), interpolation=cv2.INTER_AREA),
+        dtype=np.float32,
+    )
     peak = float(boundary.max())
     boundary = boundary / peak if peak > 0.05 else np.zeros_like(boundary)
     return np.ascontiguousarray(crop), np.asarray(boundary, dtype=np.float32)
@@ -285,7 +292,7 @@ def train(
         loss = functional.binary_cross_entropy_with_logits(logits, labels)
         loss = loss + 0.5 * functional.binary_cross_entropy_with_logits(boundary, maps)
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         schedule.step()
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()

@@ -254,7 +254,7 @@ def train(*, media: Path, out: Path, steps: int, batch: int, seed: int, threads:
         logits, _ = net(torch.from_numpy(np.stack(windows)[:, None]))
         loss = functional.binary_cross_entropy_with_logits(logits, labels)
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         schedule.step()
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()

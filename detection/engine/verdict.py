@@ -42,15 +42,15 @@ class VerdictKind(StrEnum):
     NO_CLINICIAN = "no enrolled clinician found"
 
 
-TITLES = {
-    Analyzer.PROVENANCE: "Provenance (C2PA signature, watermark, fingerprint)",
-    Analyzer.FACE_IDENTITY: "Face identity",
-    Analyzer.VOICE_IDENTITY: "Voice identity",
-    Analyzer.VISUAL_MANIPULATION: "Visual manipulation (face-blending detector)",
-    Analyzer.LIP_SYNC: "Lip-sync consistency",
-    Analyzer.IDENTITY_DRIFT: "Identity drift across frames",
-    Analyzer.BLENDING_FLICKER: "Blending flicker",
-    Analyzer.SYNTHETIC_SPEECH: "Synthetic speech",
+TITLES: dict[str, str] = {
+    Analyzer.PROVENANCE.value: "Provenance (C2PA signature, watermark, fingerprint)",
+    Analyzer.FACE_IDENTITY.value: "Face identity",
+    Analyzer.VOICE_IDENTITY.value: "Voice identity",
+    Analyzer.VISUAL_MANIPULATION.value: "Visual manipulation (face-blending detector)",
+    Analyzer.LIP_SYNC.value: "Lip-sync consistency",
+    Analyzer.IDENTITY_DRIFT.value: "Identity drift across frames",
+    Analyzer.BLENDING_FLICKER.value: "Blending flicker",
+    Analyzer.SYNTHETIC_SPEECH.value: "Synthetic speech",
 }
 
 
@@ -97,7 +97,7 @@ def _identified(results: Sequence[AnalyzerResult]) -> SubjectMatch | None:
 
 
 def _line(result: AnalyzerResult) -> str:
-    title = TITLES.get(Analyzer(result.name), result.name) if result.name in Analyzer else result.name
+    title = TITLES.get(result.name, result.name)
     if result.skipped:
         return f"{title}: not measured ({result.skipped})"
     state = "positive" if result.flagged else "negative"
@@ -132,7 +132,7 @@ def verdict_from(results: Sequence[AnalyzerResult], provenance_state: Provenance
         )
     elif flags:
         kind, headline = VerdictKind.SUSPECTED_DEEPFAKE, f"suspected unauthorized deepfake of {who}"
-        names = ", ".join(TITLES[Analyzer(f)].lower() for f in flags)
+        names = ", ".join(TITLES.get(f, f).lower() for f in flags)
         reason = (
             f"{who} appears to be depicted, the file has no platform provenance, and there is manipulation "
             f"evidence ({names})."
