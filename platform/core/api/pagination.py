@@ -25,6 +25,6 @@ def paginated_response(
     The view declares `pagination_class = ApiPagination`, which also documents the parameters and
     the page envelope in the OpenAPI schema.
     """
-    paginator = view.pagination_class()  # type: ignore[attr-defined]
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
