@@ -10,7 +10,10 @@ Each generator takes or makes mono float32 speech at 16 kHz:
 * `mcadams`: McAdams-coefficient voice anonymisation (the formants' pole angles raised to a power,
   the excitation kept), the transformation SPEC §3.5 names for patient voices;
 * `lpc_vocoder`: a source-filter vocoder: the recording's spectral envelope driven by a synthetic
-  pulse train (voiced) or noise (unvoiced), a robotic "voice clone" of the simplest kind.
+  pulse train (voiced) or noise (unvoiced), a robotic "voice clone" of the simplest kind;
+* `harmonic_vocoder`: a sinusoidal vocoder: harmonics of the tracked pitch with amplitudes from
+  the cepstrally smoothed spectral envelope, and envelope-shaped noise where speech is unvoiced
+  (the analysis-synthesis scheme of parametric TTS back ends).
 
 Deterministic for a given input and `numpy.random.Generator`.
 """
@@ -212,3 +215,45 @@ def lpc_vocoder(
     result = _overlap_add(out, hop, len(samples), window)
     peak = float(np.abs(result).max()) or 1.0
     return np.asarray(result / peak * float(np.abs(samples).max()), dtype=np.float32)
+
+
+def harmonic_vocoder(samples: NDArray[np.float32], *, harmonics: int = 60) -> NDArray[np.float32]:
+    """Resynthesise speech as pitch harmonics plus shaped noise from its spectral envelope."""
+    import librosa
+
+    hop, n_fft = 160, 1024
+    audio = samples.astype(np.float64)
+    f0 = librosa.yin(audio, fmin=70, fmax=350, sr=AUDIO_RATE, frame_length=n_fft, hop_length=hop)
+    magnitude = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop))
+    # Cepstral smoothing: keep the first 30 quefrencies (the envelope), drop the harmonic ripple.
+    cepstrum = np.fft.irfft(np.log(magnitude + 1e-6), axis=0)
+    cepstrum[30:-30] = 0.0
+    envelope = np.exp(np.fft.rfft(cepstrum, axis=0).real)[: magnitude.shape[0]]
+    flatness = librosa.feature.spectral_flatness(S=magnitude)[0]
+    energy = magnitude.mean(axis=0)
+    voiced = ((flatness < 0.1) & (energy > 0.2 * np.median(energy))).astype(np.float64)
+    frames = min(len(f0), envelope.shape[1])
+    times = np.arange(len(audio)) / hop
+    pitch = np.interp(times, np.arange(frames), f0[:frames])
+    voicing = np.interp(times, np.arange(frames), voiced[:frames])
+    bin_hz = AUDIO_RATE / n_fft
+    out = np.zeros(len(audio))
+    phase = np.cumsum(2 * np.pi * pitch / AUDIO_RATE)
+    for k in range(1, harmonics + 1):
+        frequency = k * f0[:frames]
+        if float(frequency.min()) >= AUDIO_RATE / 2 - 200:
+            break
+        bins = np.clip(np.round(frequency / bin_hz).astype(int), 0, envelope.shape[0] - 1)
+        amplitude = np.where(frequency < AUDIO_RATE / 2 - 200, envelope[bins, np.arange(frames)], 0.0)
+        out += np.interp(times, np.arange(frames), amplitude) * np.cos(k * phase)
+    noise = np.random.default_rng(len(audio)).normal(0, 1, len(audio))
+    shaped = librosa.istft(
+        librosa.stft(noise, n_fft=n_fft, hop_length=hop)[:, :frames] * envelope[:, :frames],
+        hop_length=hop,
+        length=len(audio),
+    )
+    voiced_rms = float(np.sqrt(np.mean(out**2))) or 1.0
+    noise_rms = float(np.sqrt(np.mean(shaped**2))) or 1.0
+    mixed = voicing * out / voiced_rms + (1 - voicing) * shaped / noise_rms * 0.3
+    target = float(np.sqrt(np.mean(audio**2)))
+    return np.asarray(mixed / (float(np.sqrt(np.mean(mixed**2))) or 1.0) * target, dtype=np.float32)

@@ -262,8 +262,12 @@ def train(
     *, media: Path, out: Path, steps: int, pairs: int, seed: int, threads: int, log_every: int = 150
 ) -> dict[str, float]:
     """Train, calibrate on held-out people, save weights + calibration + threshold; return metrics."""
+    import cv2
     import torch.nn.functional as functional
 
+    # OpenCV's thread pool must not exist when the batch worker is forked (a forked pool
+    # deadlocks); one OpenCV thread per process is all a 128-pixel crop needs anyway.
+    cv2.setNumThreads(1)
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     started = time.monotonic()

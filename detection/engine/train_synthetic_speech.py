@@ -6,7 +6,8 @@
 Real speech: LibriSpeech speakers `TRAIN_SPEAKERS` (`../shared/media/speech/librispeech`) and the
 GRID clips' sound (`../shared/media/talking/grid`). Synthetic speech (`speech_generators`): the
 product's espeak-ng voices (`TRAINING_VOICES`, the first `TRAINING_SENTENCES` sentences),
-Griffin-Lim mel inversion and phase-vocoder pitch shifts of the training speakers.
+Griffin-Lim mel inversion, phase-vocoder pitch shifts and a harmonic (sinusoidal) vocoder of the
+training speakers.
 
 Held out, never trained on: speaker `VALIDATION_SPEAKER` (calibration and threshold only) and
 `TEST_SPEAKERS`, the remaining sentences, the Klatt espeak voices, McAdams anonymisation and
@@ -20,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,16 +82,29 @@ def _head(samples: NDArray[np.float32]) -> NDArray[np.float32]:
     return samples[: int(TRANSFORM_SECONDS * AUDIO_RATE)]
 
 
-def _transformed(real: Sequence[Recording], rng: np.random.Generator) -> list[Recording]:
+def _griffin_lim(real: Sequence[Recording]) -> list[Recording]:
+    return [Recording(f"{r.name}-gl", "griffin_lim", generate.griffin_lim(_head(r.samples))) for r in real]
+
+
+def _pitch_shift(real: Sequence[Recording]) -> list[Recording]:
     made = []
     for index, recording in enumerate(real):
-        head = _head(recording.samples)
-        made.append(Recording(f"{recording.name}-gl", "griffin_lim", generate.griffin_lim(head)))
         semitones = (-4, -3, -2, 2, 3, 4)[index % 6]
         made.append(
-            Recording(f"{recording.name}-ps{semitones}", "pitch_shift", generate.pitch_shift(head, semitones))
+            Recording(
+                f"{recording.name}-ps{semitones}",
+                "pitch_shift",
+                generate.pitch_shift(_head(recording.samples), semitones),
+            )
         )
     return made
+
+
+def _harmonic_vocoder(real: Sequence[Recording]) -> list[Recording]:
+    return [
+        Recording(f"{r.name}-hv", "harmonic_vocoder", generate.harmonic_vocoder(_head(r.samples)))
+        for r in real
+    ]
 
 
 def _tts(sentences: Sequence[str], voices: Sequence[str], kind: str, *, per_sentence: int) -> list[Recording]:
@@ -129,47 +143,84 @@ def _load(path: Path) -> list[Recording]:
         ]
 
 
+def _cached(name: str, make: Callable[[], list[Recording]]) -> list[Recording]:
+    path = CACHE / f"speech_{name}.npz"
+    if path.is_file():
+        return _load(path)
+    recordings = make()
+    _save(path, recordings)
+    return recordings
+
+
 def training_corpus(media: Path = SHARED_MEDIA) -> tuple[list[Recording], list[Recording]]:
-    """(training, validation) recordings, generated once and cached."""
-    train_path, validation_path = CACHE / "speech_train.npz", CACHE / "speech_validation.npz"
-    if train_path.is_file() and validation_path.is_file():
-        return _load(train_path), _load(validation_path)
-    rng = np.random.default_rng(7)
-    real = _librispeech(media, TRAIN_SPEAKERS)
-    grid = _clip_sound(sorted((media / "talking" / "grid").glob("*.mpg")))
-    training = real + grid + _transformed(real, rng)
-    training += _tts(
-        generate.SENTENCES[: generate.TRAINING_SENTENCES], generate.TRAINING_VOICES, "tts", per_sentence=2
+    """(training, validation) recordings, generated once per kind and cached."""
+    grid = sorted((media / "talking" / "grid").glob("*.mpg"))
+    speakers = _cached("train_real", lambda: _librispeech(media, TRAIN_SPEAKERS))
+    real = speakers + _cached("train_grid", lambda: _clip_sound(grid))
+    made: list[Recording] = []
+    for kind, make in (
+        ("griffin_lim", _griffin_lim),
+        ("pitch_shift", _pitch_shift),
+        ("harmonic_vocoder", _harmonic_vocoder),
+    ):
+        made += _cached(f"train_{kind}", lambda make=make: make(speakers))
+    made += _cached(
+        "train_tts",
+        lambda: _tts(
+            generate.SENTENCES[: generate.TRAINING_SENTENCES], generate.TRAINING_VOICES, "tts", per_sentence=2
+        ),
     )
-    held = _librispeech(media, (VALIDATION_SPEAKER,))
-    validation = held + _transformed(held, rng)
-    validation += _tts(generate.SENTENCES[:8], generate.TRAINING_VOICES[::-1], "tts", per_sentence=1)
-    _save(train_path, training)
-    _save(validation_path, validation)
-    return training, validation
+
+    def validation() -> list[Recording]:
+        held = _librispeech(media, (VALIDATION_SPEAKER,))
+        voices = generate.TRAINING_VOICES[::-1]
+        return (
+            held
+            + _griffin_lim(held)
+            + _pitch_shift(held)
+            + _harmonic_vocoder(held)
+            + _tts(generate.SENTENCES[:8], voices, "tts", per_sentence=1)
+        )
+
+    return real + made, _cached("validation", validation)
 
 
 def test_corpus(media: Path = SHARED_MEDIA) -> list[Recording]:
     """Held-out speakers and recordings, held-out generation kinds and in-domain kinds on new speech."""
-    path = CACHE / "speech_test.npz"
-    if path.is_file():
-        return _load(path)
-    rng = np.random.default_rng(8)
-    real = _librispeech(media, TEST_SPEAKERS)
-    other = _clip_sound(sorted((media / "talking" / "retalking").glob("*.*")))
+    real = _cached("test_real", lambda: _librispeech(media, TEST_SPEAKERS))
+    other = _cached("test_other", lambda: _clip_sound(sorted((media / "talking" / "retalking").glob("*.*"))))
+
+    def mcadams() -> list[Recording]:
+        alphas = (0.75, 0.8, 0.85, 0.9)
+        return [
+            Recording(
+                f"{r.name}-mcadams{alphas[i % 4]}",
+                "mcadams",
+                generate.mcadams(_head(r.samples), alphas[i % 4]),
+            )
+            for i, r in enumerate(real)
+        ]
+
+    def lpc() -> list[Recording]:
+        rng = np.random.default_rng(8)
+        return [
+            Recording(f"{r.name}-lpc", "lpc_vocoder", generate.lpc_vocoder(_head(r.samples), rng))
+            for r in real
+        ]
+
+    sentences = generate.SENTENCES[generate.TRAINING_SENTENCES :]
     made: list[Recording] = []
-    for index, recording in enumerate(real):
-        head = _head(recording.samples)
-        alpha = (0.75, 0.8, 0.85, 0.9)[index % 4]
-        made.append(Recording(f"{recording.name}-mcadams{alpha}", "mcadams", generate.mcadams(head, alpha)))
-        made.append(Recording(f"{recording.name}-lpc", "lpc_vocoder", generate.lpc_vocoder(head, rng)))
-    made += _transformed(real, rng)
-    test_sentences = generate.SENTENCES[generate.TRAINING_SENTENCES :]
-    made += _tts(test_sentences, generate.TEST_VOICES, "tts_klatt", per_sentence=2)
-    made += _tts(test_sentences, generate.TRAINING_VOICES, "tts", per_sentence=1)
-    corpus = real + other + made
-    _save(path, corpus)
-    return corpus
+    for kind, make in (
+        ("mcadams", mcadams),
+        ("lpc_vocoder", lpc),
+        ("griffin_lim", lambda: _griffin_lim(real)),
+        ("pitch_shift", lambda: _pitch_shift(real)),
+        ("harmonic_vocoder", lambda: _harmonic_vocoder(real)),
+        ("tts_klatt", lambda: _tts(sentences, generate.TEST_VOICES, "tts_klatt", per_sentence=2)),
+        ("tts", lambda: _tts(sentences, generate.TRAINING_VOICES, "tts", per_sentence=1)),
+    ):
+        made += _cached(f"test_{kind}", make)
+    return real + other + made
 
 
 def _augmented(recording: Recording, rng: np.random.Generator) -> NDArray[np.float32]:
