@@ -1,6 +1,8 @@
-"""Error codes of the consent domain."""
+"""Error codes of the consent domain: every ApplicationError raised in the consent app uses one."""
 
 from enum import StrEnum
+
+from core.errors import CoreErrorCode
 
 
 class ConsentErrorCode(StrEnum):
@@ -23,3 +25,7 @@ class ConsentErrorCode(StrEnum):
     LABEL_INVALID = "disclosure_label_invalid"
     LABEL_REQUIRED = "disclosure_label_required"
     NOT_ALLOWED = "consent_not_allowed"
+    # The platform's generic refusals, spelled as the kernel spells them so clients see one code.
+    NOT_FOUND = CoreErrorCode.NOT_FOUND.value
+    PERMISSION_DENIED = CoreErrorCode.PERMISSION_DENIED.value
+    INVALID_INPUT = CoreErrorCode.INVALID_INPUT.value

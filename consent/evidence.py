@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from consent.errors import ConsentErrorCode
 from consent.exports.fhir import consent_bundle
 from consent.exports.pdf import evidence_report_pdf
 from consent.exports.records import ConsentRecord, IntegrityRecord, LedgerEventRecord, SignatureRecord
@@ -249,18 +250,20 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
     if actor.role not in OVERSIGHT_ROLES:
         raise ApplicationError(
             "Only compliance officers and clinic admins export evidence.",
-            code="permission_denied",
+            code=ConsentErrorCode.PERMISSION_DENIED,
             status=403,
         )
     if request.format not in EXPORT_FORMATS:
         raise ApplicationError(
-            f"Unknown export format {request.format!r}; use csv, json, fhir or pdf.", code="invalid_input"
+            f"Unknown export format {request.format!r}; use csv, json, fhir or pdf.",
+            code=ConsentErrorCode.INVALID_INPUT,
         )
     if request.fhir_version not in ("R5", "R4B"):
-        raise ApplicationError("FHIR version must be R5 or R4B.", code="invalid_input")
+        raise ApplicationError("FHIR version must be R5 or R4B.", code=ConsentErrorCode.INVALID_INPUT)
     if not request.recipient.strip() or not request.purpose.strip():
         raise ApplicationError(
-            "Say who receives this export and why (accounting of disclosures).", code="invalid_input"
+            "Say who receives this export and why (accounting of disclosures).",
+            code=ConsentErrorCode.INVALID_INPUT,
         )
     records = _records(actor, request.filters)
     events = [event_record(e) for e in ledger_entry_list(user=actor, filters=request.filters)[:5000]]

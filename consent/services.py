@@ -480,7 +480,7 @@ def _get_for_update(model: type, *, clinic_id: Any, object_id: Any, **filters: A
     try:
         return model.objects.select_for_update().get(clinic_id=clinic_id, id=object_id, **filters)
     except (model.DoesNotExist, ValueError, TypeError):
-        raise _refuse("Consent not found.", "not_found", status=404) from None
+        raise _refuse("Consent not found.", ConsentErrorCode.NOT_FOUND, status=404) from None
 
 
 def likeness_consent_statement_upload(

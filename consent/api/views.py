@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from consent.errors import ConsentErrorCode
 from consent.evidence import ExportRequest, evidence_export
 from consent.ledger import (
     ledger_consistency_proof,
@@ -44,7 +45,9 @@ from core.errors import ApplicationError
 def _oversight(request: Request) -> None:
     if request.user.role not in OVERSIGHT_ROLES:
         raise ApplicationError(
-            "Only compliance officers and clinic admins can do this.", code="permission_denied", status=403
+            "Only compliance officers and clinic admins can do this.",
+            code=ConsentErrorCode.PERMISSION_DENIED,
+            status=403,
         )
 
 
@@ -292,12 +295,12 @@ class LedgerProofApi(APIView):
     )
     def get(self, request: Request, seq: int) -> Response:
         if not ledger_entry_list(user=request.user).filter(seq=seq).exists():
-            raise ApplicationError("Ledger entry not found.", code="not_found", status=404)
+            raise ApplicationError("Ledger entry not found.", code=ConsentErrorCode.NOT_FOUND, status=404)
         size = request.query_params.get("tree_size")
         try:
             proof = ledger_inclusion_proof(seq=seq, tree_size=int(size) if size else None)
         except ValueError as exc:
-            raise ApplicationError(str(exc), code="invalid_input") from exc
+            raise ApplicationError(str(exc), code=ConsentErrorCode.INVALID_INPUT) from exc
         return Response(proof.__dict__)
 
 
@@ -318,7 +321,8 @@ class LedgerConsistencyApi(APIView):
             return Response(ledger_consistency_proof(old_size=old, new_size=new))
         except (KeyError, ValueError) as exc:
             raise ApplicationError(
-                "Give old (and optionally new) tree sizes: 0 < old ≤ new ≤ log size.", code="invalid_input"
+                "Give old (and optionally new) tree sizes: 0 < old ≤ new ≤ log size.",
+                code=ConsentErrorCode.INVALID_INPUT,
             ) from exc
 
 
