@@ -6,7 +6,8 @@ A clinic admin publishes its own versions later; signatures keep pointing at the
 from __future__ import annotations
 
 from consent.models import ConsentKind, ConsentText, DisclosureLabel
-from consent.services import consent_text_publish, disclosure_label_publish
+from consent.services.labels import disclosure_label_publish
+from consent.services.texts import consent_text_publish
 from core.models import User
 
 DEFAULT_TEXTS = {

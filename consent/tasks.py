@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from consent.ledger import ledger_sign_head
-from consent.services import likeness_consents_expire
+from consent.services.likeness import likeness_consents_expire
 
 
 @shared_task

@@ -42,18 +42,17 @@ from consent.selectors import (
     patient_consent_list,
     patients_of,
 )
-from consent.services import (
+from consent.services.labels import disclosure_label_publish
+from consent.services.likeness import (
     LikenessScope,
     clinician_departure_record,
-    consent_text_publish,
-    disclosure_label_publish,
     likeness_consent_revoke,
     likeness_consent_sign,
     likeness_consent_statement_upload,
     likeness_consent_verify_manual,
-    patient_consent_grant,
-    patient_consent_withdraw,
 )
+from consent.services.patient import patient_consent_grant, patient_consent_withdraw
+from consent.services.texts import consent_text_publish
 from core.errors import ApplicationError
 from core.models import Role, User
 

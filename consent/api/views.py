@@ -29,15 +29,14 @@ from consent.selectors import (
     likeness_consent_list,
     patient_consent_list,
 )
-from consent.services import (
+from consent.services.likeness import (
     LikenessScope,
     likeness_consent_revoke,
     likeness_consent_sign,
     likeness_consent_statement_upload,
     likeness_consent_verify_manual,
-    patient_consent_grant,
-    patient_consent_withdraw,
 )
+from consent.services.patient import patient_consent_grant, patient_consent_withdraw
 from core.api.pagination import ApiPagination, paginated_response
 from core.errors import ApplicationError
 

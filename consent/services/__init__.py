@@ -1,20 +1,17 @@
-"""Consent services (being split by sub-domain)."""
+"""Consent workflows, one module per sub-domain: `texts`, `labels` (disclosure labels and clinical
+review), `signatures` (re-authentication and signature binding), `likeness` (a clinician's likeness
+consent and the render gate) and `patient` (patient consents).
 
+Every state change and its ledger entry commit in one transaction. Nothing is deleted.
+
+Other apps import from `consent.services`: the names below are what they use (the render gate, use
+counting, disclosure rendering, the statement check's result, and the likeness lifecycle their tests
+drive). Code inside the consent app imports from the sub-domain module.
+"""
+
+from consent.services.labels import RenderedDisclosure, disclosure_render
 from consent.services.likeness import (
-    LABEL_PLACEHOLDERS,
-    LABEL_REQUIRED_WORDS,
-    LIKENESS_MEANING,
-    PATIENT_MEANINGS,
-    REVOCABLE,
     IntendedUse,
-    LikenessScope,
-    RenderedDisclosure,
-    clinical_review_record,
-    clinician_departure_record,
-    consent_text_publish,
-    disclosure_label_publish,
-    disclosure_label_required,
-    disclosure_render,
     likeness_consent_assert_allows,
     likeness_consent_attach_evidence,
     likeness_consent_record_use,
@@ -22,31 +19,11 @@ from consent.services.likeness import (
     likeness_consent_sign,
     likeness_consent_statement_upload,
     likeness_consent_verify_automated,
-    likeness_consent_verify_manual,
-    likeness_consents_expire,
-    likeness_terms,
-    patient_consent_grant,
-    patient_consent_is_active,
-    patient_consent_withdraw,
-    patient_terms,
-    signature_binding,
-    signature_is_valid,
 )
 
 __all__ = [
     "IntendedUse",
-    "LABEL_PLACEHOLDERS",
-    "LABEL_REQUIRED_WORDS",
-    "LIKENESS_MEANING",
-    "LikenessScope",
-    "PATIENT_MEANINGS",
-    "REVOCABLE",
     "RenderedDisclosure",
-    "clinical_review_record",
-    "clinician_departure_record",
-    "consent_text_publish",
-    "disclosure_label_publish",
-    "disclosure_label_required",
     "disclosure_render",
     "likeness_consent_assert_allows",
     "likeness_consent_attach_evidence",
@@ -55,13 +32,4 @@ __all__ = [
     "likeness_consent_sign",
     "likeness_consent_statement_upload",
     "likeness_consent_verify_automated",
-    "likeness_consent_verify_manual",
-    "likeness_consents_expire",
-    "likeness_terms",
-    "patient_consent_grant",
-    "patient_consent_is_active",
-    "patient_consent_withdraw",
-    "patient_terms",
-    "signature_binding",
-    "signature_is_valid",
 ]

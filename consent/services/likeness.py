@@ -1,4 +1,5 @@
-"""Consent workflows: texts, labels, signatures, likeness and patient consents, and the render gate.
+"""The likeness consent of a clinician: signing, the recorded statement and its verification,
+revocation, departure and expiry, and the render gate every video passes.
 
 Every state change and its ledger entry commit in one transaction. Nothing is deleted.
 """
@@ -6,9 +7,6 @@ Every state change and its ledger entry commit in one transaction. Nothing is de
 from __future__ import annotations
 
 import hashlib
-import logging
-import string
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,319 +16,23 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consent import merkle
 from consent.errors import ConsentErrorCode
 from consent.hooks import consent_end_handlers, evidence_checkers
 from consent.ledger import ledger_append
 from consent.models import (
-    PATIENT_KINDS,
-    ClinicalReview,
     ConsentKind,
     ConsentText,
-    DisclosureLabel,
-    LegalBasis,
     LikenessConsent,
     LikenessStatus,
-    PatientConsent,
-    PatientConsentStatus,
     Representation,
-    Signature,
     VerificationMethod,
 )
-from core.errors import ApplicationError
+from consent.services._common import get_for_update, refuse, require_role
+from consent.services.signatures import signature_create
 from core.models import Role, User
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
-
-logger = logging.getLogger(__name__)
-
-
-def _refuse(message: str, code: str, *, status: int = 400, **extra: Any) -> ApplicationError:
-    return ApplicationError(message, code=code, status=status, extra=extra)
-
-
-def _require_role(actor: User, *roles: str) -> None:
-    if actor.role not in roles:
-        raise _refuse("Your role cannot do this.", ConsentErrorCode.NOT_ALLOWED, status=403)
-
-
-# --- texts and labels ----------------------------------------------------------------------------
-
-
-def consent_text_publish(*, actor: User, kind: str, language: str, title: str, body: str) -> ConsentText:
-    """Publish a new version of a consent text; earlier signatures keep pointing at their version."""
-    _require_role(actor, Role.CLINIC_ADMIN)
-    if kind not in ConsentKind.values:
-        raise _refuse(f"Unknown consent kind {kind!r}.", ConsentErrorCode.INVALID_SCOPE)
-    if len(body.strip()) < 40:
-        raise _refuse(
-            "A consent text must explain what is consented to (at least 40 characters).",
-            ConsentErrorCode.INVALID_SCOPE,
-        )
-    with transaction.atomic():
-        latest = (
-            ConsentText.objects.select_for_update()
-            .filter(clinic_id=actor.clinic_id, kind=kind, language=language)
-            .order_by("-version")
-            .first()
-        )
-        text = ConsentText.objects.create(
-            clinic_id=actor.clinic_id,
-            kind=kind,
-            language=language,
-            version=(latest.version + 1) if latest else 1,
-            title=title.strip(),
-            body=body.strip(),
-            created_by=actor,
-        )
-        ledger_append(
-            event_type="consent_text.published",
-            clinic_id=actor.clinic_id,
-            object_type="consent_text",
-            object_id=text.id,
-            actor=actor,
-            data={"kind": kind, "language": language, "version": text.version, "sha256": text.sha256},
-        )
-    return text
-
-
-LABEL_REQUIRED_WORDS = ("AI",)
-LABEL_PLACEHOLDERS = {"clinician", "clinic", "contact", "consent_date"}
-
-
-def _placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-
-
-def disclosure_label_publish(
-    *, actor: User, language: str, visible_text: str, spoken_start: str, spoken_end: str
-) -> DisclosureLabel:
-    """Publish a label version. It must say the content is AI-generated, whose likeness, that they
-    consented, and how to reach a human (AB 3030; EU AI Act Art. 50)."""
-    _require_role(actor, Role.CLINIC_ADMIN)
-    for name, template in (
-        ("visible text", visible_text),
-        ("spoken start", spoken_start),
-        ("spoken end", spoken_end),
-    ):
-        unknown = _placeholders(template) - LABEL_PLACEHOLDERS
-        if unknown:
-            raise _refuse(
-                f"The {name} uses unknown placeholders: {', '.join(sorted(unknown))}.",
-                ConsentErrorCode.LABEL_INVALID,
-            )
-    missing = [p for p in ("clinician", "contact") if p not in _placeholders(visible_text)]
-    if missing or "AI" not in visible_text or "consent" not in visible_text.lower():
-        raise _refuse(
-            "The visible label must say the video is AI-generated (the word 'AI'), name the clinician "
-            "({clinician}), say they consented, and give a human contact ({contact}).",
-            ConsentErrorCode.LABEL_INVALID,
-            missing=missing,
-        )
-    if "AI" not in spoken_start or "AI" not in spoken_end:
-        raise _refuse(
-            "Both spoken disclaimers must say the video is AI-generated.", ConsentErrorCode.LABEL_INVALID
-        )
-    with transaction.atomic():
-        latest = (
-            DisclosureLabel.objects.select_for_update()
-            .filter(clinic_id=actor.clinic_id, language=language)
-            .order_by("-version")
-            .first()
-        )
-        digest = hashlib.sha256("\x1f".join([visible_text, spoken_start, spoken_end]).encode()).hexdigest()
-        label = DisclosureLabel.objects.create(
-            clinic_id=actor.clinic_id,
-            language=language,
-            version=(latest.version + 1) if latest else 1,
-            visible_text=visible_text,
-            spoken_start=spoken_start,
-            spoken_end=spoken_end,
-            sha256=digest,
-            created_by=actor,
-        )
-        ledger_append(
-            event_type="disclosure_label.published",
-            clinic_id=actor.clinic_id,
-            object_type="disclosure_label",
-            object_id=label.id,
-            actor=actor,
-            data={"language": language, "version": label.version, "sha256": digest},
-        )
-    return label
-
-
-@dataclass(frozen=True)
-class RenderedDisclosure:
-    label_id: str
-    visible: str
-    spoken_start: str
-    spoken_end: str
-
-
-def disclosure_render(
-    *, label: DisclosureLabel, clinician: User, consent: LikenessConsent
-) -> RenderedDisclosure:
-    """Fill a label's placeholders for one video."""
-    clinic = clinician.clinic
-    contact = clinic.contact_phone or clinic.contact_email
-    values = {
-        "clinician": clinician.printed_name,
-        "clinic": clinic.name,
-        "contact": contact,
-        "consent_date": (consent.signature.signed_at if consent.signature else consent.created_at)
-        .date()
-        .isoformat(),
-    }
-    return RenderedDisclosure(
-        str(label.id),
-        label.visible_text.format(**values),
-        label.spoken_start.format(**values),
-        label.spoken_end.format(**values),
-    )
-
-
-def clinical_review_record(*, reviewer: User, licence: str, content_sha256: str) -> ClinicalReview:
-    """Record that a licensed clinician reviewed this exact content (the only way to omit a label)."""
-    _require_role(reviewer, Role.CLINICIAN)
-    if len(content_sha256) != 64 or not licence.strip():
-        raise _refuse(
-            "A review needs the content's SHA-256 and the reviewer's licence number.",
-            ConsentErrorCode.LABEL_INVALID,
-        )
-    with transaction.atomic():
-        review = ClinicalReview.objects.create(
-            clinic_id=reviewer.clinic_id,
-            reviewer=reviewer,
-            reviewer_name=reviewer.printed_name,
-            licence=licence.strip(),
-            content_sha256=content_sha256,
-            reviewed_at=timezone.now(),
-        )
-        ledger_append(
-            event_type="clinical_review.recorded",
-            clinic_id=reviewer.clinic_id,
-            object_type="clinical_review",
-            object_id=review.id,
-            actor=reviewer,
-            data={"content_sha256": content_sha256},
-        )
-    return review
-
-
-def disclosure_label_required(*, clinic_id: Any, content_sha256: str) -> bool:
-    """A label is required unless a licensed clinician's review of exactly this content is recorded."""
-    return not ClinicalReview.objects.filter(clinic_id=clinic_id, content_sha256=content_sha256).exists()
-
-
-# --- signatures ----------------------------------------------------------------------------------
-
-
-def _reauthenticate(user: User, password: str, otp: str) -> str:
-    if not user.check_password(password or ""):
-        raise _refuse(
-            "Your password is needed to sign, and it did not match.",
-            ConsentErrorCode.REAUTH_FAILED,
-            status=403,
-        )
-    devices = TOTPDevice.objects.filter(user=user, confirmed=True)
-    if not devices.exists():
-        return "password"
-    if not otp or not any(device.verify_token(otp.strip()) for device in devices):
-        raise _refuse(
-            "The code from your authenticator app is needed to sign, and it did not match.",
-            ConsentErrorCode.REAUTH_FAILED,
-            status=403,
-        )
-    return "password+totp"
-
-
-def signature_binding(
-    *,
-    record_type: str,
-    record_id: Any,
-    text_sha256: str,
-    terms: dict[str, Any],
-    signer_id: Any,
-    printed_name: str,
-    meaning: str,
-    signed_at: datetime,
-) -> str:
-    """The hash a signature is bound to: the record, the exact text, the chosen terms and the signer."""
-    return hashlib.sha256(
-        merkle.canonical_json(
-            {
-                "record_type": record_type,
-                "record_id": str(record_id),
-                "text_sha256": text_sha256,
-                "terms": terms,
-                "signer": str(signer_id),
-                "printed_name": printed_name,
-                "meaning": meaning,
-                "signed_at": int(signed_at.timestamp() * 1000),
-            }
-        )
-    ).hexdigest()
-
-
-def _sign(
-    *,
-    signer: User,
-    password: str,
-    otp: str,
-    record_type: str,
-    record_id: uuid.UUID,
-    text: ConsentText,
-    terms: dict[str, Any],
-    meaning: str,
-) -> Signature:
-    method = _reauthenticate(signer, password, otp)
-    signed_at = timezone.now()
-    binding = signature_binding(
-        record_type=record_type,
-        record_id=record_id,
-        text_sha256=text.sha256,
-        terms=terms,
-        signer_id=signer.pk,
-        printed_name=signer.printed_name,
-        meaning=meaning,
-        signed_at=signed_at,
-    )
-    return Signature.objects.create(
-        clinic_id=signer.clinic_id,
-        signer=signer,
-        printed_name=signer.printed_name,
-        meaning=meaning,
-        signed_at=signed_at,
-        record_type=record_type,
-        record_id=record_id,
-        text_sha256=text.sha256,
-        binding_sha256=binding,
-        reauthenticated_with=method,
-    )
-
-
-def signature_is_valid(
-    *, signature: Signature, record_type: str, record_id: Any, text: ConsentText, terms: dict[str, Any]
-) -> bool:
-    """Recompute the binding: false if the signature was moved, the text changed, or the terms changed."""
-    if hashlib.sha256(text.body.encode()).hexdigest() != signature.text_sha256:
-        return False
-    expected = signature_binding(
-        record_type=record_type,
-        record_id=record_id,
-        text_sha256=signature.text_sha256,
-        terms=terms,
-        signer_id=signature.signer_id,
-        printed_name=signature.printed_name,
-        meaning=signature.meaning,
-        signed_at=signature.signed_at,
-    )
-    return expected == signature.binding_sha256 and str(signature.record_id) == str(record_id)
-
-
-# --- likeness consent ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -364,23 +66,23 @@ class LikenessScope:
         )
         for name in ("topics", "audiences", "languages", "channels"):
             if not getattr(cleaned, name):
-                raise _refuse(
+                raise refuse(
                     f"Choose at least one of the allowed {name}.", ConsentErrorCode.INVALID_SCOPE, field=name
                 )
         if not 1 <= cleaned.valid_years <= settings.LIKENESS_CONSENT_MAX_YEARS:
-            raise _refuse(
+            raise refuse(
                 f"A likeness consent lasts 1 to {settings.LIKENESS_CONSENT_MAX_YEARS} years.",
                 ConsentErrorCode.INVALID_SCOPE,
                 field="valid_years",
             )
         if cleaned.max_videos is not None and cleaned.max_videos < 1:
-            raise _refuse(
+            raise refuse(
                 "The maximum number of videos must be at least 1.",
                 ConsentErrorCode.INVALID_SCOPE,
                 field="max_videos",
             )
         if cleaned.representation not in Representation.values:
-            raise _refuse(
+            raise refuse(
                 "Unknown kind of representation.", ConsentErrorCode.INVALID_SCOPE, field="representation"
             )
         return cleaned
@@ -412,7 +114,7 @@ def likeness_consent_sign(
     *, clinician: User, scope: LikenessScope, password: str, otp: str = "", text_id: Any | None = None
 ) -> LikenessConsent:
     """Create and sign a likeness consent. It becomes active once the consent evidence is verified."""
-    _require_role(clinician, Role.CLINICIAN)
+    require_role(clinician, Role.CLINICIAN)
     scope = scope.clean()
     text = (
         ConsentText.objects.filter(
@@ -426,7 +128,7 @@ def likeness_consent_sign(
         .first()
     )
     if text is None:
-        raise _refuse("Your clinic has not published a likeness consent text yet.", ConsentErrorCode.NO_TEXT)
+        raise refuse("Your clinic has not published a likeness consent text yet.", ConsentErrorCode.NO_TEXT)
     now = timezone.now()
     with transaction.atomic():
         consent = LikenessConsent(
@@ -446,7 +148,7 @@ def likeness_consent_sign(
             compensation_terms=scope.compensation_terms,
             representation=scope.representation,
         )
-        signature = _sign(
+        signature = signature_create(
             signer=clinician,
             password=password,
             otp=otp,
@@ -476,13 +178,6 @@ def likeness_consent_sign(
     return consent
 
 
-def _get_for_update(model: type, *, clinic_id: Any, object_id: Any, **filters: Any) -> Any:
-    try:
-        return model.objects.select_for_update().get(clinic_id=clinic_id, id=object_id, **filters)
-    except (model.DoesNotExist, ValueError, TypeError):
-        raise _refuse("Consent not found.", ConsentErrorCode.NOT_FOUND, status=404) from None
-
-
 def likeness_consent_statement_upload(
     *, clinician: User, consent_id: Any, file: UploadedFile
 ) -> LikenessConsent:
@@ -507,11 +202,11 @@ def likeness_consent_statement_upload(
 def likeness_consent_attach_evidence(*, clinician: User, consent_id: Any, upload: Any) -> LikenessConsent:
     """Store the clinician's recorded consent statement with the consent (checked by the avatar studio)."""
     with transaction.atomic():
-        consent = _get_for_update(
+        consent = get_for_update(
             LikenessConsent, clinic_id=clinician.clinic_id, object_id=consent_id, clinician=clinician
         )
         if consent.status != LikenessStatus.AWAITING_VERIFICATION:
-            raise _refuse(
+            raise refuse(
                 "Evidence can only be added while the consent awaits verification.",
                 ConsentErrorCode.INVALID_TRANSITION,
             )
@@ -570,11 +265,11 @@ def likeness_consent_verify_manual(
     *, actor: User, consent_id: Any, note_code: str = "reviewed_statement"
 ) -> LikenessConsent:
     """A clinic admin verifies the consent statement by hand (recorded as manual)."""
-    _require_role(actor, Role.CLINIC_ADMIN)
+    require_role(actor, Role.CLINIC_ADMIN)
     with transaction.atomic():
-        consent = _get_for_update(LikenessConsent, clinic_id=actor.clinic_id, object_id=consent_id)
+        consent = get_for_update(LikenessConsent, clinic_id=actor.clinic_id, object_id=consent_id)
         if consent.status != LikenessStatus.AWAITING_VERIFICATION:
-            raise _refuse(
+            raise refuse(
                 f"Only a consent awaiting verification can be verified (this one is {consent.status}).",
                 ConsentErrorCode.INVALID_TRANSITION,
             )
@@ -592,7 +287,7 @@ def likeness_consent_verify_automated(
     with transaction.atomic():
         consent = LikenessConsent.objects.select_for_update().get(id=consent_id)
         if consent.status != LikenessStatus.AWAITING_VERIFICATION:
-            raise _refuse("The consent no longer awaits verification.", ConsentErrorCode.INVALID_TRANSITION)
+            raise refuse("The consent no longer awaits verification.", ConsentErrorCode.INVALID_TRANSITION)
         ledger_append(
             event_type="likeness_consent.evidence_checked",
             clinic_id=consent.clinic_id,
@@ -645,16 +340,16 @@ def likeness_consent_revoke(
 ) -> LikenessConsent:
     """Revoke at once: one action, no password, same page as granting (SPEC principle 2)."""
     with transaction.atomic():
-        consent = _get_for_update(LikenessConsent, clinic_id=actor.clinic_id, object_id=consent_id)
+        consent = get_for_update(LikenessConsent, clinic_id=actor.clinic_id, object_id=consent_id)
         if actor.pk != consent.clinician_id:
-            raise _refuse(
+            raise refuse(
                 "Only the clinician can revoke their own likeness consent; a clinic admin records a "
                 "departure instead.",
                 ConsentErrorCode.NOT_ALLOWED,
                 status=403,
             )
         if consent.status not in REVOCABLE:
-            raise _refuse(
+            raise refuse(
                 f"This consent is already {consent.status}.", ConsentErrorCode.INVALID_TRANSITION, status=409
             )
         _end(consent, status=LikenessStatus.REVOKED, reason=reason, actor=actor)
@@ -663,9 +358,9 @@ def likeness_consent_revoke(
 
 def clinician_departure_record(*, actor: User, clinician_id: Any, reason: str) -> int:
     """A clinic admin records a clinician's departure or death: every usable consent of theirs ends."""
-    _require_role(actor, Role.CLINIC_ADMIN)
+    require_role(actor, Role.CLINIC_ADMIN)
     if reason not in ("clinician_departed", "clinician_deceased"):
-        raise _refuse(
+        raise refuse(
             "Reason must be clinician_departed or clinician_deceased.", ConsentErrorCode.INVALID_SCOPE
         )
     with transaction.atomic():
@@ -714,13 +409,13 @@ def likeness_consent_assert_allows(
     Checked when a render is queued, when it starts and before publication.
     """
     if clinic_id is not None and str(clinic_id) != str(clinician.clinic_id):
-        raise _refuse("This clinician belongs to another clinic.", ConsentErrorCode.OTHER_CLINIC, status=403)
+        raise refuse("This clinician belongs to another clinic.", ConsentErrorCode.OTHER_CLINIC, status=403)
     consents = LikenessConsent.objects.filter(clinician=clinician).order_by("-created_at")
     consent = consents.filter(status=LikenessStatus.ACTIVE).first()
     if consent is None:
         latest = consents.first()
         if latest is None:
-            raise _refuse(
+            raise refuse(
                 f"{clinician.printed_name} has not given likeness consent.",
                 ConsentErrorCode.NO_CONSENT,
                 failed="consent",
@@ -736,7 +431,7 @@ def likeness_consent_assert_allows(
             if latest.status == LikenessStatus.EXPIRED
             else ConsentErrorCode.NOT_ACTIVE
         )
-        raise _refuse(
+        raise refuse(
             f"{clinician.printed_name}'s likeness consent {reasons.get(latest.status, 'is not active')}.",
             code,
             failed="status",
@@ -744,9 +439,9 @@ def likeness_consent_assert_allows(
         )
     now = timezone.now()
     if consent.valid_until <= now:
-        raise _refuse("The likeness consent has expired.", ConsentErrorCode.EXPIRED, failed="valid_until")
+        raise refuse("The likeness consent has expired.", ConsentErrorCode.EXPIRED, failed="valid_until")
     if consent.valid_from > now:
-        raise _refuse(
+        raise refuse(
             "The likeness consent is not valid yet.", ConsentErrorCode.NOT_YET_VALID, failed="valid_from"
         )
     checks = [
@@ -757,20 +452,20 @@ def likeness_consent_assert_allows(
     ]
     for name, wanted, allowed, code in checks:
         if wanted.strip().lower() not in allowed:
-            raise _refuse(
+            raise refuse(
                 f"The consent does not cover the {name} '{wanted}' (allowed: {', '.join(allowed)}).",
                 code,
                 failed=name,
                 allowed=allowed,
             )
     if use.synthetic_voice and not consent.synthetic_voice_allowed:
-        raise _refuse(
+        raise refuse(
             "The consent does not allow a synthetic voice; use the clinician's own recording.",
             ConsentErrorCode.SYNTHETIC_VOICE,
             failed="synthetic_voice",
         )
     if consent.max_videos is not None and consent.uses_count >= consent.max_videos:
-        raise _refuse(
+        raise refuse(
             f"The consent allows {consent.max_videos} videos and all have been made.",
             ConsentErrorCode.USE_LIMIT,
             failed="max_videos",
@@ -787,7 +482,7 @@ def likeness_consent_record_use(
         uses_count=F("uses_count") + 1
     )
     if not updated:
-        raise _refuse("The consent's limit of videos has been reached.", ConsentErrorCode.USE_LIMIT)
+        raise refuse("The consent's limit of videos has been reached.", ConsentErrorCode.USE_LIMIT)
     ledger_append(
         event_type="likeness_consent.used",
         clinic_id=consent.clinic_id,
@@ -797,116 +492,3 @@ def likeness_consent_record_use(
         subject=consent.clinician_id,
         data={"consent": str(consent.id)},
     )
-
-
-# --- patient consents ----------------------------------------------------------------------------
-
-
-PATIENT_MEANINGS = {
-    ConsentKind.PATIENT_RECORDING: "I consent to the recording of my consultation for the purpose stated.",
-    ConsentKind.PATIENT_ANONYMIZATION: "I consent to the anonymization of my recorded consultation.",
-    ConsentKind.PATIENT_USE: "I consent to the use of the anonymized video for the purpose stated.",
-}
-
-
-def patient_consent_grant(
-    *,
-    patient: User,
-    kind: str,
-    purpose: str,
-    password: str,
-    otp: str = "",
-    legal_basis: str = LegalBasis.EXPLICIT_CONSENT,
-) -> PatientConsent:
-    """A patient grants one consent, signed after re-authentication."""
-    _require_role(patient, Role.PATIENT)
-    if kind not in [k.value for k in PATIENT_KINDS]:
-        raise _refuse("Unknown kind of patient consent.", ConsentErrorCode.INVALID_SCOPE, field="kind")
-    if legal_basis not in LegalBasis.values:
-        raise _refuse("Unknown legal basis.", ConsentErrorCode.INVALID_SCOPE, field="legal_basis")
-    purpose = purpose.strip()
-    if not 5 <= len(purpose) <= 300:
-        raise _refuse(
-            "State the purpose in 5 to 300 characters.", ConsentErrorCode.INVALID_SCOPE, field="purpose"
-        )
-    text = ConsentText.objects.filter(clinic_id=patient.clinic_id, kind=kind).order_by("-version").first()
-    if text is None:
-        raise _refuse("Your clinic has not published this consent text yet.", ConsentErrorCode.NO_TEXT)
-    with transaction.atomic():
-        consent_id = uuid.uuid4()
-        terms = {"kind": kind, "purpose": purpose, "legal_basis": legal_basis}
-        signature = _sign(
-            signer=patient,
-            password=password,
-            otp=otp,
-            record_type="patient_consent",
-            record_id=consent_id,
-            text=text,
-            terms=terms,
-            meaning=PATIENT_MEANINGS[ConsentKind(kind)],
-        )
-        consent = PatientConsent.objects.create(
-            id=consent_id,
-            clinic_id=patient.clinic_id,
-            patient=patient,
-            kind=kind,
-            purpose=purpose,
-            legal_basis=legal_basis,
-            text=text,
-            text_sha256=text.sha256,
-            signature=signature,
-            granted_at=signature.signed_at,
-        )
-        # The purpose is free text a patient wrote: only its hash goes into the ledger.
-        ledger_append(
-            event_type="patient_consent.granted",
-            clinic_id=patient.clinic_id,
-            object_type="patient_consent",
-            object_id=consent.id,
-            actor=patient,
-            subject=patient,
-            data={
-                "kind": kind,
-                "legal_basis": legal_basis,
-                "text_sha256": text.sha256,
-                "purpose_sha256": hashlib.sha256(purpose.encode()).hexdigest(),
-                "binding_sha256": signature.binding_sha256,
-            },
-        )
-    return consent
-
-
-def patient_terms(consent: PatientConsent) -> dict[str, Any]:
-    return {"kind": consent.kind, "purpose": consent.purpose, "legal_basis": consent.legal_basis}
-
-
-def patient_consent_withdraw(*, patient: User, consent_id: Any) -> PatientConsent:
-    """Withdraw at once; the record stays, marked withdrawn."""
-    with transaction.atomic():
-        consent = _get_for_update(
-            PatientConsent, clinic_id=patient.clinic_id, object_id=consent_id, patient=patient
-        )
-        if consent.status != PatientConsentStatus.GRANTED:
-            raise _refuse(
-                "This consent is already withdrawn.", ConsentErrorCode.INVALID_TRANSITION, status=409
-            )
-        consent.status = PatientConsentStatus.WITHDRAWN
-        consent.withdrawn_at = timezone.now()
-        consent.save(update_fields=["status", "withdrawn_at"])
-        ledger_append(
-            event_type="patient_consent.withdrawn",
-            clinic_id=patient.clinic_id,
-            object_type="patient_consent",
-            object_id=consent.id,
-            actor=patient,
-            subject=patient,
-            data={"kind": consent.kind},
-        )
-    return consent
-
-
-def patient_consent_is_active(*, patient: User, kind: str) -> bool:
-    """Whether the patient currently grants this kind of consent."""
-    return PatientConsent.objects.filter(
-        patient=patient, kind=kind, status=PatientConsentStatus.GRANTED
-    ).exists()

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def scope(**overrides: Any) -> Any:
-    from consent.services import LikenessScope
+    from consent.services.likeness import LikenessScope
 
     values: dict[str, Any] = {
         "topics": ["diabetes", "asthma"],
@@ -21,7 +21,7 @@ def scope(**overrides: Any) -> Any:
 
 
 def use(**overrides: Any) -> Any:
-    from consent.services import IntendedUse
+    from consent.services.likeness import IntendedUse
 
     values: dict[str, Any] = {
         "topic": "diabetes",
@@ -35,7 +35,7 @@ def use(**overrides: Any) -> Any:
 
 
 def active_consent(clinic: Any, **scope_overrides: Any) -> Any:
-    from consent.services import likeness_consent_sign, likeness_consent_verify_manual
+    from consent.services.likeness import likeness_consent_sign, likeness_consent_verify_manual
     from tests.support import PASSWORD
 
     consent = likeness_consent_sign(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from consent.hooks import ConsentEndEffect, consent_end_handler_register
 from consent.ledger import ledger_verify
 from consent.models import LedgerEntry, LikenessConsent, LikenessStatus
-from consent.services import (
+from consent.services.likeness import (
     clinician_departure_record,
     likeness_consent_assert_allows,
     likeness_consent_record_use,
@@ -21,8 +21,8 @@ from consent.services import (
     likeness_consent_verify_manual,
     likeness_consents_expire,
     likeness_terms,
-    signature_is_valid,
 )
+from consent.services.signatures import signature_is_valid
 from core.errors import ApplicationError
 from core.models import JobStatus, MediaJob
 from core.services import job_claim

@@ -8,13 +8,13 @@ import pytest
 
 from consent.models import LedgerEntry, PatientConsentStatus
 from consent.selectors import patient_consent_list
-from consent.services import (
+from consent.services.patient import (
     patient_consent_grant,
     patient_consent_is_active,
     patient_consent_withdraw,
     patient_terms,
-    signature_is_valid,
 )
+from consent.services.signatures import signature_is_valid
 from core.errors import ApplicationError
 from tests.support import PASSWORD
 

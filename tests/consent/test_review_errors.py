@@ -23,7 +23,7 @@ def _stored_files(settings: Any) -> list[Path]:
 
 
 def _awaiting(clinic: ClinicPeople) -> LikenessConsent:
-    from consent.services import likeness_consent_sign
+    from consent.services.likeness import likeness_consent_sign
 
     return likeness_consent_sign(clinician=clinic.clinician, scope=scope(), password=PASSWORD)
 

@@ -1,0 +1,27 @@
+"""Helpers every consent sub-domain shares: refusals and row locks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consent.errors import ConsentErrorCode
+from core.errors import ApplicationError
+from core.models import User
+
+
+def refuse(message: str, code: ConsentErrorCode, *, status: int = 400, **extra: Any) -> ApplicationError:
+    """The consent app's refusal: a message the user can act on, its code, and details in `extra`."""
+    return ApplicationError(message, code=code, status=status, extra=extra)
+
+
+def require_role(actor: User, *roles: str) -> None:
+    if actor.role not in roles:
+        raise refuse("Your role cannot do this.", ConsentErrorCode.NOT_ALLOWED, status=403)
+
+
+def get_for_update(model: type, *, clinic_id: Any, object_id: Any, **filters: Any) -> Any:
+    """Lock one consent row of the clinic; a row of another clinic is as missing as no row (404)."""
+    try:
+        return model.objects.select_for_update().get(clinic_id=clinic_id, id=object_id, **filters)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise refuse("Consent not found.", ConsentErrorCode.NOT_FOUND, status=404) from None
