@@ -13,8 +13,8 @@ from avatars.services import (
     video_publish,
     video_review,
 )
+from core.job_kinds import job_kind_get
 from core.models import User
-from core.tasks import task_for_kind
 
 DEMO_SCRIPT = (
     "Hello. Today we talk about checking your blood sugar at home. Wash your hands, prick the side of a "
@@ -46,7 +46,7 @@ def demo_video_ensure(*, clinician: User, patient: User) -> Video:
     with transaction.atomic():
         video = render_request(actor=clinician, script_id=script.id)
         transaction.get_connection().run_on_commit.clear()
-    task_for_kind(video.job.kind)(str(video.job_id))
+    job_kind_get(video.job.kind).task(str(video.job_id))
     video.refresh_from_db()
     if video.status != VideoStatus.IN_REVIEW:
         raise RuntimeError(f"demo render failed: {video.job.error_message}")

@@ -9,6 +9,14 @@ from django.conf import settings
 from django.db import models
 
 
+class AvatarJobKind(models.TextChoices):
+    """The studio's kinds of media job, registered with the kernel in avatars.registration."""
+
+    RENDER = "render", "Avatar render"
+    ENROLLMENT = "enrollment", "Likeness enrollment analysis"
+    STATEMENT_CHECK = "statement_check", "Consent statement check"
+
+
 class EnrollmentKind(models.TextChoices):
     STOCK = "stock", "Stock presenter (no real person)"
     FOOTAGE = "footage", "Clinician's own footage"

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from avatars.models import (
+    AvatarJobKind,
     Enrollment,
     EnrollmentKind,
     EnrollmentStatus,
@@ -41,7 +42,7 @@ from consent.services import (
     likeness_consent_record_use,
 )
 from core.errors import ApplicationError
-from core.models import JobKind, Role, User
+from core.models import Role, User
 from core.services import job_create, job_request_cancel
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
 
@@ -125,7 +126,7 @@ def enrollment_footage_start(
                 enrollment.save(update_fields=["voice"])
             job = job_create(
                 actor=actor,
-                kind=JobKind.ENROLLMENT,
+                kind=AvatarJobKind.ENROLLMENT,
                 input_upload=upload,
                 params={"enrollment": str(enrollment.id)},
             )
@@ -251,7 +252,7 @@ def statement_check_queue(consent: LikenessConsent) -> None:
         return
     job_create(
         actor=consent.clinician,
-        kind=JobKind.STATEMENT_CHECK,
+        kind=AvatarJobKind.STATEMENT_CHECK,
         input_upload=consent.evidence_upload,
         params={"consent": str(consent.id), "enrollment": str(enrollment.id)},
     )
@@ -457,7 +458,7 @@ def render_request(*, actor: User, script_id: Any) -> Video:
         video_id = uuid.uuid4()
         job = job_create(
             actor=actor,
-            kind=JobKind.RENDER,
+            kind=AvatarJobKind.RENDER,
             params={"video": str(video_id), "likeness_consent": str(consent.id) if consent else ""},
         )
         video = Video.objects.create(

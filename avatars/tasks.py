@@ -18,8 +18,8 @@ from avatars.services import (
     render_gate,
     video_disclosure,
 )
-from core.jobs import JobOutcome, job_checkpoint, job_execute, job_failure_hook, output_store, upload_fetch
-from core.models import JobKind, MediaJob
+from core.jobs import JobOutcome, job_checkpoint, job_execute, output_store, upload_fetch
+from core.models import MediaJob
 from core.progress import JobCancelled, JobProgress
 
 
@@ -239,12 +239,9 @@ def _render_work(job: MediaJob, progress: JobProgress, scratch: Path) -> JobOutc
     )
 
 
-def _render_failed(job: MediaJob, code: str) -> None:
+def render_job_failed(job: MediaJob, code: str) -> None:
+    """A failed, cancelled or abandoned render job fails its video (the render kind's failure hook)."""
     render_failed(video_id=job.params["video"], code=code)
-
-
-# A failed, cancelled or abandoned render job fails its video (once: the hook runs where the job ends).
-job_failure_hook(JobKind.RENDER, _render_failed)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -6,7 +6,7 @@ class ConsentConfig(AppConfig):
     verbose_name = "Consent and ledger"
 
     def ready(self) -> None:
-        from consent.hooks import consent_end_handler_register
-        from consent.jobs import jobs_cancel_for_consent
+        # Imported here, not at the top: Django imports this module before any models are loaded.
+        from consent.registration import register
 
-        consent_end_handler_register(jobs_cancel_for_consent)
+        register()

@@ -1,8 +1,11 @@
 """What other apps do when a likeness consent ends (revoked, expired, clinician departed).
 
-An app registers a handler in its AppConfig.ready(); each handler stops or withdraws what depends
-on the consent and returns one effect per thing it changed, which the consent service records in
-the ledger. Handlers run inside the revocation's transaction: if one fails, nothing changes.
+An app registers its handlers in its `register()` (the app's registration module, called once by its
+AppConfig.ready), never as a side effect of importing a module; they run in registration order,
+that is in the order of INSTALLED_APPS (consent's own first). Each handler stops or withdraws what
+depends on the consent and returns one effect per thing it changed, which the consent service
+records in the ledger. Handlers run inside the revocation's transaction: if one fails, nothing
+changes.
 """
 
 from __future__ import annotations

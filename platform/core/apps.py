@@ -1,4 +1,7 @@
+from pathlib import Path
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class CoreConfig(AppConfig):
@@ -6,15 +9,13 @@ class CoreConfig(AppConfig):
     verbose_name = "Clinics, people and jobs"
 
     def ready(self) -> None:
-        from core.checks import register_checks
+        # Imported here, not at the top: Django imports this module before any models are loaded, and
+        # the registrations name models and tasks. Each app's ready() does the same, once.
+        from core.registration import register
 
-        register_checks()
-        from django.conf import settings
-
+        register()
         # The embedded broker is a folder shared by the web server and the worker.
         for key in ("data_folder_in", "data_folder_out", "control_folder"):
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
             if folder:
-                from pathlib import Path
-
                 Path(folder).mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.job_kinds import JOB_KINDS
 from core.media.errors import MediaError
 from core.models import FINISHED_STATUSES, MediaJob, Upload
 from core.progress import JobCancelled, JobProgress, job_broadcast, job_refusal
@@ -60,24 +61,14 @@ class JobOutcome:
 
 
 Work = Callable[[MediaJob, JobProgress, Path], dict[str, Any] | JobOutcome]
-FailureHook = Callable[[MediaJob, str], None]
 
-# The domain side of a failed or cancelled job, by job kind (e.g. the video a render was for), called
-# with the job and the error code in the same fenced transaction that ends the job: by its worker, or
-# by the stall check when the worker is gone for good. Apps register theirs with `job_failure_hook`.
-FAILURE_HOOKS: dict[str, FailureHook] = {}
-
-
-def job_failure_hook(kind: str, hook: FailureHook) -> None:
-    FAILURE_HOOKS[kind] = hook
-
-
-# Exceptions whose message is written for the person who started the job. Apps whose engines raise
-# their own error types add them here (see the apps' AppConfig.ready).
-USER_FACING_ERRORS: list[type[Exception]] = [MediaError, ApplicationError]
-# Exceptions that mean "someone cancelled this job" (an engine may raise its own from the callback).
-# JobSuperseded is a JobCancelled: the attempt stops the same way, but leaves the job to its holder.
-CANCELLATION_ERRORS: list[type[Exception]] = [JobCancelled]
+# Exceptions whose message is written for the person who started the job, whatever its kind; a kind
+# adds its engine's own (JobKindSpec.user_facing_errors).
+USER_FACING_ERRORS: tuple[type[Exception], ...] = (MediaError, ApplicationError)
+# Exceptions that mean "someone cancelled this job"; a kind adds its engine's own, raised from the
+# progress callback (JobKindSpec.cancellation_errors). JobSuperseded is a JobCancelled: the attempt
+# stops the same way, but leaves the job to its holder.
+CANCELLATION_ERRORS: tuple[type[Exception], ...] = (JobCancelled,)
 
 
 def job_execute(*, job_id: uuid.UUID | str, work: Work) -> None:
@@ -90,6 +81,10 @@ def job_execute(*, job_id: uuid.UUID | str, work: Work) -> None:
         return
     log = {"job_id": str(job.id), "attempt": job.attempts}
     logger.info("job started", extra={**log, "job_kind": job.kind})
+    # A row may outlive the app that registered its kind; it then runs with the kernel's errors only.
+    kind = JOB_KINDS.get(job.kind)
+    cancellation_errors = CANCELLATION_ERRORS + (kind.cancellation_errors if kind else ())
+    user_facing_errors = USER_FACING_ERRORS + (kind.user_facing_errors if kind else ())
     scratch_sweep()  # earlier attempts of this job (and others) killed on this machine left their copies
     job_broadcast(job_id=job.id)
     try:
@@ -98,7 +93,7 @@ def job_execute(*, job_id: uuid.UUID | str, work: Work) -> None:
             if not isinstance(outcome, JobOutcome):
                 outcome = JobOutcome(result=outcome)
             _job_finish(job, outcome)
-    except tuple(CANCELLATION_ERRORS) as exc:
+    except cancellation_errors as exc:
         _job_end(job, code=getattr(exc, "code", "cancelled"), cancelled=True)
     except SoftTimeLimitExceeded:
         _job_end(
@@ -106,7 +101,7 @@ def job_execute(*, job_id: uuid.UUID | str, work: Work) -> None:
             code="job_timeout",
             message="The job took longer than the time allowed and was stopped. Try a shorter file.",
         )
-    except tuple(USER_FACING_ERRORS) as exc:
+    except user_facing_errors as exc:
         _job_end(
             job,
             code=getattr(exc, "code", "job_failed"),
@@ -155,8 +150,7 @@ def _job_end(job: MediaJob, *, code: str, message: str = "", cancelled: bool = F
 
     try:
         with job_fenced(job, refuse_cancelled=False):
-            if (hook := FAILURE_HOOKS.get(job.kind)) is not None:
-                hook(job, code)
+            job_failure_record(job, code)
             if not write():  # pragma: no cover - the fence holds the row
                 raise job_refusal(job)
     except JobCancelled:  # with refuse_cancelled=False only a lost claim refuses: JobSuperseded
@@ -171,6 +165,16 @@ def _job_end(job: MediaJob, *, code: str, message: str = "", cancelled: bool = F
     extra = {"job_id": str(job.id), "attempt": job.attempts, "error_code": code}
     logger.info("job cancelled" if cancelled else "job failed", extra=extra)
     job_outputs_discard(job_id=job.id, everything=True)
+
+
+def job_failure_record(job: MediaJob, code: str) -> None:
+    """Run the domain side of a job that ends failed or cancelled, as its kind registered it.
+
+    Called inside the fenced transaction that ends the job, so both happen or neither does.
+    """
+    kind = JOB_KINDS.get(job.kind)
+    if kind is not None and kind.on_failure is not None:
+        kind.on_failure(job, code)
 
 
 def _superseded(job: MediaJob) -> None:

@@ -9,6 +9,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 
+from core.job_kinds import JOB_KINDS
+
 
 class Clinic(models.Model):
     """A tenant. Every other object belongs to exactly one clinic."""
@@ -117,12 +119,9 @@ class Upload(models.Model):
 
 
 class JobKind(models.TextChoices):
+    """The kernel's own job kinds. Apps register theirs (core.job_kinds), so MediaJob.kind has no choices."""
+
     VIDEO_PROXY = "video_proxy", "Browser-playable proxy"
-    RENDER = "render", "Avatar render"
-    ANONYMIZE = "anonymize", "Anonymization"
-    SCAN = "scan", "Impersonation scan"
-    ENROLLMENT = "enrollment", "Likeness enrollment analysis"
-    STATEMENT_CHECK = "statement_check", "Consent statement check"
 
 
 class JobStatus(models.TextChoices):
@@ -157,7 +156,8 @@ class MediaJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="jobs")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
-    kind = models.CharField(max_length=32, choices=JobKind.choices)
+    # A kind registered by the app that owns it (core.job_kinds.job_kind_register); job_create checks it.
+    kind = models.CharField(max_length=32)
     queue = models.CharField(max_length=16, default="default")
     input_upload = models.ForeignKey(
         Upload, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs"
@@ -192,6 +192,12 @@ class MediaJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.id}"
+
+    @property
+    def kind_label(self) -> str:
+        """The label the kind's app registered; the kind itself if no installed app registers it now."""
+        spec = JOB_KINDS.get(self.kind)
+        return spec.label if spec is not None else self.kind
 
     @property
     def is_finished(self) -> bool:

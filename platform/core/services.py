@@ -20,20 +20,13 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.errors import ApplicationError, CoreErrorCode, not_found
+from core.job_kinds import job_kind_get
 from core.models import Clinic, Invitation, JobKind, JobStatus, MediaJob, Role, Upload, User
+from core.progress import job_broadcast
 from core.selectors import UPLOADER_ROLES, job_get
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
 
 logger = logging.getLogger(__name__)
-
-JOB_QUEUES = {
-    JobKind.VIDEO_PROXY: "media",
-    JobKind.RENDER: "media",
-    JobKind.ANONYMIZE: "media",
-    JobKind.SCAN: "media",
-    JobKind.ENROLLMENT: "media",
-    JobKind.STATEMENT_CHECK: "media",
-}
 
 
 # --- clinics and people ------------------------------------------------------------------------
@@ -196,19 +189,20 @@ def totp_verify(*, user: User, code: str) -> TOTPDevice:
 def job_create(
     *, actor: User, kind: str, input_upload: Upload | None = None, params: dict[str, Any] | None = None
 ) -> MediaJob:
-    """Record a job and enqueue its task once the transaction commits."""
-    from core.tasks import task_for_kind
+    """Record a job of a registered kind and enqueue its task once the transaction commits.
 
+    A kind no installed app registers is a programming error (LookupError), refused before any write.
+    """
+    spec = job_kind_get(kind)
     job = MediaJob.objects.create(
         clinic_id=actor.clinic_id,
         owner=actor,
-        kind=kind,
-        queue=JOB_QUEUES.get(JobKind(kind), "default"),
+        kind=spec.kind,
+        queue=spec.queue,
         input_upload=input_upload,
         params=params or {},
     )
-    task = task_for_kind(kind)
-    transaction.on_commit(lambda: _job_send(task, job))
+    transaction.on_commit(lambda: _job_send(spec.task, job))
     return job
 
 
@@ -334,8 +328,6 @@ def job_request_cancel(*, job_ids: list[uuid.UUID]) -> int:
     running = MediaJob.objects.filter(id__in=job_ids, status=JobStatus.RUNNING).update(
         cancel_requested=True, stage="cancelling"
     )
-    from core.progress import job_broadcast
-
     for job_id in job_ids:
         job_broadcast(job_id=job_id)
     return queued + running

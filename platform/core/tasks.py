@@ -6,27 +6,27 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.job_kinds import job_kind_get
 from core.jobs import (
-    FAILURE_HOOKS,
     job_execute,
+    job_failure_record,
     job_outputs_discard,
     output_store,
     scratch_sweep,
     upload_fetch,
 )
-from core.models import JobKind, JobStatus, MediaJob
+from core.media.proxy import ProxySpec, make_proxy
+from core.models import JobStatus, MediaJob
 from core.progress import JobProgress, job_broadcast
 
 
 def _video_proxy_work(job: MediaJob, progress: JobProgress, scratch: Path) -> dict[str, Any]:
-    from core.media.proxy import ProxySpec, make_proxy
-
     assert job.input_upload is not None
     progress(0.0, "fetching")
     source = upload_fetch(upload=job.input_upload, scratch=scratch)
@@ -74,7 +74,7 @@ def jobs_requeue_stalled() -> int:
         ).values_list("id", "kind", "queue", "status")
     )
     for job_id, kind, queue, _ in stalled:
-        task_for_kind(kind).apply_async(args=[str(job_id)], queue=queue)
+        job_kind_get(kind).task.apply_async(args=[str(job_id)], queue=queue)
     MediaJob.objects.filter(
         id__in=[job_id for job_id, *_, status in stalled if status == JobStatus.QUEUED],
         status=JobStatus.QUEUED,
@@ -108,21 +108,9 @@ def _job_abandon(job: MediaJob, *, now: datetime) -> int:
             .filter(heartbeat_at=job.heartbeat_at)
             .update(**fields, eta_seconds=None, finished_at=now)
         )
-        if ended and (hook := FAILURE_HOOKS.get(job.kind)) is not None:
-            hook(job, code)
+        if ended:
+            job_failure_record(job, code)
     if ended:
         job_outputs_discard(job_id=job.id, everything=True)
         job_broadcast(job_id=job.id)
     return ended
-
-
-_TASKS: dict[str, Task] = {JobKind.VIDEO_PROXY: video_proxy_run}
-
-
-def task_register(kind: str, task: Task) -> None:
-    """Apps register the task that runs their job kind (in AppConfig.ready)."""
-    _TASKS[kind] = task
-
-
-def task_for_kind(kind: str) -> Task:
-    return _TASKS[kind]

@@ -12,9 +12,9 @@ GRID = Path(__file__).resolve().parents[3] / "shared" / "media" / "talking" / "g
 
 def run_job(job: Any) -> None:
     """Run a job's task in this process, as a worker would."""
-    from core.tasks import task_for_kind
+    from core.job_kinds import job_kind_get
 
-    task_for_kind(job.kind)(str(job.id))
+    job_kind_get(job.kind).task(str(job.id))
     job.refresh_from_db()
 
 

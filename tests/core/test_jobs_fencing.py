@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from django.utils import timezone
 
 from consent.ledger import ledger_append
 from consent.models import LedgerEntry
+from core.job_kinds import JOB_KINDS
 from core.jobs import (
-    FAILURE_HOOKS,
     JobHeartbeat,
     JobOutcome,
     job_checkpoint,
@@ -188,7 +189,8 @@ def test_once_a_dead_workers_job_is_taken_over_its_attempt_can_write_nothing(
     def on_failure(job: MediaJob, code: str) -> None:
         failures.append((job.attempts, code))
 
-    monkeypatch.setitem(FAILURE_HOOKS, job.kind, on_failure)  # as a render fails its video
+    # As a render fails its video.
+    monkeypatch.setitem(JOB_KINDS, job.kind, replace(JOB_KINDS[job.kind], on_failure=on_failure))
     first = Worker(job, first_work)
     first.start()
     assert paused.wait(10)

@@ -1,0 +1,35 @@
+"""Everything the avatar studio plugs into the kernel and into consent, in one place."""
+
+from __future__ import annotations
+
+from avatars.engine.errors import EngineError, RenderCancelled
+from avatars.models import AvatarJobKind
+from avatars.services import statement_check_queue, videos_withdraw_for_consent
+from avatars.tasks import enrollment_analyze, render_job_failed, statement_check, video_render
+from consent.hooks import consent_end_handler_register, evidence_checker_register
+from core.job_kinds import job_kind_register
+
+# The studio's engine stops with RenderCancelled when its progress callback is cancelled, and words
+# every EngineError for the clinician; this holds for all three kinds, which run the engine.
+_CANCELLATION_ERRORS = (RenderCancelled,)
+_USER_FACING_ERRORS = (EngineError,)
+
+
+def register() -> None:
+    """Called once by AvatarsConfig.ready."""
+    for kind, task, on_failure in (
+        # A failed, cancelled or abandoned render fails its video.
+        (AvatarJobKind.RENDER, video_render, render_job_failed),
+        (AvatarJobKind.ENROLLMENT, enrollment_analyze, None),
+        (AvatarJobKind.STATEMENT_CHECK, statement_check, None),
+    ):
+        job_kind_register(
+            kind,
+            task=task,
+            label=kind.label,
+            on_failure=on_failure,
+            cancellation_errors=_CANCELLATION_ERRORS,
+            user_facing_errors=_USER_FACING_ERRORS,
+        )
+    consent_end_handler_register(videos_withdraw_for_consent)
+    evidence_checker_register(statement_check_queue)
