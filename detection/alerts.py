@@ -1,0 +1,78 @@
+"""Alerts of an alerting verdict: live to the clinic's alert group, and by e-mail to its compliance officers.
+
+Sent after the verdict's transaction commits; a failure to deliver is logged and never undoes the
+verdict (the scan list and the ledger still show it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from core.models import User
+from detection.models import Scan
+from detection.policy import ALERT_ROLES
+
+logger = logging.getLogger(__name__)
+
+
+def alert_group(clinic_id: Any) -> str:
+    """The Channels group of one clinic's scanner alerts."""
+    return f"detection.alerts.{clinic_id}"
+
+
+def alert_message(scan: Scan) -> dict[str, Any]:
+    return {
+        "scan": str(scan.id),
+        "verdict": scan.verdict_kind,
+        "headline": scan.headline,
+        "file": scan.original_name,
+        "url": reverse("detection:scan-detail", args=[scan.id]),
+    }
+
+
+def scan_alert_send(*, scan_id: Any) -> None:
+    """Push the alert to the clinic's websocket group and e-mail the clinic's compliance officers."""
+    scan = Scan.objects.select_related("clinic").get(id=scan_id)
+    message = alert_message(scan)
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(
+                alert_group(scan.clinic_id), {"type": "scan.alert", "alert": message}
+            )
+    except Exception:  # the e-mail still goes out when the channel layer is down
+        logger.warning("scan alert not pushed", exc_info=True, extra={"scan": str(scan.id)})
+    recipients = list(
+        User.objects.filter(clinic_id=scan.clinic_id, role__in=ALERT_ROLES, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return
+    link = (
+        f"{settings.SITE_URL.rstrip('/')}{message['url']}"
+        if getattr(settings, "SITE_URL", "")
+        else message["url"]
+    )
+    body = (
+        f"The impersonation scanner found: {scan.headline}.\n\n"
+        f"File: {scan.original_name} (SHA-256 {scan.sha256})\n"
+        f"Result and evidence: {link}\n\n"
+        "Open a case from the result page to review it and, if needed, send a takedown notice."
+    )
+    try:
+        send_mail(
+            subject=f"[Candor] Scan alert for {scan.clinic.name}: {scan.headline}",
+            message=body,
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:  # SMTP down: logged; the live alert and the result page still show it
+        logger.warning("scan alert e-mail not sent", exc_info=True, extra={"scan": str(scan.id)})

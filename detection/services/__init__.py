@@ -1,0 +1,1 @@
+"""Impersonation scanner services: scans (upload, job, verdict, alerts) and cases (review, takedown)."""
