@@ -65,3 +65,18 @@ def patient_publications(*, user: User) -> QuerySet[Publication]:
 def videos_of_likeness(*, clinician: User) -> QuerySet[Video]:
     """Every video ever made with a clinician's likeness (for their own view)."""
     return Video.objects.filter(clinician=clinician).select_related("script", "job").order_by("-created_at")
+
+
+def enrollments_for_gallery(*, clinic_id: Any) -> QuerySet[Enrollment]:
+    """The clinic's ready enrollments, for the impersonation scanner's gallery of known faces and voices.
+
+    Not scoped to an actor: the scan job reads it for the clinic whose member started the scan.
+    """
+    from avatars.models import EnrollmentKind, EnrollmentStatus
+
+    return (
+        Enrollment.objects.filter(clinic_id=clinic_id, status=EnrollmentStatus.READY)
+        .exclude(kind=EnrollmentKind.STOCK)
+        .select_related("clinician", "footage", "photo", "voice")
+        .order_by("created_at")
+    )
