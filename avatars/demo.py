@@ -1,6 +1,8 @@
-"""A published stock-presenter education video for the demo clinic (depicts no real person)."""
+"""The studio's part of the demo clinic: a published stock-presenter education video (no real person)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django.db import transaction
 
@@ -13,8 +15,9 @@ from avatars.services import (
     video_publish,
     video_review,
 )
+from core.demo import SeededPerson, demo_user
 from core.job_kinds import job_kind_get
-from core.models import User
+from core.models import Clinic, Role, User
 
 DEMO_SCRIPT = (
     "Hello. Today we talk about checking your blood sugar at home. Wash your hands, prick the side of a "
@@ -53,3 +56,8 @@ def demo_video_ensure(*, clinician: User, patient: User) -> Video:
     video_review(actor=clinician, video_id=video.id, approve=True)
     video_publish(actor=clinician, video_id=video.id, patient_ids=[patient.pk])
     return video
+
+
+def avatars_demo_seed(clinic: Clinic, people: Sequence[SeededPerson]) -> None:
+    """The demo video, presented by the stock presenter for the clinician and shared with the patient."""
+    demo_video_ensure(clinician=demo_user(people, Role.CLINICIAN), patient=demo_user(people, Role.PATIENT))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from avatars.demo import avatars_demo_seed
 from avatars.engine.errors import EngineError, RenderCancelled
 from avatars.models import AvatarJobKind
 from avatars.services import statement_check_queue, videos_withdraw_for_consent
 from avatars.tasks import enrollment_analyze, render_job_failed, statement_check, video_render
 from consent.hooks import consent_end_handler_register, evidence_checker_register
+from core.demo import DemoContribution, demo_contribution_register
 from core.job_kinds import job_kind_register
 
 # The studio's engine stops with RenderCancelled when its progress callback is cancelled, and words
@@ -33,3 +35,10 @@ def register() -> None:
         )
     consent_end_handler_register(videos_withdraw_for_consent)
     evidence_checker_register(statement_check_queue)
+    demo_contribution_register(
+        DemoContribution(
+            app="avatars",
+            seed=avatars_demo_seed,
+            announce="Rendering the demo education video (stock presenter; first run only)...",
+        )
+    )

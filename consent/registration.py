@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from consent.demo import consent_demo_finish, consent_demo_seed
 from consent.hooks import consent_end_handler_register
 from consent.jobs import jobs_cancel_for_consent
+from core.demo import DemoContribution, demo_contribution_register
 
 
 def register() -> None:
     """Called once by ConsentConfig.ready."""
     consent_end_handler_register(jobs_cancel_for_consent)
+    demo_contribution_register(
+        DemoContribution(app="consent", seed=consent_demo_seed, finish=consent_demo_finish)
+    )

@@ -1,11 +1,14 @@
 """The demo clinic: one person per role, second factors for the privileged ones, and a sample video.
 
-The sample video is an abstract animation drawn here, so the demo shows no real person.
+The sample video is an abstract animation drawn here, so the demo shows no real person. What the
+demo holds beyond people and that video comes from the apps: each registers a `DemoContribution`
+from its `register()`, and `manage.py demo_seed` runs them in the order of INSTALLED_APPS.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +44,41 @@ DEMO_PEOPLE = [
 class SeededPerson:
     user: User
     totp: TOTPDevice | None
+
+
+def demo_user(people: Sequence[SeededPerson], role: str) -> User:
+    """The seeded person with this role."""
+    return next(person.user for person in people if person.user.role == role)
+
+
+DemoStep = Callable[[Clinic, Sequence[SeededPerson]], None]
+
+
+@dataclass(frozen=True)
+class DemoContribution:
+    """What one app adds to the demo clinic; every step is idempotent (the seed runs on every start).
+
+    `seed` runs in app order, after the people exist and after `announce` is printed (for a step
+    slow enough to explain); `finish` runs once every app has seeded (e.g. to sign what they wrote).
+    """
+
+    app: str
+    seed: DemoStep
+    announce: str = ""
+    finish: DemoStep | None = None
+
+
+_contributions: dict[str, DemoContribution] = {}
+
+
+def demo_contribution_register(contribution: DemoContribution) -> None:
+    """Register an app's part of the demo (one per app; registering it again replaces it)."""
+    _contributions[contribution.app] = contribution
+
+
+def demo_contributions() -> list[DemoContribution]:
+    """The registered contributions, in the order the apps registered them (INSTALLED_APPS)."""
+    return list(_contributions.values())
 
 
 @transaction.atomic

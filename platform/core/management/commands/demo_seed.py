@@ -11,8 +11,8 @@ import segno
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 
-from core.demo import DEMO_PASSWORD, demo_seed, demo_video_write
-from core.models import JobKind, MediaJob
+from core.demo import DEMO_PASSWORD, demo_contributions, demo_seed, demo_user, demo_video_write
+from core.models import JobKind, MediaJob, Role
 from core.services import video_proxy_start
 
 
@@ -26,23 +26,20 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         clinic, people = demo_seed()
-        clinician = next(p.user for p in people if p.user.role == "clinician")
-        admin = next(p.user for p in people if p.user.role == "clinic_admin")
-        from consent.defaults import consent_defaults_ensure
-        from consent.ledger import ledger_sign_head
-
-        consent_defaults_ensure(actor=admin)
-        from avatars.demo import demo_video_ensure
-
-        patient = next(p.user for p in people if p.user.role == "patient")
-        self.stdout.write("Rendering the demo education video (stock presenter; first run only)...")
-        demo_video_ensure(clinician=clinician, patient=patient)
-        ledger_sign_head()
+        # The apps' parts of the demo (texts, a published video...), registered in their register().
+        contributions = demo_contributions()
+        for contribution in contributions:
+            if contribution.announce:
+                self.stdout.write(contribution.announce)
+            contribution.seed(clinic, people)
+        for contribution in contributions:
+            if contribution.finish is not None:
+                contribution.finish(clinic, people)
         if not MediaJob.objects.filter(clinic=clinic, kind=JobKind.VIDEO_PROXY).exists():
             with tempfile.TemporaryDirectory() as tmp:
                 path = demo_video_write(Path(tmp) / "demo.mp4")
                 upload = SimpleUploadedFile("abstract-demo.mp4", path.read_bytes(), content_type="video/mp4")
-                video_proxy_start(actor=clinician, file=upload)
+                video_proxy_start(actor=demo_user(people, Role.CLINICIAN), file=upload)
         out = self.stdout
         out.write(self.style.SUCCESS(f"\nDemo clinic: {clinic.name}"))
         out.write(
