@@ -19,7 +19,6 @@ class ConsentErrorCode(StrEnum):
     OTHER_CLINIC = "consent_other_clinic"
     INVALID_TRANSITION = "consent_invalid_transition"
     REAUTH_FAILED = "signature_reauthentication_failed"
-    TEXT_CHANGED = "consent_text_changed"
     INVALID_SCOPE = "consent_scope_invalid"
     NO_TEXT = "consent_text_missing"
     LABEL_INVALID = "disclosure_label_invalid"

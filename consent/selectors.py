@@ -9,14 +9,12 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from consent.models import (
-    ConsentKind,
     ConsentText,
     DisclosureLabel,
     LedgerEntry,
     LikenessConsent,
     PatientConsent,
 )
-from core.errors import not_found
 from core.models import Role, User
 
 OVERSIGHT_ROLES = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
@@ -36,13 +34,6 @@ def likeness_consent_list(*, user: User) -> QuerySet[LikenessConsent]:
     if user.role == Role.CLINICIAN:
         consents = consents.filter(clinician=user)
     return consents
-
-
-def likeness_consent_get(*, user: User, consent_id: Any) -> LikenessConsent:
-    try:
-        return likeness_consent_list(user=user).get(id=consent_id)
-    except (LikenessConsent.DoesNotExist, ValueError, TypeError):
-        raise not_found("Consent") from None
 
 
 def likeness_consent_current(*, clinician: User) -> LikenessConsent | None:
@@ -122,10 +113,6 @@ def ledger_entry_list(*, user: User, filters: LedgerFilters | None = None) -> Qu
     return entries.order_by("-seq")
 
 
-def ledger_event_types(*, user: User) -> list[str]:
-    return sorted(set(ledger_entry_list(user=user).values_list("event_type", flat=True).distinct()))
-
-
 def clinicians_of(*, user: User) -> QuerySet[User]:
     if not _member(user):
         return User.objects.none()
@@ -136,6 +123,3 @@ def patients_of(*, user: User) -> QuerySet[User]:
     if not _member(user) or user.role == Role.PATIENT:
         return User.objects.none()
     return User.objects.filter(clinic_id=user.clinic_id, role=Role.PATIENT).order_by("username")
-
-
-KIND_LABELS = dict(ConsentKind.choices)

@@ -1,23 +1,20 @@
-"""Disclosure labels: publishing a label version, filling it in for one video, and the clinical
-review that alone may let a label be left out (AB 3030; EU AI Act Art. 50)."""
+"""Disclosure labels: publishing a label version and filling it in for one video (AB 3030; EU AI Act
+Art. 50). Every video carries its label: nothing in the product turns it off."""
 
 from __future__ import annotations
 
 import hashlib
 import string
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from consent.errors import ConsentErrorCode
 from consent.ledger import ledger_append
-from consent.models import ClinicalReview, DisclosureLabel, LikenessConsent
+from consent.models import DisclosureLabel, LikenessConsent
 from consent.services._common import refuse, require_role
 from core.models import Role, User
 
-LABEL_REQUIRED_WORDS = ("AI",)
 LABEL_PLACEHOLDERS = {"clinician", "clinic", "contact", "consent_date"}
 
 
@@ -111,36 +108,3 @@ def disclosure_render(
         label.spoken_start.format(**values),
         label.spoken_end.format(**values),
     )
-
-
-def clinical_review_record(*, reviewer: User, licence: str, content_sha256: str) -> ClinicalReview:
-    """Record that a licensed clinician reviewed this exact content (the only way to omit a label)."""
-    require_role(reviewer, Role.CLINICIAN)
-    if len(content_sha256) != 64 or not licence.strip():
-        raise refuse(
-            "A review needs the content's SHA-256 and the reviewer's licence number.",
-            ConsentErrorCode.LABEL_INVALID,
-        )
-    with transaction.atomic():
-        review = ClinicalReview.objects.create(
-            clinic_id=reviewer.clinic_id,
-            reviewer=reviewer,
-            reviewer_name=reviewer.printed_name,
-            licence=licence.strip(),
-            content_sha256=content_sha256,
-            reviewed_at=timezone.now(),
-        )
-        ledger_append(
-            event_type="clinical_review.recorded",
-            clinic_id=reviewer.clinic_id,
-            object_type="clinical_review",
-            object_id=review.id,
-            actor=reviewer,
-            data={"content_sha256": content_sha256},
-        )
-    return review
-
-
-def disclosure_label_required(*, clinic_id: Any, content_sha256: str) -> bool:
-    """A label is required unless a licensed clinician's review of exactly this content is recorded."""
-    return not ClinicalReview.objects.filter(clinic_id=clinic_id, content_sha256=content_sha256).exists()
