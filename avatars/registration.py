@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from avatars.demo import avatars_demo_seed
 from avatars.engine.errors import EngineError, RenderCancelled
 from avatars.models import AvatarJobKind
+from avatars.selectors import patient_publications
 from avatars.services import statement_check_queue, videos_withdraw_for_consent
 from avatars.tasks import enrollment_analyze, render_job_failed, statement_check, video_render
 from consent.hooks import consent_end_handler_register, evidence_checker_register
 from core.demo import DemoContribution, demo_contribution_register
+from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
+from core.models import Role, User
 
 # The studio's engine stops with RenderCancelled when its progress callback is cancelled, and words
 # every EngineError for the clinician; this holds for all three kinds, which run the engine.
 _CANCELLATION_ERRORS = (RenderCancelled,)
 _USER_FACING_ERRORS = (EngineError,)
+
+
+def _patient_home_context(user: User) -> dict[str, Any]:
+    return {"publications": patient_publications(user=user)}
 
 
 def register() -> None:
@@ -35,6 +44,9 @@ def register() -> None:
         )
     consent_end_handler_register(videos_withdraw_for_consent)
     evidence_checker_register(statement_check_queue)
+    home_panel_register(
+        HomePanel(role=Role.PATIENT, template="avatars/_home_patient.html", context=_patient_home_context)
+    )
     demo_contribution_register(
         DemoContribution(
             app="avatars",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from typing import Any
 
+import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -25,6 +28,7 @@ from core.forms import (
     SignInForm,
     VideoUploadForm,
 )
+from core.home import home_panels_render
 from core.models import Role
 from core.progress import job_state_message
 from core.ratelimit import client_address, rate_limit_hit, rate_limit_reset
@@ -110,16 +114,12 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             return redirect("core:home")
     context: dict[str, Any] = {"form": form, "setup": not device.confirmed}
     if not device.confirmed:
-        import segno
-
         context["qr"] = segno.make(device.config_url, error="m").svg_data_uri(scale=5)
         context["secret"] = _base32(device.bin_key)
     return render(request, "core/second_factor.html", context, status=400 if form.errors else 200)
 
 
 def _base32(key: bytes) -> str:
-    import base64
-
     return base64.b32encode(key).decode().rstrip("=")
 
 
@@ -170,11 +170,9 @@ def home(request: HttpRequest) -> HttpResponse:
             Counter(j.get_status_display() for j in job_list(user=user)).items()
         )
     if user.role == Role.PATIENT:
-        # The studio owns publications; the kernel's home page only lists them.
-        from avatars.selectors import patient_publications
-
         context["staff"] = member_list(user=user).filter(role=Role.CLINICIAN)
-        context["publications"] = patient_publications(user=user)
+    # Sections owned by the apps (e.g. the videos the studio shared with a patient), see core.home.
+    context["panels"] = home_panels_render(request=request, user=user)
     return render(request, f"core/home_{user.role}.html", context)
 
 
@@ -294,8 +292,6 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
     """Readiness: the database and the cache answer."""
-    from django.core.cache import cache
-
     checks = {}
     try:
         with connection.cursor() as cursor:
