@@ -1,0 +1,154 @@
+"""Scans end to end: upload (single and batch), the scan job, the recorded verdict, the ledger, access."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from consent.models import LedgerEntry
+from core.errors import ApplicationError
+from detection.models import Scan, ScanStatus
+from detection.selectors import scan_get, scan_list
+from detection.services.scans import scans_start
+
+MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
+
+
+def shared(relative: str) -> Path:
+    path = MEDIA / relative
+    if not path.exists():
+        pytest.skip(
+            f"{path} is absent (../shared/media is for internal evaluation and not in every checkout)"
+        )
+    return path
+
+
+def as_upload(path: Path, name: str | None = None) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name or path.name, path.read_bytes())
+
+
+def run_job(job: Any) -> None:
+    """Run a job's task in this process, as a worker would."""
+    from core.job_kinds import job_kind_get
+
+    job_kind_get(job.kind).task(str(job.id))
+    job.refresh_from_db()
+
+
+def scanned(actor: Any, *paths: Path) -> list[Scan]:
+    """Start scans of `paths` as `actor`, run their jobs, and return the scans as recorded."""
+    scans = scans_start(actor=actor, files=[as_upload(p) for p in paths])
+    for scan in scans:
+        run_job(scan.job)
+        scan.refresh_from_db()
+    return scans
+
+
+def enroll_portrait(clinician: Any, photo: Path) -> None:
+    """A ready portrait enrollment of `clinician` from `photo`.
+
+    Recorded directly: the studio's own portrait checks ask for a closed mouth (for animation), which
+    the scanner's identity match does not need.
+    """
+    from avatars.models import Enrollment, EnrollmentKind, EnrollmentStatus
+    from core.uploads import Scratch, upload_check, upload_record
+
+    with Scratch() as scratch:
+        checked = upload_check(file=as_upload(photo), kinds={"image"}, scratch=scratch)
+        upload_record(
+            actor=clinician,
+            checked=checked,
+            purpose="enrollment_photo",
+            then=lambda upload: Enrollment.objects.create(
+                clinic_id=clinician.clinic_id,
+                clinician=clinician,
+                kind=EnrollmentKind.PORTRAIT,
+                photo=upload,
+                status=EnrollmentStatus.READY,
+                created_by=clinician,
+            ),
+        )
+
+
+def test_a_scanned_video_of_nobody_enrolled_gets_no_clinician_found_and_a_ledger_entry(
+    clinic_a: Any, tiny_video: Path
+) -> None:
+    (scan,) = scanned(clinic_a.compliance, tiny_video)
+
+    assert scan.job.status == "succeeded", scan.job.error_message
+    assert scan.status == ScanStatus.DONE
+    assert scan.verdict_kind == "no enrolled clinician found"
+    assert "provenance" in scan.scores and scan.explanation
+    entry = LedgerEntry.objects.get(event_type="scan.verdict", object_id=str(scan.id))
+    assert entry.clinic_id == clinic_a.clinic.id
+    assert json.loads(entry.entry)["data"] == {
+        "sha256": scan.sha256,
+        "verdict": scan.verdict_kind,
+        "flags": [],
+    }
+
+
+def test_a_photo_of_an_enrolled_clinician_without_provenance_names_the_clinician(clinic_a: Any) -> None:
+    enroll_portrait(clinic_a.clinician, shared("faces/named/train/obama/obama2.jpg"))
+
+    (scan,) = scanned(clinic_a.compliance, shared("faces/named/test/obama1.jpg"))
+
+    assert scan.status == ScanStatus.DONE, scan.error_code
+    assert scan.matched_clinician == clinic_a.clinician
+    assert scan.verdict_kind in ("clinician depicted, origin unverified", "suspected unauthorized deepfake")
+    assert scan.scores["face_identity"]["flagged"]
+
+
+def test_a_photo_of_someone_else_finds_no_enrolled_clinician(clinic_a: Any) -> None:
+    enroll_portrait(clinic_a.clinician, shared("faces/named/train/obama/obama2.jpg"))
+
+    (scan,) = scanned(clinic_a.compliance, shared("faces/named/test/alex_lacamoire1.jpg"))
+
+    assert scan.verdict_kind == "no enrolled clinician found"
+    assert scan.matched_clinician is None
+
+
+def test_a_batch_shares_one_batch_id_and_queues_one_job_per_file(clinic_a: Any, tiny_video: Path) -> None:
+    scans = scans_start(
+        actor=clinic_a.admin, files=[as_upload(tiny_video, "a.mp4"), as_upload(tiny_video, "b.mp4")]
+    )
+
+    assert len(scans) == 2
+    assert scans[0].batch_id is not None and scans[0].batch_id == scans[1].batch_id
+    assert scans[0].job_id != scans[1].job_id
+    assert {s.job.kind for s in scans} == {"scan"}
+
+
+def test_a_batch_with_one_bad_file_stores_nothing(clinic_a: Any, tiny_video: Path) -> None:
+    with pytest.raises(ApplicationError) as refused:
+        scans_start(
+            actor=clinic_a.compliance,
+            files=[as_upload(tiny_video), SimpleUploadedFile("notes.txt", b"not media at all")],
+        )
+
+    assert refused.value.code == "upload_unknown_type"
+    assert not Scan.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["clinician", "patient"])
+def test_only_compliance_officers_and_clinic_admins_may_scan(
+    clinic_a: Any, tiny_video: Path, role: str
+) -> None:
+    with pytest.raises(ApplicationError) as refused:
+        scans_start(actor=clinic_a.by_role[role], files=[as_upload(tiny_video)])
+
+    assert refused.value.status == 403
+
+
+def test_another_clinics_scans_are_invisible(clinic_a: Any, clinic_b: Any, tiny_video: Path) -> None:
+    (scan,) = scans_start(actor=clinic_a.compliance, files=[as_upload(tiny_video)])
+
+    assert list(scan_list(user=clinic_b.compliance)) == []
+    with pytest.raises(ApplicationError) as refused:
+        scan_get(user=clinic_b.compliance, scan_id=scan.id)
+    assert refused.value.status == 404
+    assert list(scan_list(user=clinic_a.clinician)) == []
