@@ -134,6 +134,13 @@ class _TreeCache:
 
     Proofs are then O(log n) instead of a full read of the log. Verification never uses it: it
     recomputes from the rows.
+
+    Why a per-process copy needs no invalidation in the product: it only ever reads committed rows
+    (proofs and tree heads are read outside any transaction that appends), appends hold the ledger
+    lock until they commit, so the committed rows are always a gapless prefix of the log, and rows are
+    never changed or deleted (database triggers). Each process's tree is therefore a prefix of the
+    log, and extending it from its size is enough. Only a reader that sees its own uncommitted
+    appends and then rolls back (the tests do, every test) must call `ledger_tree_reset`.
     """
 
     def __init__(self) -> None:
@@ -163,7 +170,7 @@ def ledger_tree() -> merkle.MerkleTree:
 
 
 def ledger_tree_reset() -> None:
-    """Forget the cached tree (after tests rewrite history)."""
+    """Forget the cached tree; for code that read its own appends, then rolled back (see _TreeCache)."""
     _tree_cache.reset()
 
 
