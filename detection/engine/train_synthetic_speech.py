@@ -23,6 +23,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -157,13 +158,14 @@ def training_corpus(media: Path = SHARED_MEDIA) -> tuple[list[Recording], list[R
     grid = sorted((media / "talking" / "grid").glob("*.mpg"))
     speakers = _cached("train_real", lambda: _librispeech(media, TRAIN_SPEAKERS))
     real = speakers + _cached("train_grid", lambda: _clip_sound(grid))
+    transforms: dict[str, Callable[[Sequence[Recording]], list[Recording]]] = {
+        "griffin_lim": _griffin_lim,
+        "pitch_shift": _pitch_shift,
+        "harmonic_vocoder": _harmonic_vocoder,
+    }
     made: list[Recording] = []
-    for kind, make in (
-        ("griffin_lim", _griffin_lim),
-        ("pitch_shift", _pitch_shift),
-        ("harmonic_vocoder", _harmonic_vocoder),
-    ):
-        made += _cached(f"train_{kind}", lambda make=make: make(speakers))
+    for kind, transform in transforms.items():
+        made += _cached(f"train_{kind}", partial(transform, speakers))
     made += _cached(
         "train_tts",
         lambda: _tts(

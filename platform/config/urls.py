@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("consent.api.urls")),
     path("api/v1/", include("provenance.api.urls")),
+    path("api/v1/", include("detection.api.urls")),
+    path("", include("detection.urls")),
     path("", include("consent.urls")),
     path("", include("avatars.urls")),
     path("", include("provenance.urls")),

@@ -206,6 +206,8 @@ REQUEST_UPLOAD_PATHS = [
     r"^/api/v1/consents/likeness/[^/]+/evidence/$",
     r"^/verify/$",
     r"^/api/v1/verify/$",
+    r"^/scanner/$",
+    r"^/api/v1/scans/$",
 ]
 REQUEST_UPLOAD_MARGIN_BYTES = env_int("CANDOR_REQUEST_UPLOAD_MARGIN_BYTES", 16 * 1024 * 1024, minimum=0)
 # Public upload paths whose per-address rate limit is checked (not counted) before the body is read,
@@ -342,3 +344,15 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# E-mail (scanner alerts to compliance officers). Console backend unless an SMTP host is configured.
+EMAIL_HOST = env_str("CANDOR_EMAIL_HOST", "")
+EMAIL_PORT = env_int("CANDOR_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("CANDOR_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("CANDOR_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("CANDOR_EMAIL_USE_TLS", False)
+EMAIL_BACKEND = env_str(
+    "CANDOR_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("CANDOR_DEFAULT_FROM_EMAIL", "Candor <no-reply@candor.invalid>")
