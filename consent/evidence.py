@@ -23,8 +23,8 @@ from consent.exports.pdf import evidence_report_pdf
 from consent.exports.records import ConsentRecord, IntegrityRecord, LedgerEventRecord, SignatureRecord
 from consent.ledger import ledger_append, ledger_verify
 from consent.models import Disclosure, LedgerEntry, LikenessConsent, PatientConsent, Signature, SignedTreeHead
+from consent.policy import can_export_evidence, can_view_compliance, require
 from consent.selectors import (
-    OVERSIGHT_ROLES,
     LedgerFilters,
     ledger_entry_list,
     likeness_consent_list,
@@ -247,12 +247,11 @@ def _json(records: list[ConsentRecord], events: list[LedgerEventRecord], integri
 
 def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
     """Build an export for a compliance officer or clinic admin, record it, and return the file."""
-    if actor.role not in OVERSIGHT_ROLES:
-        raise ApplicationError(
-            "Only compliance officers and clinic admins export evidence.",
-            code=ConsentErrorCode.PERMISSION_DENIED,
-            status=403,
-        )
+    require(
+        can_export_evidence(actor),
+        "Only compliance officers and clinic admins export evidence.",
+        code=ConsentErrorCode.PERMISSION_DENIED,
+    )
     if request.format not in EXPORT_FORMATS:
         raise ApplicationError(
             f"Unknown export format {request.format!r}; use csv, json, fhir or pdf.",
@@ -320,6 +319,6 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
 
 
 def disclosure_list(*, user: User) -> Any:
-    if user.role not in OVERSIGHT_ROLES:
+    if not can_view_compliance(user):
         return Disclosure.objects.none()
     return Disclosure.objects.filter(clinic_id=user.clinic_id).select_related("made_by")

@@ -15,23 +15,18 @@ from consent.models import (
     LikenessConsent,
     PatientConsent,
 )
+from consent.policy import can_view_compliance, is_clinic_staff, is_member
 from core.models import Role, User
-
-OVERSIGHT_ROLES = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
-
-
-def _member(user: User) -> bool:
-    return bool(user.is_authenticated and user.clinic_id and user.role)
 
 
 def likeness_consent_list(*, user: User) -> QuerySet[LikenessConsent]:
     """Clinicians see their own; admins and compliance officers see the clinic's; patients none."""
-    if not _member(user) or user.role == Role.PATIENT:
+    if not is_clinic_staff(user):
         return LikenessConsent.objects.none()
     consents = LikenessConsent.objects.filter(clinic_id=user.clinic_id).select_related(
         "clinician", "signature", "text"
     )
-    if user.role == Role.CLINICIAN:
+    if not can_view_compliance(user):
         consents = consents.filter(clinician=user)
     return consents
 
@@ -49,12 +44,12 @@ def likeness_consent_current(*, clinician: User) -> LikenessConsent | None:
 
 def patient_consent_list(*, user: User) -> QuerySet[PatientConsent]:
     """Patients see their own; clinic staff see the clinic's."""
-    if not _member(user):
+    if not is_member(user):
         return PatientConsent.objects.none()
     consents = PatientConsent.objects.filter(clinic_id=user.clinic_id).select_related(
         "patient", "signature", "text"
     )
-    if user.role == Role.PATIENT:
+    if not is_clinic_staff(user):
         consents = consents.filter(patient=user)
     return consents
 
@@ -68,7 +63,7 @@ def consent_text_current(*, clinic_id: Any, kind: str, language: str = "en") -> 
 
 
 def consent_text_list(*, user: User) -> QuerySet[ConsentText]:
-    if not _member(user):
+    if not is_member(user):
         return ConsentText.objects.none()
     return ConsentText.objects.filter(clinic_id=user.clinic_id)
 
@@ -78,7 +73,7 @@ def disclosure_label_current(*, clinic_id: Any, language: str = "en") -> Disclos
 
 
 def disclosure_label_list(*, user: User) -> QuerySet[DisclosureLabel]:
-    if not _member(user):
+    if not is_member(user):
         return DisclosureLabel.objects.none()
     return DisclosureLabel.objects.filter(clinic_id=user.clinic_id)
 
@@ -94,10 +89,10 @@ class LedgerFilters:
 
 def ledger_entry_list(*, user: User, filters: LedgerFilters | None = None) -> QuerySet[LedgerEntry]:
     """Entries of the user's clinic: all for oversight roles, those about themselves for others."""
-    if not _member(user):
+    if not is_member(user):
         return LedgerEntry.objects.none()
     entries = LedgerEntry.objects.filter(clinic_id=user.clinic_id)
-    if user.role not in OVERSIGHT_ROLES:
+    if not can_view_compliance(user):
         entries = entries.filter(Q(subject_id=str(user.pk)) | Q(actor_id=str(user.pk)))
     f = filters or LedgerFilters()
     if f.event_type:
@@ -114,12 +109,12 @@ def ledger_entry_list(*, user: User, filters: LedgerFilters | None = None) -> Qu
 
 
 def clinicians_of(*, user: User) -> QuerySet[User]:
-    if not _member(user):
+    if not is_member(user):
         return User.objects.none()
     return User.objects.filter(clinic_id=user.clinic_id, role=Role.CLINICIAN).order_by("username")
 
 
 def patients_of(*, user: User) -> QuerySet[User]:
-    if not _member(user) or user.role == Role.PATIENT:
+    if not is_clinic_staff(user):
         return User.objects.none()
     return User.objects.filter(clinic_id=user.clinic_id, role=Role.PATIENT).order_by("username")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any
 
 from django import forms
@@ -29,8 +30,13 @@ from consent.forms import (
 )
 from consent.ledger import ledger_verify
 from consent.models import ConsentKind, LikenessStatus, SignedTreeHead
+from consent.policy import (
+    can_give_likeness_consent,
+    can_give_patient_consent,
+    can_manage_texts,
+    can_view_compliance,
+)
 from consent.selectors import (
-    OVERSIGHT_ROLES,
     LedgerFilters,
     clinicians_of,
     consent_text_current,
@@ -54,11 +60,25 @@ from consent.services.likeness import (
 from consent.services.patient import patient_consent_grant, patient_consent_withdraw
 from consent.services.texts import consent_text_publish
 from core.errors import ApplicationError
-from core.models import Role, User
+from core.models import User
+
+View = Callable[..., HttpResponse]
 
 
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "core/not_found.html", {"message": message}, status=403)
+def _allowed_only(rule: Callable[[Any], bool], refusal: str) -> Callable[[View], View]:
+    """Let the view run only if the consent policy's `rule` allows the signed-in user; otherwise
+    answer 403 with `refusal` on the not-found page."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not rule(request.user):
+                return render(request, "core/not_found.html", {"message": refusal}, status=403)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate
 
 
 def _entries_view(entries: Any) -> list[dict[str, Any]]:
@@ -86,11 +106,10 @@ def _entries_view(entries: Any) -> list[dict[str, Any]]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_allowed_only(can_give_likeness_consent, "Only clinicians give likeness consent.")
 def likeness_page(request: HttpRequest) -> HttpResponse:
     """Read the text, choose the scope, sign; see status and every use; revoke — all on one page."""
     user = request.user
-    if user.role != Role.CLINICIAN:
-        return _forbidden(request, "Only clinicians give likeness consent.")
     form = LikenessConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -160,11 +179,10 @@ def likeness_revoke(request: HttpRequest, consent_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@_allowed_only(can_give_likeness_consent, "Only clinicians record a consent statement.")
 def likeness_evidence(request: HttpRequest, consent_id: str) -> HttpResponse:
     """Upload the recorded consent statement. A refusal re-renders the consent page with the reason
     and the status the API gives for it (413, 415, 422, 429, ...), not a redirect."""
-    if request.user.role != Role.CLINICIAN:
-        return _forbidden(request, "Only clinicians record a consent statement.")
     evidence_form = EvidenceForm(request.POST, request.FILES)
     status = 400
     if evidence_form.is_valid():
@@ -190,10 +208,9 @@ def likeness_evidence(request: HttpRequest, consent_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_allowed_only(can_give_patient_consent, "This page is for patients.")
 def patient_consents_page(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if user.role != Role.PATIENT:
-        return _forbidden(request, "This page is for patients.")
     form = PatientConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -231,6 +248,7 @@ def patient_withdraw(request: HttpRequest, consent_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_allowed_only(can_manage_texts, "Only clinic admins manage consent texts and labels.")
 def consent_admin_page(request: HttpRequest) -> HttpResponse:
     """Publish texts and labels, verify a statement by hand, record a departure.
 
@@ -238,8 +256,6 @@ def consent_admin_page(request: HttpRequest) -> HttpResponse:
     status the API gives for the same refusal; nothing is written.
     """
     user = request.user
-    if user.role != Role.CLINIC_ADMIN:
-        return _forbidden(request, "Only clinic admins manage consent texts and labels.")
     post = request.POST
     clinicians = clinicians_of(user=user)
     text_form = ConsentTextForm(post if "publish_text" in post else None)
@@ -327,10 +343,9 @@ def _filters(form: LedgerSearchForm) -> LedgerFilters:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_allowed_only(can_view_compliance, "The compliance console is for compliance officers and clinic admins.")
 def compliance_page(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if user.role not in OVERSIGHT_ROLES:
-        return _forbidden(request, "The compliance console is for compliance officers and clinic admins.")
     search = LedgerSearchForm(request.GET or None)
     search.fields["subject"].choices = _person_choices(user)
     filters = _filters(search)
@@ -384,10 +399,9 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@_allowed_only(can_view_compliance, "Only compliance officers and clinic admins see timelines.")
 def clinician_timeline_page(request: HttpRequest, user_id: int) -> HttpResponse:
     user = request.user
-    if user.role not in OVERSIGHT_ROLES:
-        return _forbidden(request, "Only compliance officers and clinic admins see timelines.")
     clinician = clinicians_of(user=user).filter(pk=user_id).first()
     if clinician is None:
         return render(request, "core/not_found.html", {"message": "Clinician not found."}, status=404)
@@ -406,11 +420,10 @@ def clinician_timeline_page(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @login_required
+@_allowed_only(
+    can_view_compliance, "Only compliance officers and clinic admins see the accounting of disclosures."
+)
 def disclosures_page(request: HttpRequest) -> HttpResponse:
-    if request.user.role not in OVERSIGHT_ROLES:
-        return _forbidden(
-            request, "Only compliance officers and clinic admins see the accounting of disclosures."
-        )
     return render(
         request, "consent/disclosures.html", {"disclosures": disclosure_list(user=request.user)[:500]}
     )

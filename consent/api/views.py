@@ -22,8 +22,8 @@ from consent.ledger import (
     ledger_verify,
 )
 from consent.models import LikenessConsent, PatientConsent
+from consent.policy import can_view_compliance, require
 from consent.selectors import (
-    OVERSIGHT_ROLES,
     LedgerFilters,
     ledger_entry_list,
     likeness_consent_list,
@@ -39,15 +39,6 @@ from consent.services.likeness import (
 from consent.services.patient import patient_consent_grant, patient_consent_withdraw
 from core.api.pagination import ApiPagination, paginated_response
 from core.errors import ApplicationError
-
-
-def _oversight(request: Request) -> None:
-    if request.user.role not in OVERSIGHT_ROLES:
-        raise ApplicationError(
-            "Only compliance officers and clinic admins can do this.",
-            code=ConsentErrorCode.PERMISSION_DENIED,
-            status=403,
-        )
 
 
 class SignatureOut(serializers.Serializer):
@@ -336,7 +327,11 @@ class LedgerHeadsApi(APIView):
 class LedgerVerifyApi(APIView):
     @extend_schema(responses=dict)
     def get(self, request: Request) -> Response:
-        _oversight(request)
+        require(
+            can_view_compliance(request.user),
+            "Only compliance officers and clinic admins can do this.",
+            code=ConsentErrorCode.PERMISSION_DENIED,
+        )
         report = ledger_verify()
         first = report.first_problem
         return Response(

@@ -1,4 +1,4 @@
-"""Helpers every consent sub-domain shares: refusals and row locks."""
+"""Helpers every consent sub-domain shares: refusals and row locks (who may act: consent.policy)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,11 @@ from typing import Any
 
 from consent.errors import ConsentErrorCode
 from core.errors import ApplicationError
-from core.models import User
 
 
 def refuse(message: str, code: ConsentErrorCode, *, status: int = 400, **extra: Any) -> ApplicationError:
     """The consent app's refusal: a message the user can act on, its code, and details in `extra`."""
     return ApplicationError(message, code=code, status=status, extra=extra)
-
-
-def require_role(actor: User, *roles: str) -> None:
-    if actor.role not in roles:
-        raise refuse("Your role cannot do this.", ConsentErrorCode.NOT_ALLOWED, status=403)
 
 
 def get_for_update(model: type, *, clinic_id: Any, object_id: Any, **filters: Any) -> Any:

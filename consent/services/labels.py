@@ -12,8 +12,9 @@ from django.db import transaction
 from consent.errors import ConsentErrorCode
 from consent.ledger import ledger_append
 from consent.models import DisclosureLabel, LikenessConsent
-from consent.services._common import refuse, require_role
-from core.models import Role, User
+from consent.policy import can_manage_texts, require
+from consent.services._common import refuse
+from core.models import User
 
 LABEL_PLACEHOLDERS = {"clinician", "clinic", "contact", "consent_date"}
 
@@ -27,7 +28,7 @@ def disclosure_label_publish(
 ) -> DisclosureLabel:
     """Publish a label version. It must say the content is AI-generated, whose likeness, that they
     consented, and how to reach a human (AB 3030; EU AI Act Art. 50)."""
-    require_role(actor, Role.CLINIC_ADMIN)
+    require(can_manage_texts(actor))
     for name, template in (
         ("visible text", visible_text),
         ("spoken start", spoken_start),

@@ -29,9 +29,16 @@ from consent.models import (
     Representation,
     VerificationMethod,
 )
-from consent.services._common import get_for_update, refuse, require_role
+from consent.policy import (
+    can_give_likeness_consent,
+    can_record_departures,
+    can_revoke_likeness_consent,
+    can_verify_likeness_consents,
+    require,
+)
+from consent.services._common import get_for_update, refuse
 from consent.services.signatures import signature_create
-from core.models import Role, User
+from core.models import User
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
 
 
@@ -114,7 +121,7 @@ def likeness_consent_sign(
     *, clinician: User, scope: LikenessScope, password: str, otp: str = "", text_id: Any | None = None
 ) -> LikenessConsent:
     """Create and sign a likeness consent. It becomes active once the consent evidence is verified."""
-    require_role(clinician, Role.CLINICIAN)
+    require(can_give_likeness_consent(clinician))
     scope = scope.clean()
     text = (
         ConsentText.objects.filter(
@@ -265,7 +272,7 @@ def likeness_consent_verify_manual(
     *, actor: User, consent_id: Any, note_code: str = "reviewed_statement"
 ) -> LikenessConsent:
     """A clinic admin verifies the consent statement by hand (recorded as manual)."""
-    require_role(actor, Role.CLINIC_ADMIN)
+    require(can_verify_likeness_consents(actor))
     with transaction.atomic():
         consent = get_for_update(LikenessConsent, clinic_id=actor.clinic_id, object_id=consent_id)
         if consent.status != LikenessStatus.AWAITING_VERIFICATION:
@@ -341,13 +348,11 @@ def likeness_consent_revoke(
     """Revoke at once: one action, no password, same page as granting (SPEC principle 2)."""
     with transaction.atomic():
         consent = get_for_update(LikenessConsent, clinic_id=actor.clinic_id, object_id=consent_id)
-        if actor.pk != consent.clinician_id:
-            raise refuse(
-                "Only the clinician can revoke their own likeness consent; a clinic admin records a "
-                "departure instead.",
-                ConsentErrorCode.NOT_ALLOWED,
-                status=403,
-            )
+        require(
+            can_revoke_likeness_consent(actor, consent),
+            "Only the clinician can revoke their own likeness consent; a clinic admin records a "
+            "departure instead.",
+        )
         if consent.status not in REVOCABLE:
             raise refuse(
                 f"This consent is already {consent.status}.", ConsentErrorCode.INVALID_TRANSITION, status=409
@@ -358,7 +363,7 @@ def likeness_consent_revoke(
 
 def clinician_departure_record(*, actor: User, clinician_id: Any, reason: str) -> int:
     """A clinic admin records a clinician's departure or death: every usable consent of theirs ends."""
-    require_role(actor, Role.CLINIC_ADMIN)
+    require(can_record_departures(actor))
     if reason not in ("clinician_departed", "clinician_deceased"):
         raise refuse(
             "Reason must be clinician_departed or clinician_deceased.", ConsentErrorCode.INVALID_SCOPE

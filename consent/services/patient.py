@@ -19,9 +19,10 @@ from consent.models import (
     PatientConsent,
     PatientConsentStatus,
 )
-from consent.services._common import get_for_update, refuse, require_role
+from consent.policy import can_give_patient_consent, require
+from consent.services._common import get_for_update, refuse
 from consent.services.signatures import signature_create
-from core.models import Role, User
+from core.models import User
 
 PATIENT_MEANINGS = {
     ConsentKind.PATIENT_RECORDING: "I consent to the recording of my consultation for the purpose stated.",
@@ -40,7 +41,7 @@ def patient_consent_grant(
     legal_basis: str = LegalBasis.EXPLICIT_CONSENT,
 ) -> PatientConsent:
     """A patient grants one consent, signed after re-authentication."""
-    require_role(patient, Role.PATIENT)
+    require(can_give_patient_consent(patient))
     if kind not in [k.value for k in PATIENT_KINDS]:
         raise refuse("Unknown kind of patient consent.", ConsentErrorCode.INVALID_SCOPE, field="kind")
     if legal_basis not in LegalBasis.values:

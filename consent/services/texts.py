@@ -7,13 +7,14 @@ from django.db import transaction
 from consent.errors import ConsentErrorCode
 from consent.ledger import ledger_append
 from consent.models import ConsentKind, ConsentText
-from consent.services._common import refuse, require_role
-from core.models import Role, User
+from consent.policy import can_manage_texts, require
+from consent.services._common import refuse
+from core.models import User
 
 
 def consent_text_publish(*, actor: User, kind: str, language: str, title: str, body: str) -> ConsentText:
     """Publish a new version of a consent text; earlier signatures keep pointing at their version."""
-    require_role(actor, Role.CLINIC_ADMIN)
+    require(can_manage_texts(actor))
     if kind not in ConsentKind.values:
         raise refuse(f"Unknown consent kind {kind!r}.", ConsentErrorCode.INVALID_SCOPE)
     if len(body.strip()) < 40:
