@@ -152,3 +152,45 @@ def test_another_clinics_scans_are_invisible(clinic_a: Any, clinic_b: Any, tiny_
         scan_get(user=clinic_b.compliance, scan_id=scan.id)
     assert refused.value.status == 404
     assert list(scan_list(user=clinic_a.clinician)) == []
+
+
+@pytest.fixture
+def platform_render(texts: Any, django_capture_on_commit_callbacks: Any) -> Any:
+    """A stock-presenter video of clinic alpha, rendered, watermarked, signed and registered."""
+    from provenance.index import fingerprint_index_reset
+    from tests.avatars.test_studio import _stock_video
+
+    # Earlier tests rolled their rows back; a reused row id would confuse the shared index.
+    fingerprint_index_reset()
+    video = _stock_video(texts, django_capture_on_commit_callbacks)
+    yield video
+    fingerprint_index_reset()
+
+
+def test_a_platform_render_is_authorized_then_consent_withdrawn_and_a_changed_copy_is_tampered(
+    platform_render: Any, texts: Any, tmp_path: Path
+) -> None:
+    from django.core.files.storage import default_storage
+
+    from avatars.services import video_withdraw
+
+    rendered = Path(default_storage.path(platform_render.video_key))
+    (authorized,) = scanned(texts.compliance, rendered)
+
+    changed = bytearray(rendered.read_bytes())
+    changed[len(changed) // 2] ^= 0xFF
+    (tampered,) = scanned(texts.compliance, _written(tmp_path / "changed.mp4", bytes(changed)))
+
+    video_withdraw(video=platform_render, reason="consent_revoked", actor=None)
+    (withdrawn,) = scanned(texts.compliance, rendered)
+
+    assert authorized.verdict_kind == "authorized", authorized.explanation
+    assert authorized.scores["provenance"]["flagged"]
+    assert tampered.verdict_kind == "provenance tampered", tampered.explanation
+    assert withdrawn.verdict_kind == "consent withdrawn", withdrawn.explanation
+    assert withdrawn.alerting and tampered.alerting and not authorized.alerting
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
