@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 
 from consent.models import LedgerEntry
 from core.errors import ApplicationError
@@ -21,7 +22,8 @@ from detection.services.cases import (
     case_takedown_pdf,
     case_takedown_record,
 )
-from tests.detection.test_alerts import queued_scan, record
+from detection.services.scans import scan_verdict_record
+from tests.detection.test_alerts import queued_scan, record, verdict
 from tests.support import ClinicPeople, api_client, signed_in_client
 
 
@@ -206,3 +208,27 @@ def test_the_api_runs_a_case_to_its_takedown_pdf(
     assert closed.json()["status"] == "closed"
     assert api_client(clinic_b.compliance).get(f"/api/v1/scans/{judged.id}/").status_code == 404
     assert api_client(clinic_a.clinician).get("/api/v1/scans/").status_code == 403
+
+
+def test_an_evidence_heatmap_is_served_to_the_clinic_only(
+    clinic_a: ClinicPeople, clinic_b: ClinicPeople, tiny_video: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    scan = queued_scan(clinic_a, tiny_video)
+    key = default_storage.save(f"jobs/{scan.job_id}/evidence-0.png", ContentFile(b"\x89PNG\r\n\x1a\nfake"))
+    result = verdict("suspected unauthorized deepfake")
+    result["evidence"][0]["heatmap"] = key
+    with transaction.atomic():
+        scan_verdict_record(scan_id=scan.id, verdict=result)
+    item = scan.evidence.get()
+    url = f"/scanner/scans/{scan.id}/evidence/{item.id}.png"
+
+    client = signed_in_client(clinic_a.compliance)
+    ours = client.get(url)
+    page = client.get(f"/scanner/scans/{scan.id}/").content.decode()
+
+    assert ours.status_code == 200 and b"".join(ours.streaming_content).startswith(b"\x89PNG")
+    assert f'src="{url}"' in page
+    assert signed_in_client(clinic_b.compliance).get(url).status_code == 404

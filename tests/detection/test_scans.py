@@ -14,6 +14,7 @@ from core.errors import ApplicationError
 from detection.models import Scan, ScanStatus
 from detection.selectors import scan_get, scan_list
 from detection.services.scans import scans_start
+from tests.support import signed_in_client
 
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 
@@ -99,7 +100,7 @@ def test_a_photo_of_an_enrolled_clinician_without_provenance_names_the_clinician
 
     assert scan.status == ScanStatus.DONE, scan.error_code
     assert scan.matched_clinician == clinic_a.clinician
-    assert scan.verdict_kind in ("clinician depicted, origin unverified", "suspected unauthorized deepfake")
+    assert scan.verdict_kind == "clinician depicted, origin unverified", scan.explanation
     assert scan.scores["face_identity"]["flagged"]
 
 
@@ -194,3 +195,42 @@ def test_a_platform_render_is_authorized_then_consent_withdrawn_and_a_changed_co
 def _written(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_a_real_clip_of_an_enrolled_clinician_is_unverified_and_its_dubbed_copy_a_suspected_deepfake(
+    clinic_a: Any, tmp_path: Path
+) -> None:
+    """GRID speaker enrolled from one frame; the clip re-dubbed half a second late is a lip-sync fake."""
+    import numpy as np
+    from PIL import Image
+
+    from avatars.engine.media import read_audio as read_48k
+    from detection.engine.media import iter_frames
+    from tests.detection.engine.detection_media import write_video
+
+    clip = shared("talking/grid/swiz3n.mpg")
+    frames = [frame.rgb() for frame in iter_frames(clip)]
+    sound = read_48k(clip)
+    Image.fromarray(frames[0]).save(tmp_path / "portrait.png")
+    enroll_portrait(clinic_a.clinician, tmp_path / "portrait.png")
+    original = write_video(tmp_path / "original.mp4", iter(frames), audio=sound)
+    dubbed = write_video(
+        tmp_path / "dubbed.mp4", iter(frames), audio=np.concatenate([np.zeros(24_000, np.float32), sound])
+    )
+
+    real, fake = scanned(clinic_a.compliance, original, dubbed)
+
+    who = clinic_a.clinician.printed_name
+    assert real.verdict_kind == "clinician depicted, origin unverified", real.explanation
+    assert real.matched_clinician == clinic_a.clinician and not real.alerting
+    assert fake.verdict_kind == "suspected unauthorized deepfake", fake.explanation
+    assert fake.headline == f"suspected unauthorized deepfake of {who}"
+    assert fake.scores["lip_sync"]["flagged"] and fake.alerting
+    assert fake.timeline  # the score-over-time series the result page plots
+    if not fake.scores["visual_manipulation"]["skipped"]:  # its weights are made by a training command
+        heatmap = fake.evidence.exclude(heatmap_key="").first()
+        assert heatmap is not None, "the manipulation analyzer's evidence frames get a heatmap picture"
+        picture = signed_in_client(clinic_a.compliance).get(
+            f"/scanner/scans/{fake.id}/evidence/{heatmap.id}.png"
+        )
+        assert picture.status_code == 200 and b"".join(picture.streaming_content).startswith(b"\x89PNG")
