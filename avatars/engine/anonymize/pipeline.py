@@ -454,7 +454,7 @@ def anonymize(spec: AnonymizeSpec, progress: Progress | None = None) -> Anonymiz
     info = _Input(spec.input)
     seed = spec.seed if spec.seed is not None else secrets.randbits(63)
     rng = np.random.default_rng(seed)
-    alpha = voice.draw_alpha(rng)
+    change = voice.draw_change(rng)
     partial = spec.output.with_name(spec.output.name + ".partial")
     width, height = info.width - info.width % 2, info.height - info.height % 2
     with tempfile.TemporaryDirectory(prefix="anonymize-") as scratch:
@@ -472,7 +472,7 @@ def anonymize(spec: AnonymizeSpec, progress: Progress | None = None) -> Anonymiz
                 voice_report = voice.anonymize_voice(
                     source,
                     audio,
-                    alpha=alpha,
+                    change=change,
                     keep_voice=None
                     if spec.keep_voice is None
                     else np.asarray(spec.keep_voice, dtype=np.float64),

@@ -52,17 +52,30 @@ def _ring(count: int) -> NDArray[np.float64]:
     return np.linspace(0, 2 * np.pi, count, endpoint=False)
 
 
+def _surface(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Depth of the face's surface across it: flat in the middle, curving back at the sides
+    (shallower than a real face's, so a cartoon stays readable when the head turns)."""
+    return 0.55 * (x / 0.82) ** 2
+
+
 def _face_outline() -> NDArray[np.float64]:
-    # An egg: narrower towards the chin; the sides curve back in depth like a real face's sides.
+    # An egg: narrower towards the chin, its edge lying on the curved surface.
     t = _ring(48)
     lower = np.clip(np.sin(t), 0, 1)
     x = 0.82 * np.cos(t) * (1 - 0.28 * lower**2)
     y = np.sin(t) * np.where(np.sin(t) > 0, 1.0, 1.02)
-    z = 0.75 * (x / 0.82) ** 2
-    return np.stack([x, y, z], axis=1)
+    return np.stack([x, y, _surface(x)], axis=1)
+
+
+def _fringe() -> NDArray[np.float64]:
+    # Hair over the forehead: a wavy lower edge, lying on the face's surface.
+    x = np.array([-0.84, -0.55, -0.1, 0.35, 0.75, 0.86, 0.6, 0.0, -0.6])
+    y = np.array([-0.55, -0.78, -0.92, -0.75, -0.62, -0.75, -1.1, -1.22, -1.1])
+    return np.stack([x, y, _surface(x)], axis=1)
 
 
 _OUTLINE = _face_outline()
+_FRINGE = _fringe()
 #: The hair volume: an ellipsoid (centre, semi-axes) a little larger than the face, set back.
 _HAIR_CENTER = np.array([0.0, -0.4, 0.42])
 _HAIR_AXES = np.array([1.02, 1.14, 0.95])
@@ -88,21 +101,17 @@ class SyntheticFace:
         self._draw_hair_volume(palette)
         for side in (-1.0, 1.0):
             ear = np.stack(
-                [np.full(20, side * 0.86), -0.08 + 0.2 * np.sin(_ring(20)), 0.72 + 0.12 * np.cos(_ring(20))],
+                [np.full(20, side * 0.84), -0.08 + 0.2 * np.sin(_ring(20)), 0.62 + 0.12 * np.cos(_ring(20))],
                 axis=1,
             )
             self._fill(ear, palette.shade)
-        self._fill(_OUTLINE, palette.skin)
+        # The outline of a convex surface seen from any side is the hull of its projection.
+        self._fill(_OUTLINE, palette.skin, hull=True)
         self._fill(_flat(0, 0.86, 0.05, 0.3, 0.09), palette.shade)
         for side in (-1.0, 1.0):
             if self._facing(side * 0.5):
                 self._fill(_flat(side * 0.45, 0.12, 0.12, 0.14, 0.08), palette.shade)
-        fringe = np.array(
-            [[-0.8, -0.5, 0.35], [-0.55, -0.78, 0.1], [-0.1, -0.92, 0.0], [0.35, -0.75, 0.03],
-             [0.75, -0.62, 0.3], [0.86, -0.7, 0.5], [0.6, -1.1, 0.2], [0.0, -1.22, 0.1],
-             [-0.6, -1.1, 0.2], [-0.86, -0.7, 0.5]]
-        )  # fmt: skip
-        self._fill(fringe, palette.hair)
+        self._fill(_FRINGE, palette.hair)
         self._draw_eyes(expression, palette)
         self._draw_nose(palette)
         self._draw_mouth(expression, palette)
@@ -111,8 +120,11 @@ class SyntheticFace:
         pixels = self._origin + self._unit * (local @ self._rotation.T)[:, :2]
         return np.round(pixels * _SCALE).astype(np.int32)
 
-    def _fill(self, local: NDArray[np.float64], color: Color) -> None:
-        cv2.fillPoly(self._image, [self._project(local)], color, cv2.LINE_AA, _SHIFT)
+    def _fill(self, local: NDArray[np.float64], color: Color, *, hull: bool = False) -> None:
+        points = self._project(local)
+        if hull:
+            points = cv2.convexHull(points)
+        cv2.fillPoly(self._image, [points], color, cv2.LINE_AA, _SHIFT)
 
     def _line(self, local: NDArray[np.float64], color: Color, thickness: float) -> None:
         width = max(1, round(thickness * self._unit))

@@ -1,12 +1,21 @@
-"""Voice anonymization: McAdams-coefficient LPC pole shifting, with the clinician's voice kept.
+"""Voice anonymization: formant normalization plus McAdams-coefficient LPC pole shifting, with the
+clinician's voice kept.
 
 Speech is analysed in 20 ms Hann frames every 10 ms. Each frame's spectral envelope is an order-20
-LPC filter; its complex poles sit at the formant frequencies. Raising each pole's angle φ to the
-power α (the McAdams coefficient) moves the formants non-linearly, which changes the apparent
-vocal tract, the main thing speaker-recognition models key on, while the LPC residual (pitch,
-timing, what is said) is kept. Frames are filtered back through the shifted envelope and
-overlap-added; α = 1 gives the input back. A fresh α is drawn per video, so outputs of two videos
-cannot be compared by undoing one known shift.
+LPC filter; its complex poles sit at the formant frequencies. Two things move them, per video:
+
+* **formant normalization**: the speaker's typical third formant (a measure of vocal-tract length,
+  one of the strongest cues speaker recognition keys on) is found over the speech to anonymize,
+  and every pole angle is scaled so it lands on a target drawn at random (±20% around 2.5 kHz):
+  whoever spoke, the output's vocal tract is the drawn one, not a shifted copy of theirs;
+* **McAdams coefficient**: each angle φ (radians) then becomes φ^α, a non-linear shift of the
+  formants with a fresh α per video.
+
+The LPC residual (pitch, timing, what is said) is kept, and frames are filtered back through the
+moved envelope and overlap-added (α = 1 and no scaling give the input back). McAdams alone, even
+with a fresh α per video, fails against an attacker who enrols anonymized speech (6-14% EER on
+LibriSpeech with resemblyzer); with the normalization every attacker measured is at 30% or more,
+see BENCHMARKS.md.
 
 When the clinician's voice embedding is given, stretches of sound are attributed by resemblyzer
 embeddings on sliding 1.6 s windows (2 per second): a sample is kept as recorded only where every
@@ -34,9 +43,18 @@ RATE = 16_000
 FRAME = 320  # 20 ms
 HOP = 160  # 10 ms
 ORDER = 20
-#: Range of the per-video McAdams coefficient; see BENCHMARKS.md for the privacy/intelligibility
-#: numbers this range gives on LibriSpeech.
-ALPHA_RANGE = (0.7, 0.9)
+#: Range of the per-video McAdams coefficient and of the drawn vocal-tract scale; see
+#: BENCHMARKS.md for the privacy and intelligibility these ranges give on LibriSpeech.
+ALPHA_RANGE = (0.6, 0.8)
+TRACT_RANGE = (0.8, 1.2)
+#: The reference third formant (Hz) a scale of 1 maps a speaker's median third formant to, and
+#: the most the normalization may scale a voice (a bad estimate must not wreck the speech).
+REFERENCE_F3 = 2500.0
+WARP_LIMITS = (0.7, 1.4)
+#: Formant estimation: frames louder than this share of the speech frames, poles this sharp.
+FORMANT_LOUD_SHARE = 0.4
+FORMANT_POLE_RADIUS = 0.9
+FORMANT_SAMPLE_FRAMES = 6000
 #: Frames quieter than this (about -80 dBFS RMS) are passed through: LPC is meaningless on silence.
 SILENT_FRAME_RMS = 1e-4
 #: Processing chunk: 10 s of frames at a time.
@@ -56,9 +74,17 @@ FADE_SECONDS = 0.03
 REPORT_SECONDS = 60.0
 
 
-def draw_alpha(rng: np.random.Generator) -> float:
-    """A fresh McAdams coefficient for one video."""
-    return float(rng.uniform(*ALPHA_RANGE))
+@dataclass(frozen=True)
+class VoiceChange:
+    """The secret, per-video parameters of the voice change (never shown to anyone)."""
+
+    alpha: float
+    tract: float
+
+
+def draw_change(rng: np.random.Generator) -> VoiceChange:
+    """Fresh parameters for one video."""
+    return VoiceChange(alpha=float(rng.uniform(*ALPHA_RANGE)), tract=float(rng.uniform(*TRACT_RANGE)))
 
 
 def _hann() -> NDArray[np.float64]:
@@ -90,8 +116,10 @@ def _poly(roots: NDArray[np.complex128]) -> NDArray[np.float64]:
     return coefficients.real
 
 
-def mcadams_frames(frames: NDArray[np.float64], alpha: float) -> NDArray[np.float64]:
-    """Shift the formants of windowed frames (rows); returns the frames to overlap-add."""
+def mcadams_frames(frames: NDArray[np.float64], alpha: float, warp: float = 1.0) -> NDArray[np.float64]:
+    """Move the formants of windowed frames (rows): angles scaled by `warp`, then raised to `alpha`.
+
+    Returns the frames to overlap-add."""
     output = frames.copy()
     loud = np.sqrt(np.mean(frames**2, axis=1)) > SILENT_FRAME_RMS
     if not loud.any():
@@ -106,7 +134,8 @@ def mcadams_frames(frames: NDArray[np.float64], alpha: float) -> NDArray[np.floa
     angles = np.angle(roots)
     # Only complex poles move; real poles (angle 0 or π) have no formant to shift.
     complex_pole = (np.abs(roots.imag) > 1e-8) & (np.abs(angles) < np.pi - 1e-6)
-    shifted = np.where(complex_pole, np.sign(angles) * np.abs(angles) ** alpha, angles)
+    scaled = np.minimum(np.abs(angles) * warp, np.pi - 0.05)
+    shifted = np.where(complex_pole, np.sign(angles) * scaled**alpha, angles)
     new_a = _poly(np.abs(roots) * np.exp(1j * shifted))
     # Residual: the frame through its own inverse (FIR) filter, then through the shifted (IIR) one.
     residual = np.zeros_like(x)
@@ -124,7 +153,57 @@ def mcadams_frames(frames: NDArray[np.float64], alpha: float) -> NDArray[np.floa
     return output
 
 
-def mcadams_file(source: NDArray[np.float32], target: NDArray[np.float32], alpha: float) -> None:
+def _frames_at(source: NDArray[np.float32], starts: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Hann-windowed frames of `source` starting at `starts` (zero outside the signal)."""
+    window = _hann()
+    first, last = int(starts[0]), int(starts[-1]) + FRAME
+    lo, hi = max(0, first), min(len(source), last)
+    span = np.zeros(last - first)
+    span[lo - first : hi - first] = source[lo:hi]
+    offsets = starts - first
+    return span[offsets[:, None] + np.arange(FRAME)] * window
+
+
+def median_f3(source: NDArray[np.float32], speech: NDArray[np.bool_]) -> float | None:
+    """The speaker's median third formant (Hz) over loud frames of the speech hops `speech`; None
+    without enough speech.
+
+    Up to `FORMANT_SAMPLE_FRAMES` frames spread over the recording are analysed, so the cost
+    does not grow with its length.
+    """
+    starts = np.flatnonzero(speech) * HOP
+    starts = starts[starts + FRAME <= len(source)]
+    if len(starts) < 50:
+        return None
+    if len(starts) > FORMANT_SAMPLE_FRAMES:
+        starts = starts[np.linspace(0, len(starts) - 1, FORMANT_SAMPLE_FRAMES).astype(int)]
+    frames = _frames_at(source, starts)
+    loudness = np.sqrt(np.mean(frames**2, axis=1))
+    frames = frames[loudness >= np.quantile(loudness, 1 - FORMANT_LOUD_SHARE)]
+    frames = frames[np.sqrt(np.mean(frames**2, axis=1)) > SILENT_FRAME_RMS]
+    if len(frames) < 20:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = _lpc(frames)
+    a = a[np.isfinite(a).all(axis=1)]
+    roots = _roots(a)
+    sharp = (roots.imag > 0) & (np.abs(roots) > FORMANT_POLE_RADIUS)
+    hertz = np.angle(roots) * RATE / (2 * np.pi)
+    candidates = hertz[sharp & (hertz > 2000) & (hertz < 3500)]
+    return float(np.median(candidates)) if len(candidates) >= 20 else None
+
+
+def tract_warp(f3: float | None, change: VoiceChange) -> float:
+    """Angle scale taking the speaker's third formant to the drawn target."""
+    if f3 is None:
+        return change.tract
+    return float(np.clip(change.tract * REFERENCE_F3 / f3, *WARP_LIMITS))
+
+
+def mcadams_file(
+    source: NDArray[np.float32], target: NDArray[np.float32], alpha: float, warp: float = 1.0
+) -> None:
     """Anonymize `source` into `target` (same length; e.g. memory-mapped files), chunk by chunk."""
     window = _hann()
     length = len(source)
@@ -137,7 +216,7 @@ def mcadams_file(source: NDArray[np.float32], target: NDArray[np.float32], alpha
         span = np.zeros(last - first)
         span[lo - first : hi - first] = source[lo:hi]
         frames = np.lib.stride_tricks.sliding_window_view(span, FRAME)[::HOP][: len(block)] * window
-        processed = mcadams_frames(frames, alpha)
+        processed = mcadams_frames(frames, alpha, warp)
         out = np.zeros(last - first)
         for i in range(len(block)):
             out[i * HOP : i * HOP + FRAME] += processed[i]
@@ -194,35 +273,37 @@ def _embed(samples: NDArray[np.float32]) -> NDArray[np.float64]:
 def window_similarities(
     samples: NDArray[np.float32], speech: NDArray[np.bool_], keep_voice: NDArray[np.float64]
 ) -> list[tuple[int, int, float | None]]:
-    """(start, stop, similarity to `keep_voice`) of sliding windows; None where a window is silent."""
+    """(first hop, end hop, similarity to `keep_voice`) of sliding windows; None where a window
+    holds too little speech. `speech` has one flag per 10 ms hop."""
     import torch
     from resemblyzer import audio
 
     encoder = _encoder()
     window = round(WINDOW_SECONDS * RATE)
+    hops = window // HOP
     step = round(RATE / WINDOWS_PER_SECOND)
     keep = keep_voice / max(float(np.linalg.norm(keep_voice)), 1e-9)
     results: list[tuple[int, int, float | None]] = []
     starts = list(range(0, max(1, len(samples) - window // 2), step))
     batch = round(ATTRIBUTION_CHUNK_SECONDS * WINDOWS_PER_SECOND)
     for first in range(0, len(starts), batch):
-        speech: list[tuple[int, NDArray[np.float32]]] = []
+        voiced: list[tuple[int, NDArray[np.float32]]] = []
         for start in starts[first : first + batch]:
-            piece = _padded(samples, start, start + window)
-            if float(np.count_nonzero(speech[start : start + window])) / window >= WINDOW_SPEECH_SHARE:
-                speech.append((start, piece))
+            hop = start // HOP
+            if float(np.count_nonzero(speech[hop : hop + hops])) / hops >= WINDOW_SPEECH_SHARE:
+                voiced.append((hop, _padded(samples, start, start + window)))
             else:
-                results.append((start, start + window, None))
-        if not speech:
+                results.append((hop, hop + hops, None))
+        if not voiced:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mels = np.stack([audio.wav_to_mel_spectrogram(piece)[:PARTIAL_FRAMES] for _, piece in speech])
+            mels = np.stack([audio.wav_to_mel_spectrogram(piece)[:PARTIAL_FRAMES] for _, piece in voiced])
             # One batched forward pass per minute of windows.
             with torch.no_grad(), _one_torch_thread():
                 embeddings = encoder(torch.from_numpy(mels)).numpy()  # type: ignore[operator]
-        for (start, _), embedding in zip(speech, embeddings, strict=True):
-            results.append((start, start + window, float(embedding @ keep)))
+        for (hop, _), embedding in zip(voiced, embeddings, strict=True):
+            results.append((hop, hop + hops, float(embedding @ keep)))
     results.sort()
     return results
 
@@ -234,12 +315,13 @@ def _padded(samples: NDArray[np.float32], start: int, stop: int) -> NDArray[np.f
     return piece
 
 
-def keep_mask(
-    length: int, windows: list[tuple[int, int, float | None]], threshold: float
+def keep_weights(
+    hops: int, windows: list[tuple[int, int, float | None]], threshold: float
 ) -> NDArray[np.float32]:
-    """Per-sample weight of the original sound: 1 where every speech window says 'clinician'."""
-    votes = np.zeros(length, dtype=np.int16)
-    vetoes = np.zeros(length, dtype=np.int16)
+    """Weight of the original sound per 10 ms hop: 1 only where every speech window covering it
+    sounds like the clinician, ramping over `FADE_SECONDS` inside those stretches."""
+    votes = np.zeros(hops, dtype=np.int16)
+    vetoes = np.zeros(hops, dtype=np.int16)
     for start, stop, similarity in windows:
         if similarity is None:
             continue
@@ -248,23 +330,21 @@ def keep_mask(
         else:
             vetoes[start:stop] += 1
     mask = ((votes > 0) & (vetoes == 0)).astype(np.float32)
-    fade = max(1, round(FADE_SECONDS * RATE))
+    fade = max(1, round(FADE_SECONDS * RATE / HOP))
     # Shrink kept stretches by the fade length, then ramp: no anonymized sample ever leaks through
     # at full level into a kept stretch's edge, and the switch does not click.
-    kernel = np.ones(fade, dtype=np.float32) / fade
+    kernel = np.ones(2 * fade + 1, dtype=np.float32) / (2 * fade + 1)
     eroded = (np.convolve(mask, kernel, mode="same") >= 0.999).astype(np.float32)
     return np.asarray(np.convolve(eroded, kernel, mode="same"), dtype=np.float32)
 
 
-def speech_mask(samples: NDArray[np.float32]) -> NDArray[np.bool_]:
-    """Per-sample speech flags from WebRTC's voice-activity detector (30 ms frames, 0.2 s hangover).
-
-    A level threshold would miss quiet recordings; the detector works on the signal's shape.
-    """
+def speech_hops(samples: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """One speech flag per 10 ms hop, from WebRTC's voice-activity detector (30 ms frames) with a
+    0.2 s hangover. A level threshold would miss quiet recordings; the detector looks at shape."""
     import webrtcvad
 
     detector = webrtcvad.Vad(VAD_AGGRESSIVENESS)
-    frame = RATE * 30 // 1000
+    frame = 3 * HOP  # 30 ms
     count = len(samples) // frame
     flags = np.zeros(count + 1, dtype=bool)
     block = frame * 2000
@@ -278,66 +358,75 @@ def speech_mask(samples: NDArray[np.float32]) -> NDArray[np.bool_]:
             flags[start // frame + i] = detector.is_speech(pcm[i * frame * 2 : (i + 1) * frame * 2], RATE)
     hangover = max(1, round(0.2 / 0.03))
     spread = np.convolve(flags.astype(np.int32), np.ones(2 * hangover + 1, dtype=np.int32), mode="same") > 0
-    mask = np.repeat(spread, frame)[: len(samples)]
-    if len(mask) < len(samples):
-        mask = np.concatenate([mask, np.zeros(len(samples) - len(mask), dtype=bool)])
-    return mask
+    hops = -(-len(samples) // HOP)
+    result = np.zeros(hops, dtype=bool)
+    repeated = np.repeat(spread, 3)[:hops]
+    result[: len(repeated)] = repeated
+    return result
+
+
+def _gather(samples: NDArray[np.float32], hops: NDArray[np.bool_], limit: int) -> NDArray[np.float32]:
+    """The samples of the flagged hops, in order, up to `limit` samples."""
+    pieces: list[NDArray[np.float32]] = []
+    total = 0
+    for hop in np.flatnonzero(hops):
+        if total >= limit:
+            break
+        piece = np.asarray(samples[hop * HOP : (hop + 1) * HOP], dtype=np.float32)
+        pieces.append(piece)
+        total += len(piece)
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
 
 def anonymize_voice(
     source: NDArray[np.float32],
     target: NDArray[np.float32],
     *,
-    alpha: float,
+    change: VoiceChange,
     keep_voice: NDArray[np.float64] | None,
     keep_threshold: float,
 ) -> VoiceReport:
     """Write the anonymized sound of `source` into `target` and measure the result."""
     if len(source) == 0:
         return VoiceReport(has_audio=True)
-    mcadams_file(source, target, alpha)
-    speech = speech_mask(source)
-    kept = np.zeros(len(source), dtype=np.float32)
+    speech = speech_hops(source)
+    kept = np.zeros(len(speech), dtype=np.float32)
     if keep_voice is not None:
         if keep_voice.shape != (256,):
             raise AnonymizeError(
                 "The clinician's voice template is not a 256-value resemblyzer embedding; enroll the voice again.",
                 code="invalid_spec",
             )
-        kept = keep_mask(len(source), window_similarities(source, speech, keep_voice), keep_threshold)
+        kept = keep_weights(len(speech), window_similarities(source, speech, keep_voice), keep_threshold)
+    changed_speech = speech & (kept < 0.5)
+    kept_speech = speech & (kept >= 0.5)
+    # The vocal tract to normalize is that of the speech being changed, not the clinician's.
+    mcadams_file(source, target, change.alpha, tract_warp(median_f3(source, changed_speech), change))
+    if kept.any():
         block = RATE * 10
+        centres = (np.arange(len(kept)) + 0.5) * HOP
         for start in range(0, len(source), block):
-            weight = kept[start : start + block]
+            positions = np.arange(start, min(len(source), start + block))
+            weight = np.interp(positions, centres, kept).astype(np.float32)
             if weight.any():
-                original = np.asarray(source[start : start + block], dtype=np.float32)
-                changed = np.asarray(target[start : start + block], dtype=np.float32)
-                target[start : start + block] = changed + weight * (original - changed)
-    kept_speech = speech & (kept > 0.5)
-    changed_speech = speech & ~(kept > 0.5)
-    report = VoiceReport(
-        has_audio=True,
-        speech_seconds=float(speech.sum()) / RATE,
-        kept_seconds=float(kept_speech.sum()) / RATE,
-        anonymized_seconds=float(changed_speech.sum()) / RATE,
-    )
+                original = np.asarray(source[positions[0] : positions[-1] + 1], dtype=np.float32)
+                changed = np.asarray(target[positions[0] : positions[-1] + 1], dtype=np.float32)
+                target[positions[0] : positions[-1] + 1] = changed + weight * (original - changed)
     limit = round(REPORT_SECONDS * RATE)
-    changed_idx = np.flatnonzero(changed_speech)[:limit]
     anonymized_similarity = None
-    if len(changed_idx) >= RATE:
-        before = _embed(np.asarray(source[changed_idx]))
-        after = _embed(np.asarray(target[changed_idx]))
+    if changed_speech.sum() * HOP >= RATE:
+        before = _embed(_gather(source, changed_speech, limit))
+        after = _embed(_gather(target, changed_speech, limit))
         anonymized_similarity = float(before @ after)
     kept_similarity = None
-    kept_idx = np.flatnonzero(kept_speech)[:limit]
-    if keep_voice is not None and len(kept_idx) >= RATE:
-        kept_similarity = float(
-            _embed(np.asarray(target[kept_idx])) @ (keep_voice / np.linalg.norm(keep_voice))
-        )
+    if keep_voice is not None and kept_speech.sum() * HOP >= RATE:
+        heard = _embed(_gather(target, kept_speech, limit))
+        kept_similarity = float(heard @ (keep_voice / np.linalg.norm(keep_voice)))
     return VoiceReport(
         has_audio=True,
-        speech_seconds=report.speech_seconds,
-        kept_seconds=report.kept_seconds,
-        anonymized_seconds=report.anonymized_seconds,
+        speech_seconds=float(speech.sum()) * HOP / RATE,
+        kept_seconds=float(kept_speech.sum()) * HOP / RATE,
+        anonymized_seconds=float(changed_speech.sum()) * HOP / RATE,
         anonymized_similarity=anonymized_similarity,
         kept_similarity=kept_similarity,
     )

@@ -1,0 +1,317 @@
+"""Benchmark patient anonymization at 720p 25 fps against `deface`, on the same file, in one run.
+
+    .venv/bin/python bench/anonymize_speed.py [--media ../shared/media] [--seconds 20] [--repeat 1]
+    .venv/bin/python bench/anonymize_speed.py --memory-minutes 10 --skip-deface   # peak memory
+
+The input is made first (not timed): the two DFDC actor videos of `../shared/media` (1080p)
+downscaled to 1280x720, played at 25 fps and looped to `--seconds`, with their sound; without the
+media folder, the stock presenter rendered at 720p. `deface` (CenterFace through onnxruntime, CPU
+execution provider, blur, sound copied) is installed for this benchmark only:
+`.venv/bin/pip install deface onnxruntime`.
+
+Each tool runs in its own child process, so wall time, CPU time and peak resident memory (from
+`wait4`) belong to that run alone; with `--repeat` the phases alternate and the fastest run of each
+is kept (the machine is shared). Missed face-frames are judged by dlib's HOG detector, a model
+different from both tools' detectors: a frame counts when dlib finds a face in the input, and it is
+missed when dlib still finds a face at the same place in the output. For the synthetic mode a face
+found there is a miss only if it is still the same person (dlib distance < 0.6 to the input face).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+
+WIDTH, HEIGHT, FPS = 1280, 720, 25
+DFDC = ("forgery/dfdc/videos/abqwwspghj.mp4", "forgery/dfdc/videos/abofeumbvv.mp4")
+
+
+def make_input(path: Path, media: Path, seconds: float, *, preset: str = "veryfast", crf: int = 20) -> str:
+    """Write the 720p25 test video; returns what it was made from."""
+    import av
+    import cv2
+    import numpy as np
+
+    from core.media.mp4 import Mp4Writer
+
+    sources = [media / name for name in DFDC if (media / name).exists()]
+    total = round(seconds * FPS)
+    with Mp4Writer(
+        path, width=WIDTH, height=HEIGHT, fps=FPS, audio_rate=48_000, crf=crf, preset=preset
+    ) as out:
+        if not sources:
+            from avatars.engine.motion import idle_motion
+            from avatars.engine.stock import StockPresenter
+
+            presenter = StockPresenter(WIDTH, HEIGHT)
+            for index, pose in enumerate(idle_motion(total, FPS)):
+                out.write_frame(presenter.draw((0.5 + 0.5 * np.sin(index * 0.6), 0.5, 0.2), pose))
+            out.write_audio(np.zeros(round(seconds * 48_000), dtype=np.float32))
+            return "stock presenter (no shared media)"
+        written = 0
+        while written < total:
+            for source in sources:
+                with av.open(str(source)) as container:
+                    resampler = av.AudioResampler(format="flt", layout="mono", rate=48_000)
+                    video = container.streams.video[0]
+                    audio = container.streams.audio[0] if container.streams.audio else None
+                    streams = [video] + ([audio] if audio else [])
+                    clip_frames = 0
+                    sound: list[np.ndarray] = []
+                    for packet in container.demux(streams):
+                        for frame in packet.decode():
+                            if isinstance(frame, av.VideoFrame):
+                                if written >= total:
+                                    continue
+                                rgb = frame.to_ndarray(format="rgb24")
+                                out.write_frame(
+                                    cv2.resize(rgb, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+                                )
+                                written += 1
+                                clip_frames += 1
+                            else:
+                                sound.extend(c.to_ndarray().reshape(-1) for c in resampler.resample(frame))
+                    samples = np.concatenate(sound) if sound else np.zeros(0, dtype=np.float32)
+                    # The clip now plays at 25 fps: its sound is cut or padded to the same length.
+                    length = round(clip_frames / FPS * 48_000)
+                    samples = np.pad(samples[:length], (0, max(0, length - len(samples))))
+                    out.write_audio(samples.astype(np.float32))
+                if written >= total:
+                    break
+    return "DFDC actor videos " + ", ".join(p.stem for p in sources) + " at 720p, looped"
+
+
+def make_long_input(path: Path, minutes: float) -> None:
+    """A long 720p video for the memory run: the stock presenter, encoded fast (not timed)."""
+    import numpy as np
+
+    from avatars.engine.motion import idle_motion
+    from avatars.engine.stock import StockPresenter
+    from core.media.mp4 import Mp4Writer
+
+    total = round(minutes * 60 * FPS)
+    presenter = StockPresenter(WIDTH, HEIGHT)
+    poses = idle_motion(250, FPS)
+    with Mp4Writer(
+        path, width=WIDTH, height=HEIGHT, fps=FPS, audio_rate=48_000, crf=30, preset="ultrafast"
+    ) as out:
+        for index in range(total):
+            out.write_frame(presenter.draw((0.5 + 0.5 * np.sin(index * 0.6), 0.5, 0.2), poses[index % 250]))
+            if index % FPS == 0:
+                t = np.arange(48_000) / 48_000
+                out.write_audio(
+                    (0.1 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
+                )
+
+
+# --- child processes ---------------------------------------------------------------------------
+
+
+def child_engine(source: str, output: str, mode: str, check: float) -> None:
+    from avatars.engine.anonymize import AnonymizeSpec, anonymize
+
+    started = time.monotonic()
+    result = anonymize(
+        AnonymizeSpec(input=Path(source), output=Path(output), mode=mode, seed=1, check_interval=check)  # type: ignore[arg-type]
+    )
+    print(
+        json.dumps(
+            {
+                "frames": result.frames,
+                "seconds": time.monotonic() - started,
+                "tracks": len(result.tracks),
+                "checked": result.checked_frames,
+                "leaks": len(result.leaks),
+                "voice_similarity": result.voice.anonymized_similarity,
+            }
+        )
+    )
+
+
+def run_child(command: list[str]) -> dict[str, object]:
+    """Run a command, returning wall and CPU seconds, peak RSS (MiB) and its JSON output, if any."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    stdout = process.stdout.read() if process.stdout else ""
+    stderr = process.stderr.read() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{command[:3]} failed:\n{stderr[-3000:]}")
+    report: dict[str, object] = {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mib": usage.ru_maxrss / 1024,
+    }
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            report.update(json.loads(line))
+            break
+    return report
+
+
+def engine_command(source: Path, output: Path, mode: str, check: float) -> list[str]:
+    return [sys.executable, __file__, "--child-engine", str(source), str(output), mode, str(check)]
+
+
+def deface_command(source: Path, output: Path) -> list[str]:
+    deface = shutil.which("deface", path=str(Path(sys.executable).parent)) or "deface"
+    return [deface, str(source), "-o", str(output), "--ep", "CPUExecutionProvider", "--keep-audio"]
+
+
+# --- missed face-frames, judged by dlib ----------------------------------------------------------
+
+
+def missed_frames(original: Path, outputs: dict[str, Path], identity_check: set[str]) -> dict[str, object]:
+    """Per tool: frames where dlib finds a face in the input, and of those, where it still finds one
+    at the same place in the output (for `identity_check` tools: one that is the same person)."""
+    import av
+    import numpy as np
+
+    from avatars.engine.anonymize import identity
+    from avatars.engine.faces import detect_faces
+
+    containers = {name: av.open(str(path)) for name, path in outputs.items()}
+    decoders = {name: c.decode(video=0) for name, c in containers.items()}
+    judged = 0
+    missed = dict.fromkeys(outputs, 0)
+    missed_at: dict[str, list[int]] = {name: [] for name in outputs}
+    with av.open(str(original)) as source:
+        for index, frame in enumerate(source.decode(video=0)):
+            rgb = frame.to_ndarray(format="rgb24")
+            produced = {}
+            for name, decoder in decoders.items():
+                out = next(decoder, None)
+                produced[name] = None if out is None else out.to_ndarray(format="rgb24")
+            faces = detect_faces(rgb)
+            if not faces:
+                continue
+            judged += 1
+            for name, picture in produced.items():
+                if picture is None or picture.shape != rgb.shape:
+                    missed[name] += 1
+                    missed_at[name].append(index)
+                    continue
+                for face in faces:
+                    sample = identity.sample_near(picture, tuple(map(float, face.box)))
+                    if sample is None:
+                        continue
+                    if name in identity_check:
+                        before = identity.sample_near(rgb, tuple(map(float, face.box)))
+                        if (
+                            before is None
+                            or float(np.linalg.norm(before.embedding - sample.embedding)) >= 0.6
+                        ):
+                            continue
+                    missed[name] += 1
+                    missed_at[name].append(index)
+                    break
+    for container in containers.values():
+        container.close()
+    return {
+        "judged_frames": judged,
+        "missed": missed,
+        "rate": {name: (count / judged if judged else None) for name, count in missed.items()},
+        "first_missed": {name: frames[:10] for name, frames in missed_at.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--media", type=Path, default=ROOT.parent / "shared" / "media")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--modes", nargs="+", default=["synthetic", "blur"])
+    parser.add_argument("--check", type=float, default=1.0, help="engine's own dlib check interval (s)")
+    parser.add_argument("--skip-deface", action="store_true")
+    parser.add_argument("--skip-missed", action="store_true")
+    parser.add_argument("--memory-minutes", type=float, default=0.0)
+    parser.add_argument("--keep", type=Path, help="copy the outputs to this folder (internal use only)")
+    parser.add_argument("--child-engine", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_engine:
+        source, output, mode, check = args.child_engine
+        child_engine(source, output, mode, float(check))
+        return
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
+    with tempfile.TemporaryDirectory(prefix="anonymize-bench-") as scratch:
+        work = Path(scratch)
+        if args.memory_minutes:
+            long = work / "long.mp4"
+            make_long_input(long, args.memory_minutes)
+            report = run_child(engine_command(long, work / "long-out.mp4", args.modes[0], args.check))
+            fps = float(report["frames"]) / float(report["wall"])  # type: ignore[arg-type]
+            print(
+                f"memory run, {args.memory_minutes:g} min 720p, {args.modes[0]}: {report['frames']} frames, "
+                f"wall {report['wall']:.0f} s ({fps:.1f} fps), CPU {report['cpu']:.0f} s, "
+                f"peak RSS {report['rss_mib']:.0f} MiB"
+            )
+            return
+        source = work / "input-720p.mp4"
+        made_from = make_input(source, args.media, args.seconds)
+        print(f"input: {made_from}; {args.seconds:g} s, {WIDTH}x{HEIGHT} {FPS} fps")
+        best: dict[str, dict[str, object]] = {}
+        outputs: dict[str, Path] = {}
+        phases = [(f"candor-{mode}", mode) for mode in args.modes] + (
+            [] if args.skip_deface else [("deface", "")]
+        )
+        for _ in range(args.repeat):
+            for name, mode in phases:
+                output = work / f"{name}.mp4"
+                command = (
+                    deface_command(source, output)
+                    if name == "deface"
+                    else engine_command(source, output, mode, args.check)
+                )
+                report = run_child(command)
+                outputs[name] = output
+                if name not in best or float(report["wall"]) < float(best[name]["wall"]):  # type: ignore[arg-type]
+                    best[name] = report
+                print(
+                    f"  {name}: wall {report['wall']:.1f} s, CPU {report['cpu']:.1f} s, {load()}", flush=True
+                )
+        frames = round(args.seconds * FPS)
+        print("\n| tool | fps (wall) | fps per CPU-second | peak RSS MiB |\n|---|---|---|---|")
+        for name, report in best.items():
+            wall, cpu = float(report["wall"]), float(report["cpu"])  # type: ignore[arg-type]
+            print(f"| {name} | {frames / wall:.1f} | {frames / cpu:.1f} | {float(report['rss_mib']):.0f} |")  # type: ignore[arg-type]
+        if "deface" in best:
+            for name in best:
+                if name != "deface":
+                    ratio = float(best["deface"]["wall"]) / float(best[name]["wall"])  # type: ignore[arg-type]
+                    print(f"{name} / deface speed (wall): {ratio:.1f}x")
+        if not args.skip_missed:
+            judged = missed_frames(source, outputs, {n for n in outputs if n.endswith("synthetic")})
+            print(
+                f"\nmissed face-frames (dlib HOG judge), {judged['judged_frames']} frames with a face in the input:"
+            )
+            for name, count in judged["missed"].items():  # type: ignore[union-attr]
+                print(
+                    f"  {name}: {count} ({judged['rate'][name]:.1%}); first at {judged['first_missed'][name]}"
+                )  # type: ignore[index]
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for path in outputs.values():
+                shutil.copy(path, args.keep / path.name)
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()

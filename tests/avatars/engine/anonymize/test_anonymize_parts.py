@@ -1,0 +1,164 @@
+"""The anonymization engine's parts on their own: detector decoding, regions, drawn face, voice."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from anonymize_clips import presenter_frames
+
+from avatars.engine.anonymize import voice
+from avatars.engine.anonymize.detect import (
+    _LAYOUTS,
+    FULL_RANGE,
+    SHORT_RANGE,
+    FaceDetector,
+    _anchors,
+    tile_boxes,
+)
+from avatars.engine.anonymize.mesh import (
+    FACE_OVAL,
+    Expression,
+    expression_from_points,
+    roi_from_detection,
+    run_mesh,
+)
+from avatars.engine.anonymize.models import load
+from avatars.engine.anonymize.replace import region_from_points
+from avatars.engine.anonymize.synthetic import PALETTES, SyntheticFace
+from avatars.engine.anonymize.track import half_size
+from avatars.engine.speech import resample, synthesize
+
+
+@pytest.mark.parametrize("name", [SHORT_RANGE, FULL_RANGE])
+def test_anchor_grids_match_the_models_outputs(name: str) -> None:
+    model = load(name)
+    outputs = model.run(np.zeros((model.size, model.size, 3), dtype=np.float32))
+    anchors = _anchors(model.size, *_LAYOUTS[name])
+    assert {o.shape[1] for o in outputs} == {len(anchors)}
+    assert anchors.min() > 0 and anchors.max() < 1
+
+
+def test_a_drawn_face_is_found_where_it_is_with_its_eyes_in_order() -> None:
+    frame = presenter_frames(1, 640, 360)[0]
+    [face] = FaceDetector().detect(half_size(frame), scale=2.0)
+    x0, y0, x1, y1 = face.box
+    # The presenter's face is drawn centred at (320, 155), about 0.2 x 360 px from middle to chin.
+    assert abs((x0 + x1) / 2 - 320) < 15 and abs((y0 + y1) / 2 - 160) < 25
+    assert 60 < x1 - x0 < 160
+    right_eye, left_eye = face.keypoints[0], face.keypoints[1]
+    assert right_eye[0] < left_eye[0]  # the person's right eye is on the image's left
+
+
+def test_the_mesh_follows_the_mouth_opening() -> None:
+    from avatars.engine.motion import Pose
+    from avatars.engine.stock import StockPresenter
+
+    presenter = StockPresenter(640, 360)
+    openings = []
+    for mouth in (0.0, 1.0):
+        frame = presenter.draw((mouth, 0.5, 0.2), Pose(0, 0, 0, 0)).copy()
+        [face] = FaceDetector().detect(half_size(frame), scale=2.0)
+        openings.append(expression_from_points(run_mesh(frame, roi_from_detection(face)).points).mouth_open)
+    assert openings[1] > openings[0] + 0.3
+
+
+def test_the_replaced_region_reaches_well_beyond_the_face_outline() -> None:
+    frame = presenter_frames(1, 640, 360)[0]
+    [face] = FaceDetector().detect(half_size(frame), scale=2.0)
+    points = run_mesh(frame, roi_from_detection(face)).points
+    region = region_from_points(points)
+    outline = points[FACE_OVAL, :2]
+    width = np.ptp(outline[:, 0])
+    assert region.outer[:, 0].min() < outline[:, 0].min() - 0.1 * width
+    assert region.outer[:, 0].max() > outline[:, 0].max() + 0.1 * width
+    assert region.outer[:, 1].min() < outline[:, 1].min() - 0.15 * np.ptp(outline[:, 1])
+
+
+@pytest.mark.parametrize("size", [(640, 360), (360, 640), (400, 400)])
+def test_detection_tiles_cover_every_pixel(size: tuple[int, int]) -> None:
+    width, height = size
+    covered = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in tile_boxes(width, height):
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+
+
+def _drawn(yaw: float) -> tuple[int, float]:
+    """Eyes visible, and how far the skin's centre lies right of the hair's, for a head turn."""
+    import cv2
+
+    image = np.full((200, 200, 3), 90, dtype=np.uint8)
+    cos, sin = math.cos(yaw), math.sin(yaw)
+    rotation = np.array([[cos, 0.0, -sin], [0.0, 1.0, 0.0], [sin, 0.0, cos]])
+    palette = PALETTES[0]
+    expression = Expression(np.array([100.0, 100.0, 0.0]), 50.0, rotation, 0.0, 0.5, (1.0, 1.0), 0.3)
+    SyntheticFace().draw(image, (0, 0), expression, palette)
+    from avatars.engine.stock import EYE_WHITE, PUPIL
+
+    eye = np.zeros(image.shape[:2], dtype=np.uint8)
+    for colour in (EYE_WHITE, palette.iris, PUPIL):
+        eye |= np.all(image == colour, axis=2)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(eye, np.ones((3, 3), np.uint8)))
+    eyes = int((stats[1:, cv2.CC_STAT_AREA] > 10).sum())
+    skin = np.argwhere(np.all(image == palette.skin, axis=2))[:, 1].mean()
+    hair = np.argwhere(np.all(image == palette.hair, axis=2))[:, 1].mean()
+    return eyes, float(skin - hair)
+
+
+def test_the_drawn_face_turns_with_the_head() -> None:
+    eyes, offset = _drawn(0.0)
+    assert eyes == 2 and abs(offset) < 2
+    # The face swings to one side for one turn and mirrors it for the other; the far eye goes
+    # out of sight near profile.
+    left, right = _drawn(0.6)[1], _drawn(-0.6)[1]
+    assert abs(left) > 4 and abs(left + right) < 1.5
+    assert _drawn(1.2)[0] == 1 and _drawn(-1.2)[0] == 1
+
+
+def _speech() -> np.ndarray:
+    track = synthesize("Please describe where the pain started and how long it lasts.")
+    return resample(track.samples, track.sample_rate, voice.RATE)
+
+
+def test_the_voice_change_with_no_shift_gives_the_input_back() -> None:
+    samples = _speech()
+    out = np.zeros_like(samples)
+    voice.mcadams_file(samples, out, alpha=1.0, warp=1.0)
+    assert np.abs(out - samples).max() < 1e-4
+
+
+def test_the_voice_change_moves_the_third_formant_to_the_drawn_target() -> None:
+    samples = _speech()
+    speech = voice.speech_hops(samples)
+    before = voice.median_f3(samples, speech)
+    assert before is not None
+    change = voice.VoiceChange(alpha=1.0, tract=1.1)
+    out = np.zeros_like(samples)
+    voice.mcadams_file(samples, out, change.alpha, voice.tract_warp(before, change))
+    after = voice.median_f3(out, speech)
+    assert after is not None and abs(after - 1.1 * voice.REFERENCE_F3) < 0.06 * voice.REFERENCE_F3
+
+
+def test_speech_is_found_in_a_quiet_recording() -> None:
+    samples = _speech()
+    quiet = np.concatenate([np.zeros(voice.RATE, dtype=np.float32), 0.01 * samples])
+    hops = voice.speech_hops(quiet)
+    assert hops[:70].sum() == 0  # the leading second of silence (less the hangover)
+    assert hops[100:].mean() > 0.6
+
+
+def test_kept_speech_needs_every_window_over_it_to_sound_like_the_clinician() -> None:
+    windows: list[tuple[int, int, float | None]] = [
+        (0, 160, 0.9),
+        (50, 210, 0.9),
+        (100, 260, 0.4),
+        (300, 460, None),
+    ]
+    weights = voice.keep_weights(500, windows, threshold=0.75)
+    assert weights[10:45].min() == 1.0  # covered only by clinician windows
+    assert weights[100:260].max() == 0.0  # a window there sounds like someone else
+    assert weights[300:].max() == 0.0  # silence is never "kept"
+    assert 0 < weights[48] <= 1.0 and np.all(np.diff(weights[40:101]) <= 0)  # a ramp, no click
