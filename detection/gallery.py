@@ -28,11 +28,13 @@ def _cached(kind: str, upload: Upload, make: Callable[[], list[list[float]]]) ->
     found = cache.get(key)
     if found is None:
         found = make()
-        cache.set(key, found, TEMPLATE_CACHE_SECONDS)
+        if found:  # a failure (no face, a model not yet installed) is tried again next scan
+            cache.set(key, found, TEMPLATE_CACHE_SECONDS)
     return found
 
 
 def _face_templates(upload: Upload, folder: Path, *, still: bool) -> list[list[float]]:
+    from avatars.engine.errors import EngineError
     from detection.engine import DetectionError, face_templates
 
     def make() -> list[list[float]]:
@@ -46,7 +48,7 @@ def _face_templates(upload: Upload, folder: Path, *, still: bool) -> list[list[f
                 [float(x) for x in row]
                 for row in enrolled_face_embeddings(path, max_samples=FOOTAGE_FACE_SAMPLES)
             ]
-        except (DetectionError, ValueError, RuntimeError) as error:  # an unusable enrollment: no face
+        except (DetectionError, EngineError) as error:  # an unusable enrollment: that person has no face
             logger.warning("no face template", extra={"upload": str(upload.id), "error": str(error)})
             return []
 
@@ -54,13 +56,13 @@ def _face_templates(upload: Upload, folder: Path, *, still: bool) -> list[list[f
 
 
 def _voice_template(upload: Upload, folder: Path) -> list[list[float]]:
-    from detection.engine import voice_template
+    from detection.engine import DetectionError, voice_template
 
     def make() -> list[list[float]]:
         path = upload_fetch(upload=upload, scratch=folder)
         try:
             return [voice_template(path)]
-        except Exception as error:  # no speech in the sample: the person is not looked for by voice
+        except DetectionError as error:  # no speech, or no voice model: not looked for by voice
             logger.warning("no voice template", extra={"upload": str(upload.id), "error": str(error)})
             return []
 

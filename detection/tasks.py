@@ -112,10 +112,11 @@ def _scan_work(job: MediaJob, progress: JobProgress, scratch: Path) -> JobOutcom
             path = scratch / f"evidence-{number}.png"
             path.write_bytes(png)
             item["heatmap"] = output_store(job=job, name=f"evidence-{number}.png", path=path)
-    return JobOutcome(
-        result=payload,
-        record=lambda final: scan_verdict_record(scan_id=scan_id, verdict=final),
-    )
+
+    def record(final: dict[str, Any]) -> None:
+        scan_verdict_record(scan_id=scan_id, verdict=final)
+
+    return JobOutcome(result=payload, record=record)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detection.models import VerdictKindChoice
 
-_TONES = {
+_TONES: dict[str, str] = {
     VerdictKindChoice.AUTHORIZED: "ok",
     VerdictKindChoice.CONSENT_WITHDRAWN: "danger",
     VerdictKindChoice.PROVENANCE_TAMPERED: "danger",
@@ -15,4 +15,4 @@ _TONES = {
 
 
 def verdict_style(kind: str) -> str:
-    return _TONES.get(kind, "neutral")  # type: ignore[call-overload]
+    return _TONES.get(kind, "neutral")

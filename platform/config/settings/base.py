@@ -244,6 +244,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # The scanner's choice sets share field names ("kind", "status") with others: name them.
+    "ENUM_NAME_OVERRIDES": {
+        "ScanKindEnum": "detection.models.ScanKind",
+        "ScanStatusEnum": "detection.models.ScanStatus",
+    },
 }
 
 # Media jobs (issue 9 findings 12-13). While a job runs, a thread beside it renews the job's heartbeat
