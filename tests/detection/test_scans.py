@@ -234,3 +234,20 @@ def test_a_real_clip_of_an_enrolled_clinician_is_unverified_and_its_dubbed_copy_
             f"/scanner/scans/{fake.id}/evidence/{heatmap.id}.png"
         )
         assert picture.status_code == 200 and b"".join(picture.streaming_content).startswith(b"\x89PNG")
+
+
+def test_a_video_of_someone_else_finds_no_enrolled_clinician_among_those_enrolled(
+    clinic_a: Any, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from detection.engine.media import iter_frames
+
+    first = next(iter_frames(shared("talking/grid/swiz3n.mpg")))
+    Image.fromarray(first.rgb()).save(tmp_path / "portrait.png")
+    enroll_portrait(clinic_a.clinician, tmp_path / "portrait.png")
+
+    (scan,) = scanned(clinic_a.compliance, shared("talking/grid/bbaf2n.mpg"))
+
+    assert scan.verdict_kind == "no enrolled clinician found", scan.explanation
+    assert scan.matched_clinician is None and not scan.alerting
