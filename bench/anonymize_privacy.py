@@ -216,7 +216,7 @@ def _eer(targets: np.ndarray, others: np.ndarray) -> float:
     return best
 
 
-def part_voice(media: Path, seed: int) -> None:
+def part_voice(media: Path, seed: int, *, attribution: bool = True) -> None:
     import soundfile as sf
     from pystoi import stoi
 
@@ -282,6 +282,8 @@ def part_voice(media: Path, seed: int) -> None:
     )
     print(f"({time.monotonic() - started:.0f} s)")
 
+    if not attribution:
+        return
     # Clinician voice kept: speaker A enrolled from 5 utterances, then A and B utterances alternate.
     print("\n| clinician (kept) | patient | clinician speech kept | patient speech kept |\n|---|---|---|---|")
     for a, b in ((speakers[0], speakers[1]), (speakers[2], speakers[5]), (speakers[3], speakers[4])):
@@ -310,6 +312,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["faces", "keep", "voice"])
     parser.add_argument("--modes", nargs="+", default=list(MODES))
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--skip-attribution", action="store_true", help="voice: EER and STOI only")
     args = parser.parse_args()
     if not args.media.exists():
         raise SystemExit(f"{args.media} is absent: this benchmark needs the shared test media")
@@ -317,7 +320,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="anonymize-privacy-") as scratch:
         work = Path(scratch)
         if "voice" in args.parts:
-            part_voice(args.media, args.seed)
+            part_voice(args.media, args.seed, attribution=not args.skip_attribution)
         if "keep" in args.parts:
             part_keep(args.media, work)
         if "faces" in args.parts:
