@@ -176,3 +176,29 @@ def test_a_verdict_that_is_not_alarming_sends_no_email(
 
     assert mail.outbox == []
     assert Scan.objects.get(id=scan.id).verdict_kind == kind
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alert_written_by_a_worker_in_another_process_still_arrives(
+    clinic_a: ClinicPeople, tiny_video: Path
+) -> None:
+    """No push reaches this process (an in-memory channel layer, or Redis restarting): the socket's poll finds it."""
+    from django.utils import timezone
+
+    scan = queued_scan(clinic_a, tiny_video)
+    ours = communicator(clinic_a.compliance)
+
+    async def scenario() -> dict[str, Any]:
+        connected, _ = await ours.connect()
+        assert connected and (await ours.receive_json_from(timeout=5))["type"] == "ready"
+        await sync_to_async(
+            Scan.objects.filter(id=scan.id).update,
+        )(verdict_kind="provenance tampered", headline="provenance tampered", finished_at=timezone.now())
+        alert = await ours.receive_json_from(timeout=5)
+        assert await ours.receive_nothing(timeout=1.0)  # sent once, not at every poll
+        await ours.disconnect()
+        return alert
+
+    alert = async_to_sync(scenario)()
+
+    assert alert["scan"] == str(scan.id) and alert["verdict"] == "provenance tampered"
