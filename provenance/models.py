@@ -34,6 +34,12 @@ class ProvenanceRecord(models.Model):
     fingerprint = models.BinaryField(
         blank=True, default=b"", help_text="Perceptual hashes, (samples, 2) little-endian uint64."
     )
+    file_key = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Storage key of the signed file when the platform keeps it outside a video's own row; "
+        "a copy that only resembles it is compared with it (faces, voice).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import shutil
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, cast
@@ -26,6 +28,7 @@ from provenance.engine.c2pa_sign import (
     sign_media,
 )
 from provenance.engine.fingerprint import FingerprintIndex
+from provenance.engine.likeness import LikenessComparison, TimeRange, compare_likeness
 from provenance.engine.verify import VIDEO_SUFFIXES, Finding, ProvenanceFindings, inspect_media
 from provenance.engine.watermark import content_id_hex, embed_video, new_content_id
 from provenance.keys import clinic_identity, trust_anchors_pem
@@ -136,12 +139,20 @@ def _sha256(path: Path) -> str:
 
 
 def output_register(
-    *, clinic_id: Any, content_id: str, output_kind: str, path: Path, video_id: Any = None
+    *,
+    clinic_id: Any,
+    content_id: str,
+    output_kind: str,
+    path: Path,
+    video_id: Any = None,
+    file_key: str = "",
 ) -> ProvenanceRecord:
     """Register a signed output: its content id, the hash of the signed file and, for videos, its fingerprint.
 
     Called as soon as the signed file is stored, whatever happens to the render next: every
     signed output that exists must be recognizable, including one whose consent ends at once.
+    `file_key` names the stored signed file for outputs that have no avatar video row (whose
+    `video_key` says where an avatar video is): verification compares copies with it.
     """
     from provenance.engine.fingerprint import fingerprint_video
     from provenance.index import fingerprint_pack
@@ -156,6 +167,7 @@ def output_register(
         output_kind=output_kind,
         sha256=_sha256(path),
         fingerprint=packed,
+        file_key=file_key,
     )
 
 
@@ -168,7 +180,12 @@ class Verdict(StrEnum):
     SIGNED_CONSENT_ACTIVE = "signed_consent_active"
     SIGNED_CONSENT_WITHDRAWN = "signed_consent_withdrawn"
     ALTERED = "altered"
-    RECOGNIZED = "recognized"
+    RECOGNIZED = "recognized"  # not the signed file, but it carries the platform's watermark
+    # Only the fingerprint matches: it looks like a registered video, which proves resemblance,
+    # not authenticity (a face swap keeps the fingerprint).
+    RESEMBLES = "resembles"
+    # A copy whose faces or voice differ from the registered original's at the matched times.
+    ALTERED_COPY = "altered_copy"
     NO_PROVENANCE = "no_provenance"
 
 
@@ -190,7 +207,7 @@ class VerifyOutcome:
     manifest_state: str
     signer: str
     source_type: str
-    content_id: str
+    content_id: str  # what the signature or the watermark names; never a mere fingerprint match
     watermark_found: bool
     watermark_score: float  # sync correlation peak in noise standard deviations
     fingerprint_checked: bool  # videos only: stills have no fingerprint
@@ -198,9 +215,12 @@ class VerifyOutcome:
     fingerprint_votes: int
     fingerprint_samples: int
     output_kind: str
+    resembles_content_id: str = ""  # the registered output a fingerprint match points to
+    likeness: LikenessComparison | None = None  # faces and voice against that output, if compared
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API."""
+        likeness = self.likeness
         return {
             "verdict": self.verdict.value,
             "headline": self.headline,
@@ -215,7 +235,7 @@ class VerifyOutcome:
                 },
                 "watermark": {
                     "found": self.watermark_found,
-                    "content_id": self.content_id or None,
+                    "content_id": self.content_id if self.watermark_found else None,
                     "correlation": round(self.watermark_score, 2),
                 },
                 "fingerprint": {
@@ -223,9 +243,37 @@ class VerifyOutcome:
                     "matched": self.fingerprint_match,
                     "votes": self.fingerprint_votes,
                     "samples": self.fingerprint_samples,
+                    "resembles_content_id": self.resembles_content_id or None,
+                },
+                "likeness": {
+                    "compared": bool(likeness and likeness.compared),
+                    "faces_compared": likeness.faces_compared if likeness else 0,
+                    "faces_differ": _ranges(likeness.face_ranges) if likeness else [],
+                    "voice_compared": bool(likeness and likeness.voice_compared),
+                    "voice_differs": _ranges(likeness.voice_ranges) if likeness else [],
                 },
             },
         }
+
+    @property
+    def differences(self) -> list[str]:
+        """Where the faces and the voice differ from the original, in words (for the page)."""
+        if self.likeness is None:
+            return []
+        found = []
+        if self.likeness.face_ranges:
+            found.append("the face differs from the original at " + _labels(self.likeness.face_ranges))
+        if self.likeness.voice_ranges:
+            found.append("the voice differs from the original at " + _labels(self.likeness.voice_ranges))
+        return found
+
+
+def _ranges(ranges: tuple[TimeRange, ...]) -> list[dict[str, float]]:
+    return [{"start": round(r.start, 2), "end": round(r.end, 2)} for r in ranges]
+
+
+def _labels(ranges: tuple[TimeRange, ...]) -> str:
+    return ", ".join(r.label() for r in ranges)
 
 
 def _consent_active(record: ProvenanceRecord | None, manifest: ManifestReport) -> bool | None:
@@ -273,8 +321,16 @@ def _clinic_name(clinic_id: Any) -> str:
     return clinic.name if clinic else ""
 
 
-def _headline(verdict: Verdict, clinic: str, consent_active: bool | None, how: str) -> str:
+def _headline(
+    verdict: Verdict,
+    clinic: str,
+    consent_active: bool | None,
+    how: str,
+    content_id: str,
+    differences: list[str],
+) -> str:
     who = clinic or "a clinic on this platform"
+    owner = f"{clinic}'s" if clinic else "this platform's"
     if verdict is Verdict.SIGNED_CONSENT_ACTIVE:
         return f"Signed by {who}. The consent behind this video is active."
     if verdict is Verdict.SIGNED_CONSENT_WITHDRAWN:
@@ -283,17 +339,55 @@ def _headline(verdict: Verdict, clinic: str, consent_active: bool | None, how: s
         return "A signature is present, but the file was altered after signing."
     if verdict is Verdict.RECOGNIZED:
         withdrawn = " Its consent has since been withdrawn." if consent_active is False else ""
-        owner = f"{clinic}'s" if clinic else "this platform's"
         return f"Recognized as {owner} content by its {how}; the signature is missing.{withdrawn}"
+    if verdict is Verdict.ALTERED_COPY:
+        return (
+            f"An altered copy of {owner} video {content_id}, not the signed file: {'; '.join(differences)}."
+        )
+    if verdict is Verdict.RESEMBLES:
+        return (
+            f"Resembles {owner} video {content_id}, but is not the signed file and may have been "
+            "altered: only its fingerprint matches (no signature, no watermark)."
+        )
     return "No platform provenance found."
+
+
+def _original_copy(record: ProvenanceRecord, folder: Path) -> Path | None:
+    """The registered output's signed file on local disk (a copy in `folder` from remote storage),
+    or None when the platform keeps none."""
+    from django.core.files.storage import default_storage
+
+    key = record.file_key or (record.video.video_key if record.video is not None else "")
+    if not key or not default_storage.exists(key):
+        return None
+    try:
+        return Path(default_storage.path(key))  # local storage: read in place
+    except NotImplementedError:
+        pass  # remote storage (S3): fetch a copy
+    copy = folder / f"original{Path(key).suffix}"
+    with default_storage.open(key, "rb") as source, copy.open("wb") as target:
+        shutil.copyfileobj(source, target, 1024 * 1024)
+    return copy
+
+
+def _likeness(path: Path, record: ProvenanceRecord, offset_seconds: float) -> LikenessComparison | None:
+    """The faces and voice of `path` against the registered original, when it is at hand."""
+    with tempfile.TemporaryDirectory(prefix="candor-verify-") as folder:
+        original = _original_copy(record, Path(folder))
+        if original is None:
+            return None
+        return compare_likeness(path, original, offset_seconds=offset_seconds)
 
 
 def media_verify(path: Path) -> VerifyOutcome:
     """Check one file's signature, watermark and fingerprint, and say whose content it is.
 
     The engine finds the evidence; this adds what only the database knows: which clinic a content
-    id or fingerprint belongs to, and whether the consent behind it still holds. Also used by the
-    impersonation scanner.
+    id or fingerprint belongs to, and whether the consent behind it still holds. A file that is
+    not the signed original but matches a registered video's fingerprint is compared with that
+    original (faces and voice at the matched times): a copy whose people differ is an altered
+    copy, named with the time ranges; one that only matches the fingerprint merely resembles the
+    registered video. Also used by the impersonation scanner.
     """
     from provenance.index import fingerprint_index
 
@@ -322,6 +416,11 @@ def media_verify(path: Path) -> VerifyOutcome:
     finding = findings.finding
     if finding is Finding.FINGERPRINT and fingerprint_record is None:
         finding = Finding.NONE
+    likeness: LikenessComparison | None = None
+    if finding in (Finding.WATERMARK, Finding.FINGERPRINT) and match and fingerprint_record:
+        # Not the signed file: whoever made this copy may have changed the people in it.
+        likeness = _likeness(Path(path), fingerprint_record, match.offset_seconds)
+    altered_copy = likeness is not None and likeness.differs
     if finding is Finding.SIGNED:
         active = _consent_active(record, manifest)
         verdict = Verdict.SIGNED_CONSENT_WITHDRAWN if active is False else Verdict.SIGNED_CONSENT_ACTIVE
@@ -330,8 +429,13 @@ def media_verify(path: Path) -> VerifyOutcome:
         verdict, active = Verdict.ALTERED, _consent_active(record, manifest) if record else None
         # Only the watermark or the fingerprint may name the clinic of a broken file.
         clinic_id = str(record.clinic_id) if record else ""
-    elif finding in (Finding.WATERMARK, Finding.FINGERPRINT):
+    elif finding is Finding.WATERMARK and not altered_copy:
         verdict, active = Verdict.RECOGNIZED, _consent_active(record, manifest) if record else None
+        clinic_id = str(record.clinic_id) if record else ""
+    elif finding in (Finding.WATERMARK, Finding.FINGERPRINT):
+        # A lookalike vouches for nothing: no consent is claimed for a file that is not ours.
+        verdict = Verdict.ALTERED_COPY if altered_copy else Verdict.RESEMBLES
+        active, record = None, fingerprint_record or record
         clinic_id = str(record.clinic_id) if record else ""
     else:
         verdict, active, clinic_id, record = Verdict.NO_PROVENANCE, None, "", None
@@ -346,9 +450,9 @@ def media_verify(path: Path) -> VerifyOutcome:
         )
         if present
     )
-    return VerifyOutcome(
+    outcome = VerifyOutcome(
         verdict=verdict,
-        headline=_headline(verdict, clinic, active, how or "watermark"),
+        headline="",
         clinic_id=clinic_id if clinic else "",
         clinic_name=clinic,
         consent_active=active,
@@ -356,7 +460,8 @@ def media_verify(path: Path) -> VerifyOutcome:
         # A broken signature proves nothing about who signed or what it claims: neither is shown.
         signer=manifest.signer_name if intact else "",
         source_type=manifest.source_type if intact else "",
-        content_id=record.content_id if record else watermark_id,
+        # Only what the watermark or the signature itself names; a fingerprint only resembles.
+        content_id=watermark_id or signed_id,
         watermark_found=bool(watermark_id),
         watermark_score=watermark.sync_score if watermark is not None else 0.0,
         fingerprint_checked=Path(path).suffix.lower() in VIDEO_SUFFIXES,
@@ -364,6 +469,13 @@ def media_verify(path: Path) -> VerifyOutcome:
         fingerprint_votes=match.votes if match is not None and fingerprint_record is not None else 0,
         fingerprint_samples=match.query_samples if match is not None else 0,
         output_kind=record.output_kind if record else "",
+        resembles_content_id=fingerprint_record.content_id if fingerprint_record is not None else "",
+        likeness=likeness,
+    )
+    shown_id = outcome.resembles_content_id or outcome.content_id
+    return replace(
+        outcome,
+        headline=_headline(verdict, clinic, active, how or "watermark", shown_id, outcome.differences),
     )
 
 

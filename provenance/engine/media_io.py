@@ -54,6 +54,14 @@ def iter_frames(
     path: str | Path, *, max_seconds: float | None = None, start_seconds: float = 0.0
 ) -> Iterator[NDArray[np.uint8]]:
     """Yield decoded RGB frames (HxWx3 uint8) from `start_seconds` on, for at most `max_seconds`."""
+    for _, rgb in iter_timed_frames(path, max_seconds=max_seconds, start_seconds=start_seconds):
+        yield rgb
+
+
+def iter_timed_frames(
+    path: str | Path, *, max_seconds: float | None = None, start_seconds: float = 0.0
+) -> Iterator[tuple[float, NDArray[np.uint8]]]:
+    """Like `iter_frames`, with each frame's presentation time in seconds."""
     import av
 
     try:
@@ -68,7 +76,7 @@ def iter_frames(
                     continue
                 if max_seconds is not None and at >= start_seconds + max_seconds:
                     break
-                yield np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                yield float(at), np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
     except av.FFmpegError as exc:
         raise ProvenanceError(f"Unreadable video: {exc}", code="not_a_video") from exc
 
