@@ -109,9 +109,12 @@ def _scan_work(job: MediaJob, progress: JobProgress, scratch: Path) -> JobOutcom
         png = item.pop("png")
         item["heatmap"] = ""
         if png:
+            # The kernel moves only top-level output keys to their final place: each picture is a
+            # top-level entry, and the evidence names the entry.
             path = scratch / f"evidence-{number}.png"
             path.write_bytes(png)
-            item["heatmap"] = output_store(job=job, name=f"evidence-{number}.png", path=path)
+            item["heatmap"] = f"heatmap_{number}"
+            payload[item["heatmap"]] = output_store(job=job, name=f"evidence-{number}.png", path=path)
 
     def record(final: dict[str, Any]) -> None:
         scan_verdict_record(scan_id=scan_id, verdict=final)

@@ -90,8 +90,9 @@ def _scan_create(*, actor: User, upload: Any, batch_id: uuid.UUID | None) -> Sca
 def scan_verdict_record(*, scan_id: Any, verdict: dict[str, Any]) -> Scan:
     """Record a finished scan's verdict and evidence, append it to the ledger, and alert after commit.
 
-    `verdict` is the job's result (final output keys for the heatmaps): kind, headline, subject id,
-    scores, timeline, explanation, duration and evidence.
+    `verdict` is the job's result: kind, headline, subject id, scores, timeline, explanation,
+    duration and evidence; an evidence item's `heatmap` names the top-level entry holding its
+    picture's final storage key.
     """
     from detection.alerts import scan_alert_send
 
@@ -116,7 +117,7 @@ def scan_verdict_record(*, scan_id: Any, verdict: dict[str, Any]) -> Scan:
             end_seconds=item.get("end"),
             frame_index=item.get("frame_index"),
             score=item.get("score"),
-            heatmap_key=item.get("heatmap") or "",
+            heatmap_key=verdict.get(item["heatmap"], "") if item.get("heatmap") else "",
         )
         for item in verdict["evidence"]
     )

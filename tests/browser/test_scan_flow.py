@@ -72,6 +72,11 @@ def test_a_compliance_officer_scans_a_fake_gets_the_alert_live_and_downloads_a_t
     assert page.locator("#score-plot polyline").count() >= 1
     assert page.locator("#scores").get_by_text("lip_sync").is_visible()
     assert page.get_by_role("heading", name="Evidence").is_visible()
+    if Scan.objects.get().evidence.exclude(heatmap_key="").exists():  # the manipulation model is trained
+        loaded = page.evaluate(
+            "() => [...document.querySelectorAll('img.heatmap')].map(i => i.complete && i.naturalWidth > 0)"
+        )
+        assert loaded and all(loaded), loaded
     alert = watcher.locator(".alerts .alert").first
     alert.wait_for(timeout=30_000)
     assert f"suspected unauthorized deepfake of {who}" in alert.inner_text()

@@ -219,7 +219,8 @@ def test_an_evidence_heatmap_is_served_to_the_clinic_only(
     scan = queued_scan(clinic_a, tiny_video)
     key = default_storage.save(f"jobs/{scan.job_id}/evidence-0.png", ContentFile(b"\x89PNG\r\n\x1a\nfake"))
     result = verdict("suspected unauthorized deepfake")
-    result["evidence"][0]["heatmap"] = key
+    result["evidence"][0]["heatmap"] = "heatmap_0"
+    result["heatmap_0"] = key
     with transaction.atomic():
         scan_verdict_record(scan_id=scan.id, verdict=result)
     item = scan.evidence.get()
