@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
+from core.models import Role, User
 from detection.engine.errors import DetectionError, ScanCancelled
-from detection.models import DetectionJobKind
+from detection.models import ALERTING_VERDICTS, DetectionJobKind
+from detection.selectors import scan_list
 from detection.services.scans import scan_job_failed
 from detection.tasks import scan_run
+
+
+def _alerts_home_context(user: User) -> dict[str, Any]:
+    alerts = scan_list(user=user).filter(verdict_kind__in=ALERTING_VERDICTS).order_by("-finished_at")[:5]
+    return {"alerts": list(alerts)}
 
 
 def register() -> None:
@@ -18,4 +28,10 @@ def register() -> None:
         on_failure=scan_job_failed,
         cancellation_errors=(ScanCancelled,),
         user_facing_errors=(DetectionError,),
+    )
+    # Compliance officers see the latest alerts on their home page, and new ones arrive live.
+    home_panel_register(
+        HomePanel(
+            role=Role.COMPLIANCE_OFFICER, template="detection/_home_alerts.html", context=_alerts_home_context
+        )
     )

@@ -202,3 +202,18 @@ def test_an_alert_written_by_a_worker_in_another_process_still_arrives(
     alert = async_to_sync(scenario)()
 
     assert alert["scan"] == str(scan.id) and alert["verdict"] == "provenance tampered"
+
+
+def test_the_compliance_home_lists_the_latest_alerts_and_listens_for_new_ones(
+    clinic_a: ClinicPeople, clinic_b: ClinicPeople, tiny_video: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    calm, alarming = queued_scan(clinic_a, tiny_video), queued_scan(clinic_a, tiny_video)
+    record(calm, "no enrolled clinician found")
+    record(alarming, "provenance tampered")
+
+    ours = signed_in_client(clinic_a.compliance).get("/").content.decode()
+    theirs = signed_in_client(clinic_b.compliance).get("/").content.decode()
+
+    assert "data-alerts-ws" in ours and f"/scanner/scans/{alarming.id}/" in ours
+    assert f"/scanner/scans/{calm.id}/" not in ours
+    assert f"/scanner/scans/{alarming.id}/" not in theirs
