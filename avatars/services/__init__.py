@@ -1,0 +1,49 @@
+"""Avatar studio workflows, one module per sub-domain: `enrollment` (likeness enrollment, sign-off,
+analysis and the consent statement check), `scripts` (saving, approval, fingerprint), `renders` (the
+consent gate, disclosure, queueing and the render job's workflow), `publication` (review,
+publication, withdrawal, share links) and `viewer` (the patient's first-view acknowledgment).
+
+Other apps, the studio's views, demo and tasks import from `avatars.services`: the names below are
+what they use. Code inside the services package imports from the sub-domain module.
+"""
+
+from avatars.services.enrollment import (
+    enrollment_analysis_run,
+    enrollment_footage_start,
+    enrollment_portrait_create,
+    enrollment_sign_off,
+    enrollment_stock_get_or_create,
+    statement_check_queue,
+    statement_check_run,
+)
+from avatars.services.publication import (
+    link_publication_find,
+    video_publish,
+    video_review,
+    video_withdraw,
+    videos_withdraw_for_consent,
+)
+from avatars.services.renders import render_failed, render_request, render_run
+from avatars.services.scripts import script_approve, script_save
+from avatars.services.viewer import video_acknowledge_view
+
+__all__ = [
+    "enrollment_analysis_run",
+    "enrollment_footage_start",
+    "enrollment_portrait_create",
+    "enrollment_sign_off",
+    "enrollment_stock_get_or_create",
+    "link_publication_find",
+    "render_failed",
+    "render_request",
+    "render_run",
+    "script_approve",
+    "script_save",
+    "statement_check_queue",
+    "statement_check_run",
+    "video_acknowledge_view",
+    "video_publish",
+    "video_review",
+    "video_withdraw",
+    "videos_withdraw_for_consent",
+]

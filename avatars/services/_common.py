@@ -1,0 +1,36 @@
+"""Helpers every avatar sub-domain shares: refusals, the studio's staff check and row locks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from avatars.engine.errors import EngineError
+from avatars.errors import AvatarErrorCode
+from core.errors import ApplicationError
+from core.models import Role, User
+
+
+def refuse(message: str, code: AvatarErrorCode, status: int = 400, **extra: Any) -> ApplicationError:
+    """The studio's refusal: a message the user can act on, its code, and details in `extra`."""
+    return ApplicationError(message, code=code, status=status, extra=extra)
+
+
+def engine_refusal(exc: EngineError) -> ApplicationError:
+    """An engine's verdict on the uploader's own material (an unusable photo, say) as a 422 that keeps
+    the engine's code, which names exactly what to fix; it is never a 500."""
+    return ApplicationError(exc.message, code=exc.code, status=422, extra={})
+
+
+def staff_only(actor: User) -> None:
+    if actor.role not in (Role.CLINICIAN, Role.CLINIC_ADMIN):
+        raise refuse(
+            "Only clinicians and clinic admins work in the studio.", AvatarErrorCode.PERMISSION_DENIED, 403
+        )
+
+
+def get_for_update(model: type, actor: User, object_id: Any, what: str, **filters: Any) -> Any:
+    """Lock one row of the actor's clinic; a row of another clinic is as missing as no row (404)."""
+    try:
+        return model.objects.select_for_update().get(clinic_id=actor.clinic_id, id=object_id, **filters)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise refuse(f"{what} not found.", AvatarErrorCode.NOT_FOUND, 404) from None

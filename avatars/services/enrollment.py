@@ -1,0 +1,278 @@
+"""Enrollment of a likeness (footage or one portrait), the clinician's sign-off, the analysis job's
+work and result, and the consent statement check queued against an enrolled likeness."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from avatars.errors import AvatarErrorCode
+from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, EnrollmentStatus
+from avatars.services._common import engine_refusal, get_for_update, refuse, staff_only
+from consent.ledger import ledger_append
+from consent.models import LikenessConsent
+from consent.services import likeness_consent_verify_automated
+from core.jobs import JobOutcome, output_store, upload_fetch
+from core.models import MediaJob, Role, User
+from core.services import job_create
+from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
+
+
+def enrollment_stock_get_or_create(*, actor: User) -> Enrollment:
+    """The clinic's stock presenter: no likeness, nothing to analyse, always ready."""
+    staff_only(actor)
+    enrollment = Enrollment.objects.filter(clinic_id=actor.clinic_id, kind=EnrollmentKind.STOCK).first()
+    if enrollment is None:
+        enrollment = Enrollment.objects.create(
+            clinic_id=actor.clinic_id,
+            kind=EnrollmentKind.STOCK,
+            status=EnrollmentStatus.READY,
+            created_by=actor,
+        )
+    return enrollment
+
+
+def _enrollment_allowed(*, actor: User, clinician: User) -> None:
+    """Clinicians enroll themselves; clinic admins enroll a clinician of their clinic (sign-off follows)."""
+    staff_only(actor)
+    if clinician.clinic_id != actor.clinic_id or clinician.role != Role.CLINICIAN:
+        raise refuse("Enrollment is for a clinician of your clinic.", AvatarErrorCode.NOT_FOUND, 404)
+    if actor.role == Role.CLINICIAN and actor.pk != clinician.pk:
+        raise refuse("Clinicians enroll only their own likeness.", AvatarErrorCode.PERMISSION_DENIED, 403)
+
+
+def enrollment_footage_start(
+    *, actor: User, clinician: User, footage: UploadedFile, voice: UploadedFile | None = None
+) -> Enrollment:
+    """Store a clinician's enrollment footage (and optionally a separate voice sample) and queue its
+    analysis (quality checks, mouth shapes). Without a voice sample the footage's sound is the
+    enrolled voice."""
+    _enrollment_allowed(actor=actor, clinician=clinician)
+    upload_rate_limit(actor=actor)
+    with Scratch() as scratch, Scratch() as voice_scratch:
+        checked = upload_check(file=footage, kinds={"video"}, scratch=scratch)
+        # Both files are checked before either is stored, so a bad voice sample leaves nothing behind.
+        voice_checked = upload_check(file=voice, kinds={"audio"}, scratch=voice_scratch) if voice else None
+        if not checked.probe.has_audio:
+            raise refuse(
+                "The enrollment video needs sound: record yourself reading the script aloud.",
+                AvatarErrorCode.ENROLLMENT_NO_AUDIO,
+                422,
+            )
+
+        def create(upload: Any) -> Enrollment:
+            enrollment = Enrollment.objects.create(
+                clinic_id=actor.clinic_id,
+                clinician=clinician,
+                kind=EnrollmentKind.FOOTAGE,
+                footage=upload,
+                created_by=actor,
+                signed_off_at=timezone.now() if actor.pk == clinician.pk else None,
+            )
+            if voice_checked is not None:
+                enrollment.voice = upload_record(
+                    actor=actor, checked=voice_checked, purpose="enrollment_voice", then=lambda u: u
+                )
+                enrollment.save(update_fields=["voice"])
+            job = job_create(
+                actor=actor,
+                kind=AvatarJobKind.ENROLLMENT,
+                input_upload=upload,
+                params={"enrollment": str(enrollment.id)},
+            )
+            enrollment.job = job
+            enrollment.save(update_fields=["job"])
+            ledger_append(
+                event_type="enrollment.footage_uploaded",
+                clinic_id=actor.clinic_id,
+                object_type="enrollment",
+                object_id=enrollment.id,
+                actor=actor,
+                subject=clinician,
+                data={"upload": str(upload.id), "sha256": upload.sha256},
+            )
+            return enrollment
+
+        return upload_record(actor=actor, checked=checked, purpose="enrollment_footage", then=create)
+
+
+def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedFile) -> Enrollment:
+    """Enroll one consented portrait photo (portrait mode); refused with advice if it is unusable."""
+    from avatars.engine.errors import EnrollmentError, MediaInputError
+    from avatars.engine.faces import detect_faces
+    from avatars.engine.media import read_image
+    from avatars.engine.portrait import check_photo
+
+    _enrollment_allowed(actor=actor, clinician=clinician)
+    upload_rate_limit(actor=actor)
+    with Scratch() as scratch:
+        checked = upload_check(file=photo, kinds={"image"}, scratch=scratch)
+        try:
+            rgb = read_image(checked.path)
+            check_photo(checked.original_name, rgb, detect_faces(rgb, thorough=True))
+        except (EnrollmentError, MediaInputError) as exc:
+            # An unreadable photo is the uploader's to fix, like an unusable one: a 422, never a 500.
+            raise engine_refusal(exc) from exc
+
+        def create(upload: Any) -> Enrollment:
+            own = actor.pk == clinician.pk
+            enrollment = Enrollment.objects.create(
+                clinic_id=actor.clinic_id,
+                clinician=clinician,
+                kind=EnrollmentKind.PORTRAIT,
+                photo=upload,
+                status=EnrollmentStatus.READY if own else EnrollmentStatus.AWAITING_SIGNOFF,
+                signed_off_at=timezone.now() if own else None,
+                created_by=actor,
+            )
+            ledger_append(
+                event_type="enrollment.portrait_uploaded",
+                clinic_id=actor.clinic_id,
+                object_type="enrollment",
+                object_id=enrollment.id,
+                actor=actor,
+                subject=clinician,
+                data={"upload": str(upload.id), "sha256": upload.sha256},
+            )
+            return enrollment
+
+        return upload_record(actor=actor, checked=checked, purpose="enrollment_photo", then=create)
+
+
+def enrollment_sign_off(*, actor: User, enrollment_id: Any) -> Enrollment:
+    """The clinician approves material a clinic admin enrolled on their behalf."""
+    with transaction.atomic():
+        enrollment = get_for_update(Enrollment, actor, enrollment_id, "Enrollment")
+        if actor.pk != enrollment.clinician_id:
+            raise refuse(
+                "Only the clinician shown can sign off their enrollment.",
+                AvatarErrorCode.PERMISSION_DENIED,
+                403,
+            )
+        if enrollment.signed_off_at is not None:
+            raise refuse(
+                "This enrollment is already signed off.", AvatarErrorCode.ENROLLMENT_INVALID_TRANSITION, 409
+            )
+        enrollment.signed_off_at = timezone.now()
+        if enrollment.status == EnrollmentStatus.AWAITING_SIGNOFF:
+            enrollment.status = EnrollmentStatus.READY
+        enrollment.save(update_fields=["signed_off_at", "status"])
+        ledger_append(
+            event_type="enrollment.signed_off",
+            clinic_id=actor.clinic_id,
+            object_type="enrollment",
+            object_id=enrollment.id,
+            actor=actor,
+            subject=actor,
+        )
+    return enrollment
+
+
+def enrollment_analysis_finish(*, enrollment_id: Any, analysis_key: str | None, advice: str) -> Enrollment:
+    """Record the analysis: ready (with its stored analysis) or rejected (with advice to re-record)."""
+    with transaction.atomic():
+        enrollment = Enrollment.objects.select_for_update().get(id=enrollment_id)
+        if not analysis_key:
+            enrollment.status = EnrollmentStatus.REJECTED
+        elif enrollment.signed_off_at is None:
+            enrollment.status = EnrollmentStatus.AWAITING_SIGNOFF
+        else:
+            enrollment.status = EnrollmentStatus.READY
+        enrollment.analysis_key = analysis_key or ""
+        enrollment.advice = advice
+        enrollment.save(update_fields=["status", "analysis_key", "advice"])
+        ledger_append(
+            event_type=f"enrollment.{enrollment.status}",
+            clinic_id=enrollment.clinic_id,
+            object_type="enrollment",
+            object_id=enrollment.id,
+            subject=enrollment.clinician_id,
+        )
+    return enrollment
+
+
+def statement_check_queue(consent: LikenessConsent) -> None:
+    """Consent hook: compare a newly recorded consent statement with the clinician's enrolled likeness.
+
+    Without a ready footage enrollment there is nothing to compare with; a clinic admin then verifies
+    by hand (recorded as such).
+    """
+    enrollment = (
+        Enrollment.objects.filter(
+            clinician_id=consent.clinician_id, kind=EnrollmentKind.FOOTAGE, status=EnrollmentStatus.READY
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if enrollment is None or consent.evidence_upload is None:
+        return
+    job_create(
+        actor=consent.clinician,
+        kind=AvatarJobKind.STATEMENT_CHECK,
+        input_upload=consent.evidence_upload,
+        params={"consent": str(consent.id), "enrollment": str(enrollment.id)},
+    )
+
+
+def enrollment_analysis_run(
+    *, job: MediaJob, scratch: Path, report: Callable[[float, str], None]
+) -> JobOutcome:
+    """The enrollment job's work: analyse the footage; the outcome records ready or rejected."""
+    # The engine (numpy, face models) loads in the worker that runs the job, not in every web process.
+    from avatars.engine.enrollment import analyze_enrollment
+    from avatars.engine.errors import EnrollmentError
+
+    assert job.input_upload is not None
+    enrollment_id = job.params["enrollment"]
+    footage = upload_fetch(upload=job.input_upload, scratch=scratch)
+    try:
+        analysis = analyze_enrollment(footage, progress=report)
+    except EnrollmentError as exc:
+        advice = exc.message
+        return JobOutcome(
+            result={"accepted": False, "advice": advice},
+            record=lambda _: enrollment_analysis_finish(
+                enrollment_id=enrollment_id, analysis_key=None, advice=advice
+            ),
+        )
+    path = scratch / "analysis.npz"
+    analysis.save(path)
+    return JobOutcome(
+        result={"accepted": True, "analysis": output_store(job=job, name="analysis.npz", path=path)},
+        record=lambda final: enrollment_analysis_finish(
+            enrollment_id=enrollment_id, analysis_key=final["analysis"], advice=""
+        ),
+    )
+
+
+def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float, str], None]) -> JobOutcome:
+    """The statement check job's work: compare the consent statement's face, voice and liveness with
+    the enrolled likeness; the outcome records the automated verification."""
+    from avatars.engine.statement import StatementCheckSpec, check_consent_statement
+
+    assert job.input_upload is not None
+    statement = upload_fetch(upload=job.input_upload, scratch=scratch)
+    enrollment = Enrollment.objects.select_related("footage", "voice").get(id=job.params["enrollment"])
+    footage_dir = scratch / "enrollment"
+    footage_dir.mkdir()
+    footage = upload_fetch(upload=enrollment.footage, scratch=footage_dir)
+    voice = None
+    if enrollment.voice_id:
+        voice_dir = scratch / "voice"
+        voice_dir.mkdir()
+        voice = upload_fetch(upload=enrollment.voice, scratch=voice_dir)
+    result = check_consent_statement(
+        StatementCheckSpec(statement=statement, enrollment=footage, voice_sample=voice), report
+    )
+    scores = result.ledger_scores()
+    return JobOutcome(
+        result={"passed": result.passed, "reasons": list(result.reasons), "scores": scores},
+        record=lambda _: likeness_consent_verify_automated(
+            consent_id=job.params["consent"], passed=result.passed, scores=scores
+        ),
+    )
