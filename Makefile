@@ -20,5 +20,9 @@ demo: install
 test: install
 	$(PY) -m pytest
 
+# ruff everywhere; mypy --strict on the framework-free code (engines, media toolkit, Merkle core);
+# the import contracts of .importlinter (docs/architecture.md).
 lint: install
 	$(VENV)/bin/ruff check platform consent avatars detection provenance tests bench
+	MYPYPATH=platform:. $(VENV)/bin/mypy platform/core/media consent/merkle.py avatars/engine provenance/engine detection/engine
+	PYTHONPATH=platform:. $(VENV)/bin/lint-imports
