@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from avatars.engine.errors import EnrollmentError, MediaInputError
 from avatars.errors import AvatarErrorCode
 from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, EnrollmentStatus
 from avatars.services._common import engine_refusal, get_for_update, refuse, staff_only
@@ -103,7 +104,6 @@ def enrollment_footage_start(
 
 def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedFile) -> Enrollment:
     """Enroll one consented portrait photo (portrait mode); refused with advice if it is unusable."""
-    from avatars.engine.errors import EnrollmentError, MediaInputError
     from avatars.engine.faces import detect_faces
     from avatars.engine.media import read_image
     from avatars.engine.portrait import check_photo
@@ -225,7 +225,6 @@ def enrollment_analysis_run(
     """The enrollment job's work: analyse the footage; the outcome records ready or rejected."""
     # The engine (numpy, face models) loads in the worker that runs the job, not in every web process.
     from avatars.engine.enrollment import analyze_enrollment
-    from avatars.engine.errors import EnrollmentError
 
     assert job.input_upload is not None
     enrollment_id = job.params["enrollment"]
