@@ -3,9 +3,10 @@
     .venv/bin/python bench/anonymize_speed.py [--media ../shared/media] [--seconds 20] [--repeat 1]
     .venv/bin/python bench/anonymize_speed.py --memory-minutes 10 --skip-deface   # peak memory
 
-The input is made first (not timed): the two DFDC actor videos of `../shared/media` (1080p)
-downscaled to 1280x720, played at 25 fps and looped to `--seconds`, with their sound; without the
-media folder, the stock presenter rendered at 720p. `deface` (CenterFace through onnxruntime, CPU
+The input is made first (not timed): `--clip-seconds` of each real talking clip of
+`../shared/media` in turn (DFDC actors at 1080p, retalking close-ups, GRID clips upscaled), fitted
+to 1280x720, played at 25 fps and looped to `--seconds`, with their sound; without the media
+folder, the stock presenter rendered at 720p. `deface` (CenterFace through onnxruntime, CPU
 execution provider, blur, sound copied) is installed for this benchmark only:
 `.venv/bin/pip install deface onnxruntime`.
 
@@ -30,26 +31,53 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
 WIDTH, HEIGHT, FPS = 1280, 720, 25
-DFDC = ("forgery/dfdc/videos/abqwwspghj.mp4", "forgery/dfdc/videos/abofeumbvv.mp4")
+#: Real talking people: DFDC actors (1080p, wide shots, one small and dark), retalking close-ups and
+#: GRID studio clips (360x288, upscaled).
+SOURCES = (
+    "forgery/dfdc/videos/abqwwspghj.mp4",
+    "talking/retalking/1.mp4",
+    "talking/grid/bbaf2n.mpg",
+    "forgery/dfdc/videos/abofeumbvv.mp4",
+    "talking/retalking/2.mp4",
+    "talking/grid/lbax4n.mpg",
+    "talking/retalking/3.mp4",
+    "talking/grid/swiz3n.mpg",
+)
 
 
-def make_input(path: Path, media: Path, seconds: float, *, preset: str = "veryfast", crf: int = 20) -> str:
-    """Write the 720p25 test video; returns what it was made from."""
-    import av
+def _fit(rgb: np.ndarray) -> np.ndarray:
+    """Scale a picture to 720 px high and centre it on a 1280x720 canvas (blurred copy behind)."""
     import cv2
+
+    height, width = rgb.shape[:2]
+    scale = HEIGHT / height
+    fitted = cv2.resize(rgb, (min(WIDTH, round(width * scale)), HEIGHT), interpolation=cv2.INTER_AREA)
+    if fitted.shape[1] == WIDTH:
+        return np.asarray(fitted)
+    canvas = cv2.GaussianBlur(cv2.resize(rgb, (WIDTH, HEIGHT)), (0, 0), 25)
+    left = (WIDTH - fitted.shape[1]) // 2
+    canvas[:, left : left + fitted.shape[1]] = fitted
+    return np.asarray(canvas)
+
+
+def make_input(path: Path, media: Path, seconds: float, clip_seconds: float) -> str:
+    """Write the 720p25 test video from `clip_seconds` of each shared clip in turn, looped to
+    `seconds`; returns what it was made from."""
+    import av
     import numpy as np
 
     from core.media.mp4 import Mp4Writer
 
-    sources = [media / name for name in DFDC if (media / name).exists()]
+    sources = [media / name for name in SOURCES if (media / name).exists()]
     total = round(seconds * FPS)
-    with Mp4Writer(
-        path, width=WIDTH, height=HEIGHT, fps=FPS, audio_rate=48_000, crf=crf, preset=preset
-    ) as out:
+    per_clip = round(clip_seconds * FPS)
+    with Mp4Writer(path, width=WIDTH, height=HEIGHT, fps=FPS, audio_rate=48_000, crf=20) as out:
         if not sources:
             from avatars.engine.motion import idle_motion
             from avatars.engine.stock import StockPresenter
@@ -64,32 +92,30 @@ def make_input(path: Path, media: Path, seconds: float, *, preset: str = "veryfa
             for source in sources:
                 with av.open(str(source)) as container:
                     resampler = av.AudioResampler(format="flt", layout="mono", rate=48_000)
-                    video = container.streams.video[0]
-                    audio = container.streams.audio[0] if container.streams.audio else None
-                    streams = [video] + ([audio] if audio else [])
-                    clip_frames = 0
+                    streams = [container.streams.video[0], *container.streams.audio[:1]]
+                    frames = 0
                     sound: list[np.ndarray] = []
                     for packet in container.demux(streams):
                         for frame in packet.decode():
                             if isinstance(frame, av.VideoFrame):
-                                if written >= total:
-                                    continue
-                                rgb = frame.to_ndarray(format="rgb24")
-                                out.write_frame(
-                                    cv2.resize(rgb, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
-                                )
-                                written += 1
-                                clip_frames += 1
+                                if frames < per_clip and written < total:
+                                    out.write_frame(_fit(frame.to_ndarray(format="rgb24")))
+                                    frames += 1
+                                    written += 1
                             else:
                                 sound.extend(c.to_ndarray().reshape(-1) for c in resampler.resample(frame))
                     samples = np.concatenate(sound) if sound else np.zeros(0, dtype=np.float32)
-                    # The clip now plays at 25 fps: its sound is cut or padded to the same length.
-                    length = round(clip_frames / FPS * 48_000)
+                    # Each piece now plays at 25 fps: its sound is cut or padded to the same length.
+                    length = round(frames / FPS * 48_000)
                     samples = np.pad(samples[:length], (0, max(0, length - len(samples))))
                     out.write_audio(samples.astype(np.float32))
                 if written >= total:
                     break
-    return "DFDC actor videos " + ", ".join(p.stem for p in sources) + " at 720p, looped"
+    return (
+        f"{clip_seconds:g} s of each of "
+        + ", ".join(p.name for p in sources)
+        + ", fitted to 1280x720, looped"
+    )
 
 
 def make_long_input(path: Path, minutes: float) -> None:
@@ -232,7 +258,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--media", type=Path, default=ROOT.parent / "shared" / "media")
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=32.0)
+    parser.add_argument("--clip-seconds", type=float, default=4.0)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--modes", nargs="+", default=["synthetic", "blur"])
     parser.add_argument("--check", type=float, default=1.0, help="engine's own dlib check interval (s)")
@@ -262,7 +289,7 @@ def main() -> None:
             )
             return
         source = work / "input-720p.mp4"
-        made_from = make_input(source, args.media, args.seconds)
+        made_from = make_input(source, args.media, args.seconds, args.clip_seconds)
         print(f"input: {made_from}; {args.seconds:g} s, {WIDTH}x{HEIGHT} {FPS} fps")
         best: dict[str, dict[str, object]] = {}
         outputs: dict[str, Path] = {}

@@ -74,8 +74,8 @@ def _decode(name: str, square: NDArray[np.uint8]) -> tuple[NDArray[np.float32], 
     first, second = model.run(tensor)
     # Output order differs between the two models' graphs: tell regressors from scores by width.
     raw, logits = (first, second) if first.shape[-1] == 16 else (second, first)
-    raw = raw.reshape(-1, 16) / size
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1), -80, 80)))
+    raw = np.asarray(raw.reshape(-1, 16) / size, dtype=np.float32)
+    scores = np.asarray(1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1), -80, 80))), dtype=np.float32)
     keep = scores >= SCORE_THRESHOLD
     if not keep.any():
         return scores[:0], raw[:0]
@@ -185,8 +185,11 @@ class FaceDetector:
         Both models see the whole frame: the full-range one finds faces down to about 7% of the
         frame's longer side, the short-range one close-ups.
         """
-        quarter = cv2.resize(
-            half, (max(1, half.shape[1] // 2), max(1, half.shape[0] // 2)), interpolation=cv2.INTER_AREA
+        quarter = np.asarray(
+            cv2.resize(
+                half, (max(1, half.shape[1] // 2), max(1, half.shape[0] // 2)), interpolation=cv2.INTER_AREA
+            ),
+            dtype=np.uint8,
         )
         factor = scale * half.shape[1] / quarter.shape[1]
         candidates = _detect_square(FULL_RANGE, quarter, (0.0, 0.0), factor)

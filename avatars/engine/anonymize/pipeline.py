@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from avatars.engine.anonymize import identity, voice
+from avatars.engine.anonymize.detect import box_iou
 from avatars.engine.anonymize.errors import AnonymizeError
 from avatars.engine.anonymize.replace import Region, Replacer, redact
 from avatars.engine.anonymize.specs import (
@@ -267,6 +268,7 @@ class _Run:
     # --- identity -------------------------------------------------------------------------
 
     def sample_identities(self, frame: BufferedFrame) -> None:
+        self.guard_crossings(frame.index)
         for track in self.tracker.tracks:
             observation = track.observations.get(frame.index)
             if (
@@ -303,6 +305,22 @@ class _Run:
             self.pending_output_checks.setdefault(frame.index, []).append((track, sample))
             interval = self.sample_every if track.keep else 2 * self.sample_every
             track.next_sample = frame.index + interval
+
+    def guard_crossings(self, index: int) -> None:
+        """A kept face that touches another face is replaced until it is identified again.
+
+        Where two faces meet, a tracker can swap them; without this, a swapped patient would stay
+        visible until the next scheduled identity check.
+        """
+        boxes = [(t, t.box_at(index)) for t in self.tracker.tracks if not t.ended]
+        for track, box in boxes:
+            if not track.keep or box is None:
+                continue
+            for other, other_box in boxes:
+                if other is not track and other_box is not None and box_iou(box, other_box) > 0.0:
+                    track.keep = False
+                    track.next_sample = min(track.next_sample, index + max(1, self.sample_every // 4))
+                    break
 
     def choose_palette(
         self, rgb: NDArray[np.uint8], observation: Observation, sample: identity.Sample

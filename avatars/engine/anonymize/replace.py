@@ -138,12 +138,12 @@ def _scramble(patch: NDArray[np.uint8], face_width: float, rng: np.random.Genera
     height, width = patch.shape[:2]
     block = max(3.0, face_width / SCRAMBLE_CELLS)
     small_w, small_h = max(2, round(width / block)), max(2, round(height / block))
-    cells = cv2.resize(patch, (small_w, small_h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    cells = np.asarray(cv2.resize(patch, (small_w, small_h), interpolation=cv2.INTER_AREA), dtype=np.float32)
     # Pull every cell towards the patch's mean colour, then add noise: the coarse light and dark
     # pattern of eyes, nose and mouth (what a detector keys on) drowns in it.
-    cells += (cells.mean(axis=(0, 1)) - cells) * SCRAMBLE_FLATTEN
-    cells += rng.normal(0.0, SCRAMBLE_NOISE, size=cells.shape).astype(np.float32)
-    cells = cv2.GaussianBlur(cells, (0, 0), 0.8)
+    mean = np.asarray(cells.mean(axis=(0, 1)), dtype=np.float32)
+    noisy = cells + (mean - cells) * SCRAMBLE_FLATTEN + rng.normal(0.0, SCRAMBLE_NOISE, size=cells.shape)
+    cells = np.asarray(cv2.GaussianBlur(noisy.astype(np.float32), (0, 0), 0.8), dtype=np.float32)
     grown = cv2.resize(
         np.clip(cells, 0, 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_CUBIC
     )

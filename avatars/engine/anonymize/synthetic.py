@@ -122,9 +122,8 @@ class SyntheticFace:
 
     def _fill(self, local: NDArray[np.float64], color: Color, *, hull: bool = False) -> None:
         points = self._project(local)
-        if hull:
-            points = cv2.convexHull(points)
-        cv2.fillPoly(self._image, [points], color, cv2.LINE_AA, _SHIFT)
+        outline = np.asarray(cv2.convexHull(points), dtype=np.int32) if hull else points
+        cv2.fillPoly(self._image, [outline], color, cv2.LINE_AA, _SHIFT)
 
     def _line(self, local: NDArray[np.float64], color: Color, thickness: float) -> None:
         width = max(1, round(thickness * self._unit))

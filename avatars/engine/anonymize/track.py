@@ -84,7 +84,10 @@ class Track:
         return observation.box if observation else None
 
 
-class BufferedFrame(NamedTuple):
+@dataclass(frozen=True)
+class BufferedFrame:
+    """A decoded frame waiting in the buffer, with its half-size copy and its time (s)."""
+
     index: int
     rgb: NDArray[np.uint8]
     half: NDArray[np.uint8]
@@ -330,9 +333,11 @@ def _interpolate(a: Observation, b: Observation, t: float) -> Observation:
     region = Region(
         (1 - t) * a.region.outer + t * b.region.outer, (1 - t) * a.region.core + t * b.region.core
     )
-    box = tuple((1 - t) * np.asarray(a.box) + t * np.asarray(b.box))
+    x0, y0, x1, y1 = ((1 - t) * np.asarray(a.box) + t * np.asarray(b.box)).tolist()
     # A gap is where the face was hardest to see: cover it a little more generously.
-    return Observation(region.scaled(1.08), _lerp_expression(a.expression, b.expression, t), box, "filled")  # type: ignore[arg-type]
+    return Observation(
+        region.scaled(1.08), _lerp_expression(a.expression, b.expression, t), (x0, y0, x1, y1), "filled"
+    )
 
 
 def _coast(observation: Observation, shift: NDArray[np.float64], frames: int) -> Observation:

@@ -30,6 +30,7 @@ chunk by chunk: memory stays flat however long the recording.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,6 +48,11 @@ ORDER = 20
 #: BENCHMARKS.md for the privacy and intelligibility these ranges give on LibriSpeech.
 ALPHA_RANGE = (0.6, 0.8)
 TRACT_RANGE = (0.8, 1.2)
+#: Pitch moved up or down (at random) by this many semitones, per video.
+PITCH_SEMITONES = (2.0, 3.5)
+#: WSOLA segment (30 ms) and how far a segment may move to line up with the previous one (10 ms).
+SEGMENT = 480
+SEARCH = 160
 #: The reference third formant (Hz) a scale of 1 maps a speaker's median third formant to, and
 #: the most the normalization may scale a voice (a bad estimate must not wreck the speech).
 REFERENCE_F3 = 2500.0
@@ -76,15 +82,103 @@ REPORT_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class VoiceChange:
-    """The secret, per-video parameters of the voice change (never shown to anyone)."""
+    """The secret, per-video parameters of the voice change (never shown to anyone).
+
+    `pitch` is a frequency ratio (1 = unchanged)."""
 
     alpha: float
     tract: float
+    pitch: float = 1.0
 
 
 def draw_change(rng: np.random.Generator) -> VoiceChange:
     """Fresh parameters for one video."""
-    return VoiceChange(alpha=float(rng.uniform(*ALPHA_RANGE)), tract=float(rng.uniform(*TRACT_RANGE)))
+    semitones = float(rng.uniform(*PITCH_SEMITONES)) * float(rng.choice([-1.0, 1.0]))
+    return VoiceChange(
+        alpha=float(rng.uniform(*ALPHA_RANGE)),
+        tract=float(rng.uniform(*TRACT_RANGE)),
+        pitch=float(2 ** (semitones / 12)),
+    )
+
+
+def _wsola(source: NDArray[np.float32], target: NDArray[np.float32], scale: float) -> None:
+    """Time-stretch `source` into `target` (about `scale` times as long) keeping its pitch.
+
+    WSOLA: 30 ms Hann segments every 15 ms of output; each is taken from near its nominal place in
+    the input, shifted by up to 10 ms to the position that best continues the previous segment
+    (cross-correlation), so pitch periods line up and overlap-add does not smear them.
+    """
+    length = SEGMENT // 2
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(SEGMENT) / SEGMENT)
+    analysis = length / scale
+    target[:] = 0.0
+
+    def piece(start: int, count: int) -> NDArray[np.float64]:
+        out = np.zeros(count)
+        lo, hi = max(0, start), min(len(source), start + count)
+        if hi > lo:
+            out[lo - start : hi - start] = source[lo:hi]
+        return out
+
+    previous: int | None = None
+    step = 0
+    while True:
+        nominal = round(step * analysis)
+        at = step * length
+        if nominal >= len(source) or at >= len(target):
+            break
+        position = nominal
+        if previous is not None:
+            wanted = piece(previous + length, SEGMENT)
+            around = piece(nominal - SEARCH, SEGMENT + 2 * SEARCH)
+            position = nominal - SEARCH + int(np.argmax(np.correlate(around, wanted, mode="valid")))
+        segment = piece(position, SEGMENT) * window
+        end = min(len(target), at + SEGMENT)
+        target[at:end] += segment[: end - at].astype(np.float32)
+        previous = position
+        step += 1
+
+
+def _resample_into(source: NDArray[np.float32], target: NDArray[np.float32], up: int, down: int) -> None:
+    """Polyphase resampling by up/down, chunk by chunk with enough context that the chunks join
+    exactly; `target` is filled (cut or zero-padded at its end)."""
+    from scipy.signal import resample_poly
+
+    chunk = down * max(1, (10 * RATE) // down)
+    context = down * max(1, 4096 // down)
+    target[:] = 0.0
+    for start in range(0, len(source), chunk):
+        lo, hi = max(0, start - context), min(len(source), start + chunk + context)
+        piece = np.asarray(source[lo:hi], dtype=np.float64)
+        # Zero context before the start is what resample_poly assumes anyway.
+        done = resample_poly(piece, up, down)
+        skip = (start - lo) * up // down
+        count = min(len(source), start + chunk) - start
+        produced = done[skip : skip + count * up // down]
+        first = start * up // down
+        end = min(len(target), first + len(produced))
+        if end > first:
+            target[first:end] = produced[: end - first].astype(np.float32)
+
+
+def shift_pitch(source: NDArray[np.float32], target: NDArray[np.float32], ratio: float) -> None:
+    """Raise (ratio > 1) or lower the pitch of `source` into `target` (same length), keeping
+    timing: stretch in time by `ratio` (WSOLA), then resample back to the original length. The
+    formants move with the pitch here; the formant normalization that follows puts them where
+    the drawn vocal tract wants them."""
+    from fractions import Fraction
+
+    if abs(ratio - 1.0) < 1e-3:
+        target[:] = source[:]
+        return
+    fraction = Fraction(ratio).limit_denominator(48)
+    with tempfile.TemporaryFile() as handle:
+        stretched = np.memmap(
+            handle, dtype=np.float32, mode="w+", shape=(int(len(source) * float(fraction)) + SEGMENT,)
+        )
+        _wsola(source, stretched, float(fraction))
+        _resample_into(stretched, target, fraction.denominator, fraction.numerator)
+        del stretched
 
 
 def _hann() -> NDArray[np.float64]:
@@ -161,7 +255,8 @@ def _frames_at(source: NDArray[np.float32], starts: NDArray[np.int64]) -> NDArra
     span = np.zeros(last - first)
     span[lo - first : hi - first] = source[lo:hi]
     offsets = starts - first
-    return span[offsets[:, None] + np.arange(FRAME)] * window
+    frames: NDArray[np.float64] = span[offsets[:, None] + np.arange(FRAME)] * window
+    return frames
 
 
 def median_f3(source: NDArray[np.float32], speech: NDArray[np.bool_]) -> float | None:
@@ -400,8 +495,14 @@ def anonymize_voice(
         kept = keep_weights(len(speech), window_similarities(source, speech, keep_voice), keep_threshold)
     changed_speech = speech & (kept < 0.5)
     kept_speech = speech & (kept >= 0.5)
-    # The vocal tract to normalize is that of the speech being changed, not the clinician's.
-    mcadams_file(source, target, change.alpha, tract_warp(median_f3(source, changed_speech), change))
+    # Pitch first (into `target`, used as scratch), then the formants of that, back into `target`.
+    with tempfile.TemporaryFile() as handle:
+        pitched = np.memmap(handle, dtype=np.float32, mode="w+", shape=(len(source),))
+        shift_pitch(source, pitched, change.pitch)
+        # The vocal tract to normalize is that of the speech being changed, not the clinician's.
+        warp = tract_warp(median_f3(pitched, changed_speech), change)
+        mcadams_file(pitched, target, change.alpha, warp)
+        del pitched
     if kept.any():
         block = RATE * 10
         centres = (np.arange(len(kept)) + 0.5) * HOP

@@ -162,3 +162,22 @@ def test_kept_speech_needs_every_window_over_it_to_sound_like_the_clinician() ->
     assert weights[100:260].max() == 0.0  # a window there sounds like someone else
     assert weights[300:].max() == 0.0  # silence is never "kept"
     assert 0 < weights[48] <= 1.0 and np.all(np.diff(weights[40:101]) <= 0)  # a ramp, no click
+
+
+@pytest.mark.parametrize("ratio", [0.84, 1.19])
+def test_the_pitch_moves_by_the_drawn_ratio_and_the_timing_stays(ratio: float) -> None:
+    import librosa
+    from scipy.signal import correlate
+
+    samples = _speech()
+    out = np.zeros_like(samples)
+    voice.shift_pitch(samples, out, ratio)
+    f0 = [float(np.nanmedian(librosa.yin(x, fmin=60, fmax=400, sr=voice.RATE))) for x in (samples, out)]
+    assert abs(f0[1] / f0[0] - ratio) < 0.05
+
+    def envelope(x: np.ndarray) -> np.ndarray:
+        smooth = np.convolve(np.abs(x), np.ones(160) / 160, mode="same")
+        return smooth - smooth.mean()
+
+    lag = int(np.argmax(correlate(envelope(out), envelope(samples), mode="full"))) - (len(samples) - 1)
+    assert abs(lag) < 0.015 * voice.RATE
