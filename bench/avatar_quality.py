@@ -12,8 +12,8 @@ based one does; the control against other speech shows that margin for every mea
 
 Command line::
 
-    python -m avatars.engine.quality VIDEO [--audio NARRATION] [--control SPEECH ...] [--reference ENROLLMENT]
-    python -m avatars.engine.quality --set CLIP [CLIP ...]     # reference levels of real videos
+    python bench/avatar_quality.py VIDEO [--audio NARRATION] [--control SPEECH ...] [--reference ENROLLMENT]
+    python bench/avatar_quality.py --set CLIP [CLIP ...]     # reference levels of real videos
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.errors import EngineError, MediaInputError
-from avatars.engine.media import iter_video_frames, probe_video, read_audio
-from avatars.engine.speech import SAMPLE_RATE
+# Run as a script (`python bench/avatar_quality.py`) or imported by the tests and bench/avatar_render.py.
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
+
+from avatars.engine.errors import EngineError, MediaInputError  # noqa: E402
+from avatars.engine.media import iter_video_frames, probe_video, read_audio  # noqa: E402
+from avatars.engine.speech import SAMPLE_RATE, speech_energy  # noqa: E402
 
 MAX_OFFSET_FRAMES = 5
 #: Landmark detection runs on frames scaled to this height: faces stay well above dlib's 80 px
@@ -43,9 +46,6 @@ _INNER_TOP = [61, 62, 63]
 _INNER_BOTTOM = [67, 66, 65]
 _OUTER_TOP = [50, 51, 52]
 _OUTER_BOTTOM = [58, 57, 56]
-#: Energy is taken over two frame lengths centred on each frame: one frame (40 ms) is noisier,
-#: and on the GRID clips the two-frame window separates own speech from other speech best.
-ENERGY_WINDOW_FRAMES = 2.0
 
 
 class _Dlib:
@@ -176,17 +176,6 @@ class LipSync:
     by_offset: dict[int, float] = field(default_factory=dict)
 
 
-def speech_energy(samples: NDArray[np.float32], fps: float, frame_count: int) -> NDArray[np.float64]:
-    """RMS energy of 48 kHz mono speech in a window centred on each video frame."""
-    hop = SAMPLE_RATE / fps
-    half = ENERGY_WINDOW_FRAMES * hop / 2
-    energy = np.zeros(frame_count, dtype=np.float64)
-    for index in range(frame_count):
-        centre = (index + 0.5) * hop
-        chunk = samples[max(0, int(centre - half)) : int(centre + half)]
-        if len(chunk):
-            energy[index] = float(np.sqrt(np.mean(np.square(chunk, dtype=np.float64))))
-    return energy
 
 
 def lip_sync(
@@ -320,7 +309,7 @@ def _summary(result: VideoQuality) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; prints JSON."""
     parser = argparse.ArgumentParser(
-        prog="python -m avatars.engine.quality", description=__doc__.split("\n\n")[0]
+        prog="bench/avatar_quality.py", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("video", nargs="?", type=Path, help="video to measure")
     parser.add_argument(

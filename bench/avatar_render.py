@@ -217,8 +217,8 @@ def quality_table(media: Path) -> None:
         synthesize,
     )
     from avatars.engine.motion import Pose
-    from avatars.engine.quality import measure, track_face
     from avatars.engine.stock import StockPresenter
+    from bench.avatar_quality import measure, track_face
 
     warnings.simplefilter("ignore")
     grid = media / "talking" / "grid"

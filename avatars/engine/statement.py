@@ -12,7 +12,7 @@ Before a likeness consent becomes active the clinician records a short statement
   pan and camera shake cancel out; what is left is non-rigid change. Talking moves the mouth far
   more than the eyes; a still photo, however it is zoomed or shaken, changes the same everywhere.
   The mouth's change must also follow the change of speech loudness (the change-based lip-sync
-  measure of `avatars.engine.quality`, here in unsigned form so it needs no mouth-opening model).
+  measure of `bench/avatar_quality.py`, here in unsigned form so it needs no mouth-opening model).
 
 Thresholds come from measurements on `../shared/media` (see `StatementThresholds`). The result
 carries every score and threshold, per-check verdicts and messages a clinician can act on;
@@ -42,9 +42,8 @@ from numpy.typing import NDArray
 from avatars.engine.errors import EngineError, EnrollmentError, InvalidSpecError, MediaInputError
 from avatars.engine.faces import CANONICAL_POINTS, Face, detect_faces, similarity_to
 from avatars.engine.media import iter_video_frames, probe_video, read_audio
-from avatars.engine.quality import speech_energy
 from avatars.engine.specs import Progress
-from avatars.engine.speech import SAMPLE_RATE
+from avatars.engine.speech import SAMPLE_RATE, speech_energy
 
 #: resemblyzer works on 16 kHz audio.
 VOICE_SAMPLE_RATE = 16_000

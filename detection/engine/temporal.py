@@ -6,7 +6,7 @@ out in a pose-normalised ("canonical") grey crop, as the consent statement check
 
 * **lip-sync**: mouth change beyond eye change between consecutive crops (speech moves the mouth,
   a moved or re-encoded picture changes everywhere alike), correlated with the change of speech
-  loudness: the change-based measure of `avatars.engine.quality`, best within ±2 frames. The
+  loudness: the change-based measure of `bench/avatar_quality.py`, best within ±2 frames. The
   controls are the same two series 4-12 frames apart: in genuine footage the correlation peaks
   at (near) zero offset; a dub or a generated mouth that only follows the rhythm of the speech
   does not beat the nearby offsets by much. The score comes from how many control standard
@@ -16,7 +16,7 @@ out in a pose-normalised ("canonical") grey crop, as the consent statement check
 * **blending flicker**: the brightness step between the inner face and a ring around it, frame by
   frame; a face pasted with per-frame colour correction makes that step jitter while lighting
   changes move both sides together. Measured as the median deviation from the average of the
-  neighbouring frames (as `avatars.engine.quality.landmark_jitter` does for landmarks).
+  neighbouring frames (as `bench/avatar_quality.py`'s `landmark_jitter` does for landmarks).
 
 The score curves (logistic, not fitted to evaluation data) are centred on levels measured on
 real talking clips (`../shared/media/talking`, see each constant); `accuracy.json` holds what
@@ -32,8 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from avatars.engine.faces import CANONICAL_POINTS, similarity_to
-from avatars.engine.quality import speech_energy
-from avatars.engine.speech import SAMPLE_RATE
+from avatars.engine.speech import SAMPLE_RATE, speech_energy
 from detection.engine.media import AUDIO_RATE
 from detection.engine.results import Analyzer, AnalyzerResult, Evidence, TimeRange, clamp01, logistic
 

@@ -20,7 +20,7 @@ pytestmark = [
 ]
 pytest.importorskip("dlib", reason="quality is measured with dlib landmarks")
 
-from avatars.engine.quality import VideoQuality, measure, reference_levels, track_face  # noqa: E402
+from bench.avatar_quality import VideoQuality, measure, reference_levels, track_face  # noqa: E402
 
 ENROLLMENT = "lbbc2a.mpg"
 NARRATION = "sbwe5n.mpg"

@@ -58,7 +58,7 @@ def test_every_portrait_frame_is_labelled(portrait_render: RenderResult) -> None
 def test_the_portrait_is_in_sync_with_its_speech_and_not_with_other_speech(
     portrait_render: RenderResult, tmp_path: Path
 ) -> None:
-    from avatars.engine.quality import measure
+    from bench.avatar_quality import measure
 
     controls = [
         write_wav(tmp_path / f"c{i}.wav", synthesize(t).samples) for i, t in enumerate(CONTROL_SCRIPTS)

@@ -9,7 +9,7 @@ import pytest
 from engine_media import CONTROL_SCRIPTS, write_wav
 
 from avatars.engine import Disclosure, RenderSpec, ScriptNarration, StockAvatar, render, synthesize
-from avatars.engine.quality import landmark_jitter, lip_sync, measure, shifted_correlation, speech_energy
+from bench.avatar_quality import landmark_jitter, lip_sync, measure, shifted_correlation, speech_energy
 
 
 def test_lip_sync_finds_a_known_offset() -> None:
