@@ -27,7 +27,11 @@ class FaceForgeryNet(nn.Module):
     """Face crop (N, 3, 128, 128), RGB scaled to [0, 1] → (global logit (N,), boundary map (N, 16, 16)).
 
     The first layer looks at full-resolution pixels (5x5, stride 2), where a blending edge and a
-    resampled or recoloured region differ most from camera texture; later layers add context.
+    resampled or recoloured region differ most from camera texture; later layers add context
+    (each map cell sees about 40 pixels). The global logit is read off the map itself (the mean
+    of its strongest cells, rescaled), so a face is called blended only where some region looks
+    blended: with few training identities, a separate whole-face classifier learns to recognise
+    the training people instead of blending traces.
     """
 
     def __init__(self) -> None:
@@ -41,12 +45,13 @@ class FaceForgeryNet(nn.Module):
             *_conv(96, 96, kernel=1),
         )
         self.boundary = nn.Conv2d(96, 1, 1)
-        self.classifier = nn.Linear(2 * 96, 1)
+        self.scale = nn.Parameter(torch.ones(1))
+        self.offset = nn.Parameter(torch.zeros(1))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.features((images - 0.5) / 0.25)
-        pooled = torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)
-        return self.classifier(pooled).squeeze(1), self.boundary(features).squeeze(1)
+        boundary = self.boundary(self.features((images - 0.5) / 0.25)).squeeze(1)
+        strongest = boundary.flatten(1).topk(FACE_MAP * FACE_MAP // 16, dim=1).values.mean(dim=1)
+        return self.scale * strongest + self.offset, boundary
 
 
 class SpeechSpoofNet(nn.Module):
