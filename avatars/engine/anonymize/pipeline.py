@@ -453,7 +453,9 @@ def _track_report(track: Track) -> TrackReport:
         kept_frames=track.kept_frames,
         replaced_frames=track.replaced_frames,
         identity_samples=len(track.keep_distances) if track.keep_distances else len(track.originals),
-        keep_distance=min(track.keep_distances) if track.keep_distances else None,
+        keep_distances=(min(track.keep_distances), max(track.keep_distances))
+        if track.keep_distances
+        else None,
         output_checks=track.output_checks,
         output_distance=min(track.output_distances) if track.output_distances else None,
     )

@@ -76,10 +76,13 @@ class AnonymizeSpec:
 class TrackReport:
     """One face followed through the video.
 
-    `keep_distance`: the smallest dlib distance of its sampled frames to a kept face (None when
-    nothing was enrolled or no frame could be sampled). `output_distance`: the smallest distance
-    between a face dlib found in the *output* at this track and the original face there; None
-    when dlib found no face in the output there (what mask and blur aim for).
+    Frames: `seen` where a detector or the mesh saw the face, `filled` where the track covered
+    it from its neighbours (gaps, just before its first and after its last sighting).
+    `keep_distances`: (smallest, largest) dlib distance of its sampled frames to the nearest kept
+    face; None when nothing was enrolled or no frame could be sampled (dlib found no frontal face).
+    `output_distance`: the smallest dlib distance between an original face of this track and the
+    output embedded at that face's own landmarks on the same frame (None if never sampled);
+    above 0.6 means dlib sees someone else there.
     """
 
     track_id: int
@@ -90,7 +93,7 @@ class TrackReport:
     kept_frames: int
     replaced_frames: int
     identity_samples: int
-    keep_distance: float | None
+    keep_distances: tuple[float, float] | None
     output_checks: int
     output_distance: float | None
 

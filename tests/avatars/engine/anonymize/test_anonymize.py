@@ -186,7 +186,7 @@ def test_the_enrolled_clinician_is_left_as_recorded(
     )
     [track] = result.tracks
     assert track.kept_frames == FRAMES and track.replaced_frames == 0
-    assert track.keep_distance is not None and track.keep_distance < 0.5
+    assert track.keep_distances is not None and track.keep_distances[1] < 0.5
     for original, output in zip(decoded(talking), decoded(result.output), strict=True):
         # Only H.264's own loss remains.
         assert np.abs(original.astype(int) - output).mean() < 3
@@ -203,7 +203,7 @@ def test_a_face_that_is_not_the_enrolled_one_is_replaced(
     )
     [track] = result.tracks
     assert track.replaced_frames == FRAMES and track.kept_frames == 0
-    assert track.keep_distance is not None and track.keep_distance > 0.5
+    assert track.keep_distances is not None and track.keep_distances[0] > 0.5
     assert faces_left(result.output) == []
 
 

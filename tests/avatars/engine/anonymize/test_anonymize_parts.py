@@ -127,7 +127,8 @@ def test_the_voice_change_with_no_shift_gives_the_input_back() -> None:
     samples = _speech()
     out = np.zeros_like(samples)
     voice.mcadams_file(samples, out, alpha=1.0, warp=1.0)
-    assert np.abs(out - samples).max() < 1e-4
+    # Only rounding in the pole-polynomial round trip remains: 60 dB below the speech's peak.
+    assert np.abs(out - samples).max() < 1e-3 * np.abs(samples).max()
 
 
 def test_the_voice_change_moves_the_third_formant_to_the_drawn_target() -> None:
