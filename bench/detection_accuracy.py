@@ -567,20 +567,24 @@ def provenance() -> dict[str, Any]:
             )
     platform = {"signed", "watermark", "fingerprint"}
     figures = {
-        "signed_recognised": f"{sum(f == 'signed' for f in outcomes['signed'])}/{len(outcomes['signed'])}",
-        "attacked_recognised": f"{sum(f in platform for f in outcomes['attacked'])}/{len(outcomes['attacked'])}",
+        "signed_files": len(outcomes["signed"]),
+        "signed_recognised": sum(f == "signed" for f in outcomes["signed"]),
+        "attacked_copies": len(outcomes["attacked"]),
+        "attacked_recognised": sum(f in platform for f in outcomes["attacked"]),
         "attacked_recognised_share": float(np.mean([f in platform for f in outcomes["attacked"]])),
-        "tampered_detected": f"{sum(f == 'altered' for f in outcomes['tampered'])}/{len(outcomes['tampered'])}",
-        "unrelated_false_platform": f"{sum(f != 'none' for f in outcomes['unrelated'])}/{len(outcomes['unrelated'])}",
+        "tampered_files": len(outcomes["tampered"]),
+        "tampered_detected": sum(f == "altered" for f in outcomes["tampered"]),
+        "unrelated_videos": len(outcomes["unrelated"]),
+        "unrelated_false_platform": sum(f != "none" for f in outcomes["unrelated"]),
         "unrelated_false_platform_share": float(np.mean([f != "none" for f in outcomes["unrelated"]])),
     }
     show("provenance", figures)
     return {
         "summary": (
-            f"Platform content recognised in {figures['signed_recognised']} signed files and "
-            f"{figures['attacked_recognised']} re-encoded, downscaled or cropped copies; byte changes detected in "
-            f"{figures['tampered_detected']}; {figures['unrelated_false_platform']} unrelated videos taken for "
-            "platform content."
+            f"Platform content recognised in {figures['signed_recognised']}/{figures['signed_files']} signed files and "
+            f"{figures['attacked_recognised']}/{figures['attacked_copies']} re-encoded, downscaled or cropped copies; "
+            f"byte changes detected in {figures['tampered_detected']}/{figures['tampered_files']}; "
+            f"{figures['unrelated_false_platform']}/{figures['unrelated_videos']} unrelated videos taken for platform content."
         ),
         "figures": figures,
         "data": (
@@ -622,7 +626,12 @@ def main() -> int:
     entries = {}
     for name in arguments.only or list(SECTIONS):
         started = time.monotonic()
-        entries[name] = SECTIONS[name]()
+        entry = SECTIONS[name]()
+        # Numbers are figures the product can cite; anything else (per-file lists) is a note.
+        figures = entry.pop("figures")
+        entry["figures"] = {k: v for k, v in figures.items() if isinstance(v, int | float)}
+        entry["notes"] = {k: str(v) for k, v in figures.items() if not isinstance(v, int | float)}
+        entries[name] = entry
         print(f"  ({time.monotonic() - started:.0f} s)")
     if arguments.write:
         table = json.loads(TABLE.read_text(encoding="utf-8")) if TABLE.is_file() else {"analyzers": {}}

@@ -39,6 +39,7 @@ def accuracy_of(analyzer: Analyzer | str) -> Accuracy | None:
         command=str(_table().get("command", "")),
         limits=str(entry.get("limits", "")),
         measured_on=str(_table().get("measured_on", "")),
+        notes={k: str(v) for k, v in entry.get("notes", {}).items()},
     )
 
 

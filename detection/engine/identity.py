@@ -171,15 +171,18 @@ class FaceIdentityTracker:
         evidence: list[Evidence] = []
         for person, _ in self._gallery:
             hits = self._hits.get(person.subject_id, [])
-            distances = sorted(d for _, d in hits)
-            # Two sampled frames must agree (the second-best distance counts), so one chance
-            # lookalike frame in a long video does not name a clinician; a photo has one frame.
+            per_frame: dict[float, float] = {}
+            for time, distance in hits:
+                per_frame[time] = min(distance, per_frame.get(time, math.inf))
+            distances = sorted(per_frame.values())
+            # Two sampled frames must agree (the second-best frame's distance counts), so one
+            # chance lookalike frame in a long video does not name a clinician; a photo has one.
             decisive = distances[min(1, len(distances) - 1)]
             score = face_score(decisive)
             close = [t for t, d in hits if face_score(d) >= 0.5]
             ranges = merge_times(close, gap=2.5 * self.interval, pad=self.interval / 2)
             subjects.append(
-                SubjectMatch(person.subject_id, person.label, score, decisive, ranges, len(close))
+                SubjectMatch(person.subject_id, person.label, score, decisive, ranges, len(set(close)))
             )
             if score >= 0.5:
                 where = ", ".join(f"{r.start:.1f}-{r.end:.1f} s" for r in ranges[:5])

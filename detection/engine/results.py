@@ -81,7 +81,8 @@ class Accuracy:
     """An analyzer's measured accuracy on named data, as stored in `accuracy.json` by the bench.
 
     `figures` hold the numbers (e.g. {"roc_auc": 0.81, "tpr_at_1pct_fpr": 0.2}); `summary` says
-    them in a sentence for a result page; `limits` says what the figure does not cover.
+    them in a sentence for a result page; `limits` says what the figure does not cover; `notes`
+    hold per-file details of the measurement.
     """
 
     analyzer: str
@@ -91,6 +92,7 @@ class Accuracy:
     command: str
     limits: str
     measured_on: str = ""
+    notes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
