@@ -226,3 +226,26 @@ def test_a_missing_provenance_context_is_reported_as_not_measured(faceless_video
     provenance = result.result(Analyzer.PROVENANCE)
     assert provenance is not None and provenance.skipped and not provenance.flagged
     assert np.isclose(provenance.score, 0.0)
+
+
+def test_an_empty_file_is_refused_with_a_message(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+
+    with pytest.raises(DetectionInputError, match="missing or empty"):
+        scan(ScanSpec(path=empty))
+
+
+def test_a_truncated_video_is_scanned_as_far_as_it_goes_or_refused_but_never_crashes(
+    faceless_video: Path, tmp_path: Path
+) -> None:
+    data = faceless_video.read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(data[: len(data) * 6 // 10])
+
+    try:
+        result = scan(ScanSpec(path=truncated))
+    except DetectionError as error:
+        assert error.message
+    else:
+        assert result.frames_decoded < 50
