@@ -50,6 +50,7 @@ def make_video(path: Path, seconds: float) -> Path:
     written = 0
     with Mp4Writer(path, width=1280, height=720, fps=25) as writer:
         while written < total:
+            looped = 0
             for frame in iter_video_frames(SOURCE):
                 if written >= total:
                     break
@@ -57,8 +58,10 @@ def make_video(path: Path, seconds: float) -> Path:
                 canvas[:, 280:1000] = cv2.resize(frame, (720, 720), interpolation=cv2.INTER_AREA)
                 writer.write_frame(canvas)
                 written += 1
-        samples = int(total / 25 * 48_000)
-        writer.write_audio(np.tile(sound, samples // len(sound) + 1)[:samples])
+                looped += 1
+            # Exactly this loop's share of the sound: the clip's track is a little longer than
+            # its pictures, and looping it whole would let the sound drift out of sync.
+            writer.write_audio(sound[: looped * 48_000 // 25])
     return path
 
 

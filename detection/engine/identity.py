@@ -294,9 +294,14 @@ def voice_windows(samples: NDArray[np.float32]) -> VoiceWindows:
             chunk = np.pad(chunk, (0, window - len(chunk)))
         mels.append(wav_to_mel_spectrogram(chunk)[:160])
     frames = min(m.shape[0] for m in mels)
-    batch = torch.from_numpy(np.stack([m[:frames] for m in mels])).float()
+    stacked = np.stack([m[:frames] for m in mels])
+    parts = []
     with torch.inference_mode():
-        embeddings = model.encoder(batch.to(model.encoder.device)).cpu().numpy()
+        # Batches of 64 windows: the LSTM's activations for an hour at once would take GBs.
+        for first in range(0, len(stacked), 64):
+            batch = torch.from_numpy(stacked[first : first + 64]).float().to(model.encoder.device)
+            parts.append(model.encoder(batch).cpu().numpy())
+    embeddings = np.concatenate(parts)
     return VoiceWindows(
         np.array(chosen, dtype=np.float64) / AUDIO_RATE, np.asarray(embeddings, dtype=np.float64)
     )

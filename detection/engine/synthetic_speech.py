@@ -120,10 +120,13 @@ class SpoofModel:
 
     def window_logits(self, samples: NDArray[np.float32]) -> NDArray[np.float64]:
         """Logits of the 2 s windows of a 16 kHz recording."""
-        batch = self._torch.from_numpy(chunks(spectral_features(samples)))
+        windows = chunks(spectral_features(samples))
+        parts = []
         with self._torch.inference_mode():
-            logits, _ = self.net(batch)
-        return np.asarray(logits.numpy(), dtype=np.float64)
+            for first in range(0, len(windows), 64):  # bounded activations for long recordings
+                logits, _ = self.net(self._torch.from_numpy(windows[first : first + 64]))
+                parts.append(logits.numpy())
+        return np.asarray(np.concatenate(parts), dtype=np.float64)
 
     def recording_score(self, samples: NDArray[np.float32]) -> tuple[float, NDArray[np.float64]]:
         """The recording's calibrated score and its windows' logits."""
