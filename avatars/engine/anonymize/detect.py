@@ -214,17 +214,21 @@ class FaceDetector:
         )
 
 
-def tile_boxes(width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """Overlapping squares covering an image: as tall as its shorter side along a wide image
-    (overlapping by at least a quarter), or four quadrant squares of 60% of a square one."""
-    side = min(width, height)
-    long_side = max(width, height)
-    if long_side < side * 1.25:
+def tile_boxes(width: int, height: int, *, largest: int = 360) -> list[tuple[int, int, int, int]]:
+    """Overlapping squares covering an image, each overlapping its neighbours by a quarter.
+
+    A tile is as tall as the image's shorter side, at most `largest` pixels (in the half-size
+    picture the tracker passes: 720 px of a 720p or 1080p frame), or 60% of a near-square image's
+    side: faces from about 5% of a tile's side are found.
+    """
+    side = min(width, height, largest)
+    if max(width, height) < min(width, height) * 1.25 and side == min(width, height):
         side = round(0.6 * side)
-        xs, ys = (0, width - side), (0, height - side)
-        return [(x, y, x + side, y + side) for y in ys for x in xs]
-    count = int(np.ceil((long_side - side) / (0.75 * side))) + 1
-    starts = np.linspace(0, long_side - side, count).round().astype(int)
-    if width >= height:
-        return [(int(s), 0, int(s) + side, side) for s in starts]
-    return [(0, int(s), side, int(s) + side) for s in starts]
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        count = int(np.ceil((length - side) / (0.75 * side))) + 1
+        return [int(s) for s in np.linspace(0, length - side, count).round()]
+
+    return [(x, y, x + side, y + side) for y in starts(height) for x in starts(width)]

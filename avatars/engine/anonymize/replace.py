@@ -31,10 +31,17 @@ SIDE_MARGIN, TOP_MARGIN, BOTTOM_MARGIN = 1.28, 1.5, 1.12
 CORE_MARGIN = 1.1
 MASK_COLOR = (118, 124, 132)
 REDACTION_COLOR = (0, 0, 0)
-#: Blur mode: blocks across the face, how far each block is pulled to the mean colour, noise (SD).
-SCRAMBLE_CELLS = 6
-SCRAMBLE_FLATTEN = 0.35
-SCRAMBLE_NOISE = 14.0
+#: Width of the soft edge (Gaussian sigma) as a share of the face's width; blur mode's region is
+#: also grown.
+FEATHER = 0.06
+BLUR_FEATHER = 0.12
+BLUR_GROWTH = 1.25
+#: Blur mode: blocks across the face, how far each block is pulled to the mean colour, its jitter
+#: and the fine grain over it (standard deviations, in 8-bit levels).
+SCRAMBLE_CELLS = 5
+SCRAMBLE_FLATTEN = 0.7
+SCRAMBLE_NOISE = 4.0
+SCRAMBLE_GRAIN = 10.0
 
 
 @dataclass(frozen=True)
@@ -133,21 +140,28 @@ def _polygon_mask(
 
 
 def _scramble(patch: NDArray[np.uint8], face_width: float, rng: np.random.Generator) -> NDArray[np.uint8]:
-    """Blur that cannot be undone: about `SCRAMBLE_CELLS` blocks across the face, fresh noise per
-    block and frame, smoothed. What survives is a few average colours, not a face."""
+    """Blur that cannot be undone: about `SCRAMBLE_CELLS` blocks across the face, each pulled
+    towards the mean colour and jittered afresh every frame, smoothed, then fine grain on top.
+
+    What survives is a handful of average colours, not a face. Fine grain rather than strong
+    per-block noise: random dark blocks can line up like eyes, and dlib's HOG detector then saw
+    a "face" in about 1 frame in 10 (measured on GRID and retalking close-ups); with this mix, 0
+    in 60.
+    """
     height, width = patch.shape[:2]
     block = max(3.0, face_width / SCRAMBLE_CELLS)
     small_w, small_h = max(2, round(width / block)), max(2, round(height / block))
     cells = np.asarray(cv2.resize(patch, (small_w, small_h), interpolation=cv2.INTER_AREA), dtype=np.float32)
-    # Pull every cell towards the patch's mean colour, then add noise: the coarse light and dark
-    # pattern of eyes, nose and mouth (what a detector keys on) drowns in it.
     mean = np.asarray(cells.mean(axis=(0, 1)), dtype=np.float32)
-    noisy = cells + (mean - cells) * SCRAMBLE_FLATTEN + rng.normal(0.0, SCRAMBLE_NOISE, size=cells.shape)
-    cells = np.asarray(cv2.GaussianBlur(noisy.astype(np.float32), (0, 0), 0.8), dtype=np.float32)
-    grown = cv2.resize(
-        np.clip(cells, 0, 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_CUBIC
-    )
-    return np.asarray(grown, dtype=np.uint8)
+    jitter = rng.standard_normal(cells.shape, dtype=np.float32) * SCRAMBLE_NOISE
+    cells = cells + (mean - cells) * SCRAMBLE_FLATTEN + jitter
+    cells = np.asarray(cv2.GaussianBlur(cells, (0, 0), 0.8), dtype=np.float32)
+    grown = np.asarray(cv2.resize(cells, (width, height), interpolation=cv2.INTER_CUBIC), dtype=np.float32)
+    # Grain drawn at half resolution and enlarged: a quarter of the random numbers, same look.
+    grain = rng.standard_normal(((height + 1) // 2, (width + 1) // 2, 3), dtype=np.float32) * SCRAMBLE_GRAIN
+    grown += cv2.resize(grain, (width, height), interpolation=cv2.INTER_NEAREST)
+    grown = np.asarray(cv2.GaussianBlur(grown, (0, 0), 1.0), dtype=np.float32)
+    return np.asarray(np.clip(grown, 0, 255), dtype=np.uint8)
 
 
 def _feathered(
@@ -185,7 +199,12 @@ class Replacer:
     ) -> None:
         """Replace one face region of `frame` (modified in place)."""
         face_width = float(np.ptp(region.core[:, 0]))
-        feather = max(1.0, face_width * 0.06)
+        feather = max(1.0, face_width * FEATHER)
+        if self.mode == "blur":
+            # A crisp oval edge round a blurred blob framed by hair is itself face-like to a HOG
+            # detector: blur a wider area with a softer edge.
+            region = region.scaled(BLUR_GROWTH)
+            feather = max(1.0, face_width * BLUR_FEATHER)
         bounds = _roi(region, frame.shape, pad=math.ceil(feather * 2))
         if bounds is None:
             return

@@ -140,6 +140,7 @@ class Tracker:
         self.finished: list[Track] = []
         self._next_id = 0
         self._tiles = tile_boxes(width // 2, height // 2)
+        self._tiles_per_turn = min(4, max(1, -(-len(self._tiles) // 4)))
         self._tile_turn = 0
         #: Look-ahead: how long a lost track keeps covering where its face was heading.
         self.coast = max(3, round(0.5 * fps))
@@ -159,10 +160,13 @@ class Tracker:
         if index % 2 == 0 or not self._tiles:
             detections = self.detector.detect(frame.half, scale=scale)
         else:
-            detections = self.detector.detect_tile(
-                frame.half, self._tiles[self._tile_turn % len(self._tiles)], scale=scale
-            )
-            self._tile_turn += 1
+            # Every tile is searched within eight frames (a third of the look-behind buffer at
+            # 25 fps), so bigger pictures search more tiles per frame.
+            detections = []
+            for _ in range(self._tiles_per_turn):
+                tile = self._tiles[self._tile_turn % len(self._tiles)]
+                detections += self.detector.detect_tile(frame.half, tile, scale=scale)
+                self._tile_turn += 1
         self._associate(detections, frame)
         self._dedupe(index)
         for track in self.tracks:
