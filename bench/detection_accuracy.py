@@ -620,9 +620,6 @@ def main() -> int:
     if not SHARED_MEDIA.is_dir():
         print(f"The shared media folder {SHARED_MEDIA} is missing; nothing to measure.", file=sys.stderr)
         return 2
-    import torch
-
-    torch.set_num_threads(1)
     entries = {}
     for name in arguments.only or list(SECTIONS):
         started = time.monotonic()

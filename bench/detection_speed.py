@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/detection_speed.py [--seconds 60] [--threads 1] [--keep FILE]
+    .venv/bin/python bench/detection_speed.py [--seconds 60] [--keep FILE]
 
 It makes the test video in a temporary folder: the real talking-head clip
 ../shared/media/talking/retalking/2.mp4 (5 s, 844x844), scaled to 720x720 and centred on a
@@ -89,19 +89,15 @@ def gallery() -> tuple[object, ...]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared 2-core machine)")
     parser.add_argument("--keep", type=Path, help="also keep the generated video here")
     arguments = parser.parse_args()
     if not SOURCE.is_file():
         print(f"{SOURCE} is missing; the benchmark needs ../shared/media.", file=sys.stderr)
         return 2
-    import torch
-
     from detection.engine import ProvenanceContext, ScanSpec, scan
     from provenance.engine import keys
     from provenance.engine.fingerprint import FingerprintIndex
 
-    torch.set_num_threads(arguments.threads)
     root = keys.generate_root_ca()
     index = FingerprintIndex()
     context = ProvenanceContext(keys.trust_bundle_pem(root), b"candor-detection-speed-key-00001", index.match)

@@ -37,6 +37,7 @@ from detection.engine.results import (
     merge_times,
 )
 from detection.engine.specs import EnrolledPerson
+from detection.engine.threads import inference_threads
 
 FACE_CENTRE = 0.55
 FACE_WIDTH = 0.04
@@ -296,7 +297,7 @@ def voice_windows(samples: NDArray[np.float32]) -> VoiceWindows:
     frames = min(m.shape[0] for m in mels)
     stacked = np.stack([m[:frames] for m in mels])
     parts = []
-    with torch.inference_mode():
+    with torch.inference_mode(), inference_threads():
         # Batches of 64 windows: the LSTM's activations for an hour at once would take GBs.
         for first in range(0, len(stacked), 64):
             batch = torch.from_numpy(stacked[first : first + 64]).float().to(model.encoder.device)

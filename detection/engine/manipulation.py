@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from detection.engine.errors import AnalyzerUnavailable
 from detection.engine.faces import CROP_SIZE, Face, face_crop
 from detection.engine.results import Analyzer, AnalyzerResult, Evidence, TimeRange, clamp01
+from detection.engine.threads import inference_threads
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "manipulation.pt"
 
@@ -73,7 +74,7 @@ class ForgeryModel:
             return []
         torch = self._torch
         batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
-        with torch.inference_mode():
+        with torch.inference_mode(), inference_threads():
             logits, maps = self.net(batch)
         out: list[CropScore] = []
         for logit, boundary in zip(logits.tolist(), torch.sigmoid(maps).numpy(), strict=True):

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from detection.engine.errors import AnalyzerUnavailable
 from detection.engine.media import AUDIO_RATE
 from detection.engine.results import Analyzer, AnalyzerResult, Evidence, TimeRange, clamp01
+from detection.engine.threads import inference_threads
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "synthetic_speech.pt"
 BANDS = 64
@@ -122,7 +123,7 @@ class SpoofModel:
         """Logits of the 2 s windows of a 16 kHz recording."""
         windows = chunks(spectral_features(samples))
         parts = []
-        with self._torch.inference_mode():
+        with self._torch.inference_mode(), inference_threads():
             for first in range(0, len(windows), 64):  # bounded activations for long recordings
                 logits, _ = self.net(self._torch.from_numpy(windows[first : first + 64]))
                 parts.append(logits.numpy())
