@@ -177,7 +177,7 @@ def _best_offset_correlation(motion: NDArray[np.float64], loudness: NDArray[np.f
 
 def loudness_change(samples: NDArray[np.float32], fps: float, frames: int) -> NDArray[np.float64]:
     """|change of speech energy| between consecutive video frames (16 kHz input)."""
-    # quality.speech_energy works at the render engine's 48 kHz; giving it a frame rate scaled
+    # speech_energy works at the render engine's 48 kHz; giving it a frame rate scaled
     # by the same factor makes its hop (SAMPLE_RATE / fps) the right number of 16 kHz samples.
     energy = speech_energy(samples, fps * SAMPLE_RATE / AUDIO_RATE, frames)
     change: NDArray[np.float64] = np.abs(np.diff(energy))
