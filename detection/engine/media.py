@@ -135,7 +135,7 @@ def iter_frames(path: Path, *, max_seconds: float | None = None) -> Iterator[Fra
         fps = float(rate) if rate else 25.0
         first: float | None = None
         try:
-            for index, frame in enumerate(container.decode(stream)):
+            for index, frame in enumerate(_decode_tolerant(container, stream)):
                 if frame.time is not None:
                     first = frame.time if first is None else first
                     time = float(frame.time - first)
@@ -148,6 +148,29 @@ def iter_frames(path: Path, *, max_seconds: float | None = None) -> Iterator[Fra
             raise DetectionInputError(
                 f"Decoding '{path.name}' failed part-way; the file may be damaged.", code="media_truncated"
             ) from exc
+
+
+#: A few packets that do not decode are skipped, as players do: an edited or damaged file must still
+#: be scanned (its provenance then tells whether it was altered). Past this share it is unreadable.
+_MAX_BAD_PACKET_SHARE = 0.05
+_MIN_BAD_PACKETS_TOLERATED = 8
+
+
+def _decode_tolerant(container: Any, stream: Any) -> Iterator[Any]:
+    """Decode `stream`'s frames, skipping packets the decoder rejects while they stay few."""
+    import av
+
+    good = bad = 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:  # InvalidDataError mostly; a garbled AAC packet can give others
+            bad += 1
+            if bad > max(_MIN_BAD_PACKETS_TOLERATED, _MAX_BAD_PACKET_SHARE * (good + bad)):
+                raise
+            continue
+        good += 1
+        yield from frames
 
 
 def image_frame(rgb: NDArray[np.uint8]) -> Frame:
@@ -184,7 +207,7 @@ def read_audio(path: Path, *, max_seconds: float | None = None) -> NDArray[np.fl
         chunks: list[NDArray[np.float32]] = []
         total = 0
         try:
-            for frame in container.decode(container.streams.audio[0]):
+            for frame in _decode_tolerant(container, container.streams.audio[0]):
                 for converted in resampler.resample(frame):
                     chunk = converted.to_ndarray().reshape(-1).astype(np.float32)
                     chunks.append(chunk)
