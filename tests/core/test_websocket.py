@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,32 @@ def test_the_admin_of_the_clinic_may_watch(clinic_a: ClinicPeople, tiny_video: P
         return message
 
     assert async_to_sync(first)()["job"] == str(job.id)
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the Redis channel layer needs REDIS_URL")
+def test_a_redis_channel_layer_listener_outlives_a_quiet_spell_longer_than_its_blocking_pop() -> None:
+    """A consumer waiting on the Redis layer for more than 5 s still gets the next message.
+
+    With redis-py 8 the default read timeout (5 s) equalled channels_redis's blocking pop (5 s):
+    a quiet job page's consumer died with "Timeout reading from 127.0.0.1:6379" and the page never
+    showed the finished render (CI, 2026-12-01).
+    """
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+
+    async def quiet_then_message() -> dict[str, str]:
+        channel = await layer.new_channel()
+
+        async def send_later() -> None:
+            await asyncio.sleep(layer.brpop_timeout + 2)
+            await layer.send(channel, {"type": "job.state", "state": "done"})
+
+        sender = asyncio.ensure_future(send_later())
+        try:
+            return await layer.receive(channel)
+        finally:
+            await sender
+
+    assert async_to_sync(quiet_then_message)()["state"] == "done"

@@ -111,8 +111,14 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
+    # A websocket consumer waits for its next message with a blocking pop of 5 s (channels_redis's
+    # brpop_timeout); redis-py 8 also reads with a 5 s socket timeout by default, and when that one
+    # fires first the consumer dies and the page stops updating. The socket waits longer than the pop.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 30}]},
+        }
     }
 else:
     # A file cache is shared by the web server and the worker, so rate limits hold across both.
@@ -358,6 +364,8 @@ EMAIL_HOST_PASSWORD = env_str("CANDOR_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("CANDOR_EMAIL_USE_TLS", False)
 EMAIL_BACKEND = env_str(
     "CANDOR_EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = env_str("CANDOR_DEFAULT_FROM_EMAIL", "Candor <no-reply@candor.invalid>")
