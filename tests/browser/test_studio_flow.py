@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from consent.models import LedgerEntry
 from tests.avatars.conftest import grid_clip
@@ -84,9 +85,12 @@ def test_enroll_consent_render_publish_watch_revoke(
     seen: list[float] = []
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not page.locator("#result-video").count():
-        value = page.evaluate(
-            "() => { const p = document.querySelector('#job-progress'); return p ? p.value : null; }"
-        )
+        try:
+            value = page.evaluate(
+                "() => { const p = document.querySelector('#job-progress'); return p ? p.value : null; }"
+            )
+        except PlaywrightError:  # the page reloads itself when the job finishes
+            continue
         if value is not None:
             seen.append(float(value))
         if page.locator(".status-failed").count():
