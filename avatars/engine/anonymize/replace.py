@@ -174,10 +174,10 @@ def _grain(rng: np.random.Generator, size: tuple[int, int]) -> NDArray[np.float3
     (drawing fresh normal numbers for every pixel of every frame cost more than the blur itself)."""
     global _grain_texture
     if _grain_texture is None:
-        texture = np.random.default_rng(0).standard_normal((_GRAIN_SIDE, _GRAIN_SIDE, 3), dtype=np.float32)
-        _grain_texture = (
-            np.asarray(cv2.GaussianBlur(texture, (0, 0), 0.5), dtype=np.float32) * SCRAMBLE_GRAIN * 2
-        )
+        # One channel for all three colours: grey grain looks like film grain, not confetti.
+        texture = np.random.default_rng(0).standard_normal((_GRAIN_SIDE, _GRAIN_SIDE), dtype=np.float32)
+        blurred = np.asarray(cv2.GaussianBlur(texture, (0, 0), 0.5), dtype=np.float32)
+        _grain_texture = blurred[..., None] * (SCRAMBLE_GRAIN * 2)
     width, height = size
     if width > _GRAIN_SIDE or height > _GRAIN_SIDE:
         tiled = np.tile(_grain_texture, (height // _GRAIN_SIDE + 1, width // _GRAIN_SIDE + 1, 1))
