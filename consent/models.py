@@ -102,6 +102,13 @@ class VerificationMethod(models.TextChoices):
     MANUAL = "manual", "Manual check by a clinic admin"
 
 
+class StatementCapture(models.TextChoices):
+    """How the consent statement reached the platform: only a live capture can pass on its own."""
+
+    LIVE = "live", "Recorded live in the browser"
+    FILE = "file", "Uploaded file (always verified by hand)"
+
+
 class LikenessConsent(models.Model):
     """A clinician's consent to the clinic's use of their likeness, within a scope and a period."""
 
@@ -132,6 +139,15 @@ class LikenessConsent(models.Model):
     evidence_upload = models.ForeignKey(
         "core.Upload", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    statement_capture = models.CharField(max_length=8, choices=StatementCapture.choices, blank=True)
+    statement_challenge = models.ForeignKey(
+        "StatementChallenge", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    #: The words the clinician was asked to say (statement and challenge phrase; the phrase only
+    #: once its challenge was used up, so it is no secret any more). Empty for an uploaded file.
+    statement_expected_text = models.TextField(blank=True)
+    #: Each automated check with its score, threshold, verdict and evidence, for the admin's review.
+    statement_checks = models.JSONField(default=dict, blank=True)
     verification_method = models.CharField(max_length=16, choices=VerificationMethod.choices, blank=True)
     verification_scores = models.JSONField(default=dict, blank=True)
     verified_by = models.ForeignKey(
@@ -151,6 +167,31 @@ class LikenessConsent(models.Model):
 
     def __str__(self) -> str:
         return f"Likeness consent {self.id} ({self.status})"
+
+
+class StatementChallenge(models.Model):
+    """A one-time phrase the clinician reads in a live consent statement.
+
+    Only a keyed hash of the phrase is stored: someone who reads the database while a challenge is
+    open cannot prepare a recording of it. A challenge is bound to one clinician and one consent,
+    expires after a few minutes and is used up by the first statement that names it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="+")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    consent = models.ForeignKey(LikenessConsent, on_delete=models.PROTECT, related_name="challenges")
+    phrase_hmac = models.CharField(max_length=64)
+    word_count = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Statement challenge {self.id}"
 
 
 class PatientConsentStatus(models.TextChoices):

@@ -1,5 +1,5 @@
 """Avatar studio workflows, one module per sub-domain: `enrollment` (likeness enrollment, sign-off,
-analysis and the consent statement check), `scripts` (saving, approval, fingerprint), `renders` (the
+analysis), `statement` (the consent statement check), `scripts` (saving, approval, fingerprint), `renders` (the
 consent gate, disclosure, queueing and the render job's workflow), `publication` (review,
 publication, withdrawal, share links) and `viewer` (the patient's first-view acknowledgment).
 
@@ -13,8 +13,6 @@ from avatars.services.enrollment import (
     enrollment_portrait_create,
     enrollment_sign_off,
     enrollment_stock_get_or_create,
-    statement_check_queue,
-    statement_check_run,
 )
 from avatars.services.publication import (
     link_publication_find,
@@ -25,6 +23,7 @@ from avatars.services.publication import (
 )
 from avatars.services.renders import render_failed, render_request, render_run
 from avatars.services.scripts import script_approve, script_save
+from avatars.services.statement import statement_check_queue, statement_check_run
 from avatars.services.viewer import video_acknowledge_view
 
 __all__ = [

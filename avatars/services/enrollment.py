@@ -1,5 +1,5 @@
-"""Enrollment of a likeness (footage or one portrait), the clinician's sign-off, the analysis job's
-work and result, and the consent statement check queued against an enrolled likeness."""
+"""Enrollment of a likeness (footage or one portrait), the clinician's sign-off, and the analysis
+job's work and result. The consent statement check is in `avatars.services.statement`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from avatars.errors import AvatarErrorCode
 from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, EnrollmentStatus
 from avatars.services._common import engine_refusal, get_for_update, refuse, staff_only
 from consent.ledger import ledger_append
-from consent.models import LikenessConsent
-from consent.services import likeness_consent_verify_automated
 from core.jobs import JobOutcome, output_store, upload_fetch
 from core.models import MediaJob, Role, User
 from core.services import job_create
@@ -196,29 +194,6 @@ def enrollment_analysis_finish(*, enrollment_id: Any, analysis_key: str | None, 
     return enrollment
 
 
-def statement_check_queue(consent: LikenessConsent) -> None:
-    """Consent hook: compare a newly recorded consent statement with the clinician's enrolled likeness.
-
-    Without a ready footage enrollment there is nothing to compare with; a clinic admin then verifies
-    by hand (recorded as such).
-    """
-    enrollment = (
-        Enrollment.objects.filter(
-            clinician_id=consent.clinician_id, kind=EnrollmentKind.FOOTAGE, status=EnrollmentStatus.READY
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if enrollment is None or consent.evidence_upload is None:
-        return
-    job_create(
-        actor=consent.clinician,
-        kind=AvatarJobKind.STATEMENT_CHECK,
-        input_upload=consent.evidence_upload,
-        params={"consent": str(consent.id), "enrollment": str(enrollment.id)},
-    )
-
-
 def enrollment_analysis_run(
     *, job: MediaJob, scratch: Path, report: Callable[[float, str], None]
 ) -> JobOutcome:
@@ -245,33 +220,5 @@ def enrollment_analysis_run(
         result={"accepted": True, "analysis": output_store(job=job, name="analysis.npz", path=path)},
         record=lambda final: enrollment_analysis_finish(
             enrollment_id=enrollment_id, analysis_key=final["analysis"], advice=""
-        ),
-    )
-
-
-def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float, str], None]) -> JobOutcome:
-    """The statement check job's work: compare the consent statement's face, voice and liveness with
-    the enrolled likeness; the outcome records the automated verification."""
-    from avatars.engine.statement import StatementCheckSpec, check_consent_statement
-
-    assert job.input_upload is not None
-    statement = upload_fetch(upload=job.input_upload, scratch=scratch)
-    enrollment = Enrollment.objects.select_related("footage", "voice").get(id=job.params["enrollment"])
-    footage_dir = scratch / "enrollment"
-    footage_dir.mkdir()
-    footage = upload_fetch(upload=enrollment.footage, scratch=footage_dir)
-    voice = None
-    if enrollment.voice_id:
-        voice_dir = scratch / "voice"
-        voice_dir.mkdir()
-        voice = upload_fetch(upload=enrollment.voice, scratch=voice_dir)
-    result = check_consent_statement(
-        StatementCheckSpec(statement=statement, enrollment=footage, voice_sample=voice), report
-    )
-    scores = result.ledger_scores()
-    return JobOutcome(
-        result={"passed": result.passed, "reasons": list(result.reasons), "scores": scores},
-        record=lambda _: likeness_consent_verify_automated(
-            consent_id=job.params["consent"], passed=result.passed, scores=scores
         ),
     )

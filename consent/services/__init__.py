@@ -1,6 +1,7 @@
 """Consent workflows, one module per sub-domain: `texts`, `labels` (disclosure labels and clinical
 review), `signatures` (re-authentication and signature binding), `likeness` (a clinician's likeness
-consent and the render gate) and `patient` (patient consents).
+consent and the render gate), `challenges` (one-time phrases
+for live consent statements) and `patient` (patient consents).
 
 Every state change and its ledger entry commit in one transaction. Nothing is deleted.
 
@@ -9,6 +10,12 @@ counting, disclosure rendering, the statement check's result, and the likeness l
 drive). Code inside the consent app imports from the sub-domain module.
 """
 
+from consent.services.challenges import (
+    CHALLENGE_WORDS,
+    IssuedChallenge,
+    statement_challenge_issue,
+    statement_text,
+)
 from consent.services.labels import RenderedDisclosure, disclosure_render
 from consent.services.likeness import (
     IntendedUse,
@@ -22,6 +29,8 @@ from consent.services.likeness import (
 )
 
 __all__ = [
+    "CHALLENGE_WORDS",
+    "IssuedChallenge",
     "IntendedUse",
     "RenderedDisclosure",
     "disclosure_render",
@@ -32,4 +41,6 @@ __all__ = [
     "likeness_consent_sign",
     "likeness_consent_statement_upload",
     "likeness_consent_verify_automated",
+    "statement_challenge_issue",
+    "statement_text",
 ]

@@ -27,6 +27,7 @@ from consent.models import (
     LikenessConsent,
     LikenessStatus,
     Representation,
+    StatementCapture,
     VerificationMethod,
 )
 from consent.policy import (
@@ -37,6 +38,12 @@ from consent.policy import (
     require,
 )
 from consent.services._common import get_for_update, refuse
+from consent.services.challenges import (
+    ChallengeStatus,
+    ChallengeUse,
+    statement_challenge_use,
+    statement_expected_text,
+)
 from consent.services.signatures import signature_create
 from core.models import User
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
@@ -186,13 +193,24 @@ def likeness_consent_sign(
 
 
 def likeness_consent_statement_upload(
-    *, clinician: User, consent_id: Any, file: UploadedFile
+    *,
+    clinician: User,
+    consent_id: Any,
+    file: UploadedFile,
+    capture: str = StatementCapture.FILE,
+    challenge_id: Any = None,
+    challenge_phrase: str = "",
 ) -> LikenessConsent:
     """Check the clinician's recorded consent statement, store it and attach it to the consent.
 
-    Every refusal is an ApplicationError with its own status (429, 413, 415, 422, 400, 404); a
-    refused statement leaves neither a row nor a file.
+    `capture` says how it was made: `live` (recorded in the browser, naming the one-time challenge
+    it was recorded with) or `file` (an upload, always verified by hand). Every refusal is an
+    ApplicationError with its own status (429, 413, 415, 422, 400, 404); a refused statement leaves
+    neither a row nor a file. A bad challenge is no refusal: the statement is kept and held for a
+    clinic admin, with the reason on the ledger.
     """
+    if capture not in StatementCapture.values:
+        raise refuse("Capture must be 'live' or 'file'.", ConsentErrorCode.INVALID_SCOPE, field="capture")
     upload_rate_limit(actor=clinician)
     with Scratch() as scratch:
         checked = upload_check(file=file, kinds={"video"}, scratch=scratch)
@@ -201,13 +219,27 @@ def likeness_consent_statement_upload(
             checked=checked,
             purpose="consent_statement",
             then=lambda upload: likeness_consent_attach_evidence(
-                clinician=clinician, consent_id=consent_id, upload=upload
+                clinician=clinician,
+                consent_id=consent_id,
+                upload=upload,
+                capture=capture,
+                challenge_id=challenge_id,
+                challenge_phrase=challenge_phrase,
             ),
         )
 
 
-def likeness_consent_attach_evidence(*, clinician: User, consent_id: Any, upload: Any) -> LikenessConsent:
-    """Store the clinician's recorded consent statement with the consent (checked by the avatar studio)."""
+def likeness_consent_attach_evidence(
+    *,
+    clinician: User,
+    consent_id: Any,
+    upload: Any,
+    capture: str = StatementCapture.FILE,
+    challenge_id: Any = None,
+    challenge_phrase: str = "",
+) -> LikenessConsent:
+    """Store the clinician's recorded consent statement with the consent and use up its challenge;
+    the avatar studio then checks it (identity, words, re-use, manipulation)."""
     with transaction.atomic():
         consent = get_for_update(
             LikenessConsent, clinic_id=clinician.clinic_id, object_id=consent_id, clinician=clinician
@@ -217,8 +249,29 @@ def likeness_consent_attach_evidence(*, clinician: User, consent_id: Any, upload
                 "Evidence can only be added while the consent awaits verification.",
                 ConsentErrorCode.INVALID_TRANSITION,
             )
+        used = (
+            statement_challenge_use(
+                clinician=clinician, consent=consent, challenge_id=challenge_id, phrase=challenge_phrase
+            )
+            if challenge_id
+            else ChallengeUse(ChallengeStatus.MISSING)
+        )
         consent.evidence_upload = upload
-        consent.save(update_fields=["evidence_upload"])
+        consent.statement_capture = capture
+        consent.statement_challenge = used.challenge
+        consent.statement_expected_text = (
+            statement_expected_text(consent, used.phrase) if used.status == ChallengeStatus.VALID else ""
+        )
+        consent.statement_checks = {}
+        consent.save(
+            update_fields=[
+                "evidence_upload",
+                "statement_capture",
+                "statement_challenge",
+                "statement_expected_text",
+                "statement_checks",
+            ]
+        )
         ledger_append(
             event_type="likeness_consent.evidence_attached",
             clinic_id=clinician.clinic_id,
@@ -226,7 +279,13 @@ def likeness_consent_attach_evidence(*, clinician: User, consent_id: Any, upload
             object_id=consent.id,
             actor=clinician,
             subject=clinician,
-            data={"upload": str(upload.id), "sha256": upload.sha256},
+            data={
+                "upload": str(upload.id),
+                "sha256": upload.sha256,
+                "capture": capture,
+                "challenge": str(used.challenge.id) if used.challenge else "",
+                "challenge_status": used.status.value,
+            },
         )
         for checker in evidence_checkers():
             checker(consent)
@@ -285,9 +344,11 @@ def likeness_consent_verify_manual(
 
 
 def likeness_consent_verify_automated(
-    *, consent_id: Any, passed: bool, scores: dict[str, Any]
+    *, consent_id: Any, passed: bool, scores: dict[str, Any], checks: dict[str, Any] | None = None
 ) -> LikenessConsent:
-    """Record the automated face/voice/liveness check; activate the consent when it passed.
+    """Record the automated statement check; activate the consent only when it passed and the
+    statement was captured live with its challenge. Otherwise it waits for a clinic admin, who sees
+    `checks` (each check's score, threshold and evidence).
 
     `scores` must be canonical-JSON friendly: integers (e.g. thousandths), strings and booleans.
     """
@@ -295,15 +356,24 @@ def likeness_consent_verify_automated(
         consent = LikenessConsent.objects.select_for_update().get(id=consent_id)
         if consent.status != LikenessStatus.AWAITING_VERIFICATION:
             raise refuse("The consent no longer awaits verification.", ConsentErrorCode.INVALID_TRANSITION)
+        # An uploaded file never activates a consent on its own, whatever a checker reports.
+        accepted = passed and consent.statement_capture == StatementCapture.LIVE
+        consent.statement_checks = checks or {}
+        consent.save(update_fields=["statement_checks"])
         ledger_append(
             event_type="likeness_consent.evidence_checked",
             clinic_id=consent.clinic_id,
             object_type="likeness_consent",
             object_id=consent.id,
             subject=consent.clinician_id,
-            data={"passed": passed, "scores": scores},
+            data={
+                "passed": accepted,
+                "held_for_manual_verification": not accepted,
+                "capture": consent.statement_capture or StatementCapture.FILE,
+                "scores": scores,
+            },
         )
-        if passed:
+        if accepted:
             _activate(consent, method=VerificationMethod.AUTOMATED, actor=None, scores=scores)
     return consent
 

@@ -149,9 +149,26 @@ def test_a_failed_automated_check_keeps_the_consent_waiting(texts: Any) -> None:
     )
     consent.refresh_from_db()
     assert consent.status == LikenessStatus.AWAITING_VERIFICATION
+    LikenessConsent.objects.filter(id=consent.id).update(statement_capture="live")
     likeness_consent_verify_automated(consent_id=consent.id, passed=True, scores={"face_distance_milli": 120})
     consent.refresh_from_db()
     assert consent.status == LikenessStatus.ACTIVE and consent.verification_method == "automated"
+
+
+def test_a_passed_check_of_an_uploaded_file_still_waits_for_an_admin(texts: Any) -> None:
+    consent = likeness_consent_sign(clinician=texts.clinician, scope=scope(), password=PASSWORD)
+    LikenessConsent.objects.filter(id=consent.id).update(statement_capture="file")
+    likeness_consent_verify_automated(
+        consent_id=consent.id,
+        passed=True,
+        scores={"face_distance_milli": 120},
+        checks={"capture": {"passed": False}},
+    )
+    consent.refresh_from_db()
+    assert consent.status == LikenessStatus.AWAITING_VERIFICATION
+    assert consent.statement_checks == {"capture": {"passed": False}}
+    entry = LedgerEntry.objects.get(event_type="likeness_consent.evidence_checked", object_id=str(consent.id))
+    assert '"held_for_manual_verification":true' in entry.entry and '"capture":"file"' in entry.entry
 
 
 def test_the_gate_allows_an_in_scope_use(texts: Any) -> None:

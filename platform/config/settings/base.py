@@ -314,6 +314,8 @@ LEDGER_RETIRED_PUBLIC_KEYS_PEM = [
     if block.strip()
 ]
 LIKENESS_CONSENT_MAX_YEARS = 10
+# A live consent statement's one-time challenge phrase is valid this many minutes after it is shown.
+STATEMENT_CHALLENGE_MINUTES = env_int("CANDOR_STATEMENT_CHALLENGE_MINUTES", 5, minimum=1)
 # Avatar renders: output size (720p by default; tests render small).
 AVATAR_RENDER_WIDTH = env_int("CANDOR_AVATAR_RENDER_WIDTH", 1280, minimum=64)
 AVATAR_RENDER_HEIGHT = env_int("CANDOR_AVATAR_RENDER_HEIGHT", 720, minimum=64)

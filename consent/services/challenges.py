@@ -1,0 +1,162 @@
+"""One-time challenge phrases for live consent statements, and the statement's expected words.
+
+A clinician recording a consent statement live reads the statement and a phrase of random words
+the platform chose seconds before. A recording made earlier (the enrollment footage, an older
+statement, a deepfake prepared in advance) cannot contain a phrase nobody knew yet. The phrase is
+shown once, stored only as a keyed hash, valid for `STATEMENT_CHALLENGE_MINUTES`, bound to one
+clinician and one consent, and used up by the first statement that names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from consent.errors import ConsentErrorCode
+from consent.models import LikenessConsent, LikenessStatus, StatementChallenge
+from consent.policy import can_give_likeness_consent, require
+from consent.services._common import get_for_update, refuse
+from core.models import User
+
+#: Words chosen to be common, two or three syllables and unlike one another when spoken, so that a
+#: reader does not stumble and the word check can tell them apart. 128 words: four of them are 28
+#: bits, far more than anyone can pre-record in the few minutes a challenge lives.
+CHALLENGE_WORDS: tuple[str, ...] = (
+    "anchor", "apple", "armchair", "avocado", "bakery", "balloon", "banana", "basket",
+    "blanket", "bonfire", "bottle", "bucket", "butter", "cabbage", "camera", "candle",
+    "canvas", "carpet", "castle", "cellar", "cherry", "chimney", "cinnamon", "coconut",
+    "cookie", "copper", "cotton", "cowboy", "crocodile", "cucumber", "dentist", "diamond",
+    "dinosaur", "dolphin", "donkey", "dragon", "elephant", "engine", "falcon", "feather",
+    "festival", "fireplace", "football", "forest", "fountain", "galaxy", "garden", "giraffe",
+    "ginger", "glacier", "gorilla", "guitar", "hammer", "harbor", "helmet", "honey",
+    "iceberg", "island", "jacket", "jasmine", "jelly", "jungle", "kangaroo", "kettle",
+    "kitchen", "ladder", "lantern", "lemon", "lettuce", "library", "lighthouse", "lobster",
+    "magnet", "mango", "marble", "meadow", "melon", "mirror", "monkey", "motorbike",
+    "mountain", "napkin", "needle", "noodle", "octopus", "orange", "orchestra", "oyster",
+    "paddle", "pancake", "panther", "parrot", "peanut", "pebble", "pencil", "penguin",
+    "pepper", "piano", "pillow", "pirate", "pocket", "potato", "pumpkin", "puzzle",
+    "rabbit", "raincoat", "rocket", "saddle", "salmon", "sandwich", "scooter", "shadow",
+    "sugar", "sunflower", "teapot", "tiger", "tomato", "tractor", "trumpet", "tunnel",
+    "umbrella", "valley", "velvet", "violin", "volcano", "walnut", "window", "zebra",
+)  # fmt: skip
+CHALLENGE_LENGTH = 4
+
+
+class ChallengeStatus(StrEnum):
+    """What became of the challenge a statement named."""
+
+    VALID = "valid"
+    MISSING = "missing"  # no challenge named (an uploaded file, or a live capture without one)
+    UNKNOWN = "unknown"  # no such challenge for this clinician and consent
+    EXPIRED = "expired"
+    REUSED = "reused"
+    WRONG_PHRASE = "wrong_phrase"  # the phrase sent back is not the one issued
+
+
+@dataclass(frozen=True)
+class IssuedChallenge:
+    """A challenge as shown to the clinician, once: the phrase is never stored in clear."""
+
+    id: Any
+    phrase: str
+    expires_at: Any
+    statement_text: str
+
+
+def _phrase_hmac(challenge_id: Any, phrase: str) -> str:
+    normalised = " ".join(phrase.lower().split())
+    message = f"{challenge_id}:{normalised}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def statement_text(consent: LikenessConsent) -> str:
+    """The sentence the clinician says: who they are, who may use their likeness and for what."""
+    topics = ", ".join(consent.topics) if consent.topics else "the topics I chose"
+    clinician = consent.clinician
+    return (
+        f"I, {clinician.printed_name}, consent to {clinician.clinic.name} making videos with my "
+        f"likeness about {topics}."
+    )
+
+
+def statement_expected_text(consent: LikenessConsent, phrase: str) -> str:
+    """The statement followed by the challenge phrase, as the word check expects to hear it."""
+    return f"{statement_text(consent)} My code is {phrase}."
+
+
+def statement_challenge_issue(*, clinician: User, consent_id: Any) -> IssuedChallenge:
+    """A fresh challenge for the clinician's consent that awaits its statement."""
+    require(can_give_likeness_consent(clinician))
+    with transaction.atomic():
+        consent = get_for_update(
+            LikenessConsent, clinic_id=clinician.clinic_id, object_id=consent_id, clinician=clinician
+        )
+        if consent.status != LikenessStatus.AWAITING_VERIFICATION:
+            raise refuse(
+                "A statement can only be recorded while the consent awaits verification.",
+                ConsentErrorCode.INVALID_TRANSITION,
+            )
+        words = [secrets.choice(CHALLENGE_WORDS) for _ in range(CHALLENGE_LENGTH)]
+        phrase = " ".join(words)
+        challenge = StatementChallenge(
+            clinic_id=clinician.clinic_id,
+            clinician=clinician,
+            consent=consent,
+            word_count=len(words),
+            expires_at=timezone.now() + timedelta(minutes=settings.STATEMENT_CHALLENGE_MINUTES),
+        )
+        challenge.phrase_hmac = _phrase_hmac(challenge.id, phrase)
+        challenge.save()
+    return IssuedChallenge(
+        id=challenge.id,
+        phrase=phrase,
+        expires_at=challenge.expires_at,
+        statement_text=statement_expected_text(consent, phrase),
+    )
+
+
+@dataclass(frozen=True)
+class ChallengeUse:
+    """The outcome of naming a challenge in a statement; `phrase` only when it was valid."""
+
+    status: ChallengeStatus
+    challenge: StatementChallenge | None = None
+    phrase: str = ""
+
+
+def statement_challenge_use(
+    *, clinician: User, consent: LikenessConsent, challenge_id: Any, phrase: str
+) -> ChallengeUse:
+    """Use up the named challenge (a conditional UPDATE: of two statements naming it, one wins).
+
+    Never raises for a bad challenge: the statement is kept and held for manual verification,
+    with the reason, so a clinician who took too long is not left without evidence on file.
+    """
+    if not challenge_id:
+        return ChallengeUse(ChallengeStatus.MISSING)
+    try:
+        challenge = StatementChallenge.objects.get(
+            id=challenge_id, clinician=clinician, consent=consent, clinic_id=clinician.clinic_id
+        )
+    except (StatementChallenge.DoesNotExist, ValidationError, ValueError):
+        # ValidationError: the id is not a UUID at all.
+        return ChallengeUse(ChallengeStatus.UNKNOWN)
+    now = timezone.now()
+    claimed = StatementChallenge.objects.filter(id=challenge.id, used_at__isnull=True).update(used_at=now)
+    if not claimed:
+        return ChallengeUse(ChallengeStatus.REUSED, challenge)
+    if challenge.expires_at <= now:
+        return ChallengeUse(ChallengeStatus.EXPIRED, challenge)
+    if not hmac.compare_digest(challenge.phrase_hmac, _phrase_hmac(challenge.id, phrase)):
+        return ChallengeUse(ChallengeStatus.WRONG_PHRASE, challenge)
+    return ChallengeUse(ChallengeStatus.VALID, challenge, " ".join(phrase.lower().split()))
