@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from avatars.models import Enrollment, Publication, Script, Video
+from avatars import policy
+from avatars.models import (
+    Anonymization,
+    AnonymizationStatus,
+    Enrollment,
+    EnrollmentKind,
+    EnrollmentStatus,
+    Publication,
+    Script,
+    Video,
+)
 from core.errors import not_found
 from core.models import Role, User
 
-STUDIO_ROLES = frozenset({Role.CLINICIAN, Role.CLINIC_ADMIN})
-OVERSIGHT = frozenset({Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER})
-
 
 def enrollment_list(*, user: User) -> QuerySet[Enrollment]:
-    if user.role not in STUDIO_ROLES:
+    if not policy.can_use_studio(user):
         return Enrollment.objects.none()
     return Enrollment.objects.filter(clinic_id=user.clinic_id).select_related("clinician", "job")
 
 
 def script_list(*, user: User) -> QuerySet[Script]:
-    if user.role not in STUDIO_ROLES:
+    if not policy.can_use_studio(user):
         return Script.objects.none()
     return Script.objects.filter(clinic_id=user.clinic_id).select_related("clinician", "enrollment")
 
@@ -41,7 +48,7 @@ def video_list(*, user: User) -> QuerySet[Video]:
     videos = Video.objects.filter(clinic_id=user.clinic_id).select_related(
         "script", "clinician", "job", "likeness_consent__signature"
     )
-    if user.role == Role.PATIENT:
+    if policy.watches_as_patient(user):
         return videos.filter(publications__patient=user).distinct()
     return videos
 
@@ -55,7 +62,7 @@ def video_get(*, user: User, video_id: Any) -> Video:
 
 def patient_publications(*, user: User) -> QuerySet[Publication]:
     """What was shared with a patient, newest first (withdrawn ones stay listed, marked withdrawn)."""
-    if user.role != Role.PATIENT:
+    if not policy.watches_as_patient(user):
         return Publication.objects.none()
     return Publication.objects.filter(patient=user, video__clinic_id=user.clinic_id).select_related(
         "video", "video__clinician", "video__script"
@@ -72,11 +79,34 @@ def enrollments_for_gallery(*, clinic_id: Any) -> QuerySet[Enrollment]:
 
     Not scoped to an actor: the scan job reads it for the clinic whose member started the scan.
     """
-    from avatars.models import EnrollmentKind, EnrollmentStatus
-
     return (
         Enrollment.objects.filter(clinic_id=clinic_id, status=EnrollmentStatus.READY)
         .exclude(kind=EnrollmentKind.STOCK)
         .select_related("clinician", "footage", "photo", "voice")
         .order_by("created_at")
     )
+
+
+def anonymization_list(*, user: User) -> QuerySet[Anonymization]:
+    """Anonymizations the user may see (their output and report; the original is a further rule,
+    avatars.policy.sees_anonymization_original), newest first."""
+    if not getattr(user, "is_authenticated", False) or not user.clinic_id:
+        return Anonymization.objects.none()
+    records = Anonymization.objects.filter(clinic_id=user.clinic_id).select_related(
+        "patient", "job", "created_by", "kept_clinician"
+    )
+    if user.role in (Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER):
+        return records
+    if user.role == Role.CLINICIAN:
+        return records.filter(Q(created_by=user) | Q(status=AnonymizationStatus.PUBLISHED))
+    if user.role == Role.PATIENT:
+        return records.filter(patient=user)
+    return Anonymization.objects.none()
+
+
+def anonymization_get(*, user: User, anonymization_id: Any) -> Anonymization:
+    """One anonymization the user may see, or a 404 ApplicationError."""
+    try:
+        return anonymization_list(user=user).get(id=anonymization_id)
+    except (Anonymization.DoesNotExist, ValueError, TypeError):
+        raise not_found("Anonymization") from None

@@ -10,10 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from avatars import policy
 from avatars.forms import EnrollmentForm, PortraitForm, PublishForm, ReviewForm, ScriptForm
 from avatars.models import EnrollmentKind, EnrollmentStatus, Video, VideoStatus
 from avatars.selectors import (
-    STUDIO_ROLES,
     enrollment_list,
     script_get,
     script_list,
@@ -58,8 +58,8 @@ def _enrollment_choices(user: User) -> list[tuple[str, str]]:
 @require_http_methods(["GET", "POST"])
 def studio_page(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if user.role not in STUDIO_ROLES:
-        return _forbidden(request, "The studio is for clinicians and clinic admins.")
+    if not policy.can_use_studio(user):
+        return _forbidden(request, policy.STUDIO_REFUSAL)
     enrollment_stock_get_or_create(actor=user)
     if request.method == "POST" and "signoff" in request.POST:
         try:
@@ -69,6 +69,7 @@ def studio_page(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.message)
         return redirect("avatars:studio")
     is_portrait = "photo" in request.FILES
+    refusal_status = 0
     enrollment_form = (
         EnrollmentForm() if is_portrait else EnrollmentForm(request.POST or None, request.FILES or None)
     )
@@ -77,14 +78,14 @@ def studio_page(request: HttpRequest) -> HttpResponse:
     )
     clinicians = User.objects.filter(clinic_id=user.clinic_id, role=Role.CLINICIAN).order_by("username")
     for form in (enrollment_form, portrait_form):
-        if user.role == Role.CLINIC_ADMIN:
+        if policy.can_enroll_for_others(user):
             form.fields["clinician"].choices = [(str(c.pk), c.printed_name) for c in clinicians]
         else:
             del form.fields["clinician"]  # clinicians enroll only themselves
     form = portrait_form if is_portrait else enrollment_form
     if request.method == "POST" and form.is_valid():
         subject = user
-        if user.role == Role.CLINIC_ADMIN:
+        if policy.can_enroll_for_others(user):
             subject = clinicians.filter(pk=form.cleaned_data["clinician"]).first() or user
         try:
             if is_portrait:
@@ -103,6 +104,7 @@ def studio_page(request: HttpRequest) -> HttpResponse:
             return redirect("avatars:studio")
         except ApplicationError as exc:
             form.add_error("photo" if is_portrait else "footage", exc.message)
+            refusal_status = exc.status  # a rate limit stays a 429, a role refusal a 403
     script_form = ScriptForm()
     script_form.fields["enrollment"].choices = _enrollment_choices(user)
     return render(
@@ -115,9 +117,11 @@ def studio_page(request: HttpRequest) -> HttpResponse:
             "enrollment_form": enrollment_form,
             "script_form": script_form,
             "portrait_form": portrait_form,
-            "my_videos": videos_of_likeness(clinician=user) if user.role == Role.CLINICIAN else None,
+            "my_videos": videos_of_likeness(clinician=user)
+            if policy.sees_own_likeness_videos(user)
+            else None,
         },
-        status=400 if enrollment_form.errors or portrait_form.errors else 200,
+        status=refusal_status or (400 if enrollment_form.errors or portrait_form.errors else 200),
     )
 
 
@@ -125,8 +129,8 @@ def studio_page(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def script_page(request: HttpRequest, script_id: str | None = None) -> HttpResponse:
     user = request.user
-    if user.role not in STUDIO_ROLES:
-        return _forbidden(request, "The studio is for clinicians and clinic admins.")
+    if not policy.can_use_studio(user):
+        return _forbidden(request, policy.STUDIO_REFUSAL)
     try:
         script = script_get(user=user, script_id=script_id) if script_id else None
     except ApplicationError as exc:
@@ -177,7 +181,7 @@ def script_page(request: HttpRequest, script_id: str | None = None) -> HttpRespo
         request,
         "avatars/script.html",
         {"script": script, "form": form},
-        status=400 if form.errors else status,
+        status=status if status != 200 else (400 if form.errors else 200),
     )
 
 
@@ -190,7 +194,7 @@ def video_page(request: HttpRequest, video_id: str) -> HttpResponse:
         video = video_get(user=user, video_id=video_id)
     except ApplicationError as exc:
         return _forbidden(request, exc.message, 404)
-    if user.role == Role.PATIENT:
+    if policy.watches_as_patient(user):
         return _viewer(request, video, patient=user)
     review_form = ReviewForm(request.POST if "decision" in request.POST else None)
     publish_form = PublishForm(request.POST if "publish" in request.POST else None)
@@ -229,7 +233,7 @@ def video_page(request: HttpRequest, video_id: str) -> HttpResponse:
             "review_form": review_form,
             "publish_form": publish_form,
             "link": link,
-            "can_review": user.pk == video.script.clinician_id,
+            "can_review": policy.can_review_video(user, video),
             "publications": video.publications.select_related("patient"),
         },
     )
@@ -281,7 +285,9 @@ def video_media(request: HttpRequest, video_id: str, name: str) -> HttpResponse:
         video = video_get(user=request.user, video_id=video_id)
     except ApplicationError as exc:
         return HttpResponse(exc.message, status=404)
-    return _media(request, video, name, patient=request.user if request.user.role == Role.PATIENT else None)
+    return _media(
+        request, video, name, patient=request.user if policy.watches_as_patient(request.user) else None
+    )
 
 
 def _media(request: HttpRequest, video: Video, name: str, *, patient: User | None) -> HttpResponse:

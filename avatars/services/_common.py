@@ -6,8 +6,9 @@ from typing import Any
 
 from avatars.engine.errors import EngineError
 from avatars.errors import AvatarErrorCode
+from avatars.policy import studio_required
 from core.errors import ApplicationError
-from core.models import Role, User
+from core.models import User
 
 
 def refuse(message: str, code: AvatarErrorCode, status: int = 400, **extra: Any) -> ApplicationError:
@@ -22,10 +23,8 @@ def engine_refusal(exc: EngineError) -> ApplicationError:
 
 
 def staff_only(actor: User) -> None:
-    if actor.role not in (Role.CLINICIAN, Role.CLINIC_ADMIN):
-        raise refuse(
-            "Only clinicians and clinic admins work in the studio.", AvatarErrorCode.PERMISSION_DENIED, 403
-        )
+    """The studio's own actions: clinicians and clinic admins only (avatars.policy)."""
+    studio_required(actor)
 
 
 def get_for_update(model: type, actor: User, object_id: Any, what: str, **filters: Any) -> Any:

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from avatars import policy
 from avatars.engine.errors import EnrollmentError, MediaInputError
 from avatars.errors import AvatarErrorCode
 from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, EnrollmentStatus
@@ -41,8 +42,7 @@ def _enrollment_allowed(*, actor: User, clinician: User) -> None:
     staff_only(actor)
     if clinician.clinic_id != actor.clinic_id or clinician.role != Role.CLINICIAN:
         raise refuse("Enrollment is for a clinician of your clinic.", AvatarErrorCode.NOT_FOUND, 404)
-    if actor.role == Role.CLINICIAN and actor.pk != clinician.pk:
-        raise refuse("Clinicians enroll only their own likeness.", AvatarErrorCode.PERMISSION_DENIED, 403)
+    policy.require(policy.can_enroll(actor, clinician), "Clinicians enroll only their own likeness.")
 
 
 def enrollment_footage_start(
@@ -146,12 +146,10 @@ def enrollment_sign_off(*, actor: User, enrollment_id: Any) -> Enrollment:
     """The clinician approves material a clinic admin enrolled on their behalf."""
     with transaction.atomic():
         enrollment = get_for_update(Enrollment, actor, enrollment_id, "Enrollment")
-        if actor.pk != enrollment.clinician_id:
-            raise refuse(
-                "Only the clinician shown can sign off their enrollment.",
-                AvatarErrorCode.PERMISSION_DENIED,
-                403,
-            )
+        policy.require(
+            policy.can_sign_off_enrollment(actor, enrollment),
+            "Only the clinician shown can sign off their enrollment.",
+        )
         if enrollment.signed_off_at is not None:
             raise refuse(
                 "This enrollment is already signed off.", AvatarErrorCode.ENROLLMENT_INVALID_TRANSITION, 409

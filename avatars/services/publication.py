@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from avatars import policy
 from avatars.errors import AvatarErrorCode
 from avatars.models import Publication, ScriptStatus, Video, VideoStatus
 from avatars.services._common import get_for_update, refuse, staff_only
@@ -26,12 +27,9 @@ def video_review(*, actor: User, video_id: Any, approve: bool, note: str = "") -
     """The presenting clinician (or, for the stock presenter, the script's clinician) reviews the result."""
     with transaction.atomic():
         video = get_for_update(Video, actor, video_id, "Video")
-        if actor.pk != video.script.clinician_id:
-            raise refuse(
-                "Only the clinician who presents the video can review it.",
-                AvatarErrorCode.PERMISSION_DENIED,
-                403,
-            )
+        policy.require(
+            policy.can_review_video(actor, video), "Only the clinician who presents the video can review it."
+        )
         if video.status != VideoStatus.IN_REVIEW:
             raise refuse(
                 f"The video is {video.get_status_display().lower()}, not waiting for review.",

@@ -9,11 +9,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from avatars import policy
 from avatars.errors import AvatarErrorCode
 from avatars.models import Enrollment, EnrollmentStatus, NarrationSource, Script, ScriptStatus
 from avatars.services._common import get_for_update, refuse, staff_only
 from consent.ledger import ledger_append
-from core.models import Role, User
+from core.models import User
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
 
 
@@ -60,7 +61,7 @@ def script_save(
                 "That enrollment is not ready (it is still analysed or needs re-recording).",
                 AvatarErrorCode.ENROLLMENT_NOT_READY,
             )
-        clinician = enrollment.clinician or (actor if actor.role == Role.CLINICIAN else None)
+        clinician = enrollment.clinician or (actor if policy.can_present(actor) else None)
         if clinician is None:
             raise refuse(
                 "A stock-presenter script needs a clinician to approve it; write it as a clinician.",
@@ -117,12 +118,10 @@ def script_approve(*, actor: User, script_id: Any) -> Script:
     """The presenting clinician approves the exact script (its fingerprint is recorded)."""
     with transaction.atomic():
         script = get_for_update(Script, actor, script_id, "Script")
-        if actor.pk != script.clinician_id:
-            raise refuse(
-                "Only the clinician who presents the script can approve it.",
-                AvatarErrorCode.PERMISSION_DENIED,
-                403,
-            )
+        policy.require(
+            policy.can_approve_script(actor, script),
+            "Only the clinician who presents the script can approve it.",
+        )
         script.status = ScriptStatus.APPROVED
         script.approved_sha256 = script_fingerprint(script)
         script.approved_at = timezone.now()

@@ -1,0 +1,143 @@
+"""The studio policy as a matrix: every persona against every rule, then the pages and services that
+ask the rules.
+
+Personas: the four roles of one clinic, an anonymous visitor, and a platform operator (a superuser
+with no clinic and no role), who may do nothing in a clinic's studio.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from avatars import policy
+from avatars.models import Enrollment, Script, Video
+from core.errors import ApplicationError
+from core.models import Clinic, Role, User
+from tests.support import signed_in_client
+
+ANONYMOUS = "anonymous"
+OPERATOR = "operator"
+PERSONAS = [*Role.values, ANONYMOUS, OPERATOR]
+STUDIO = {Role.CLINICIAN, Role.CLINIC_ADMIN}
+
+# Who each rule about the actor alone lets through; everyone else is refused.
+ALLOWED: dict[Callable[[Any], bool], set[str]] = {
+    policy.can_use_studio: STUDIO,
+    policy.can_enroll_for_others: {Role.CLINIC_ADMIN},
+    policy.can_present: {Role.CLINICIAN},
+    policy.watches_as_patient: {Role.PATIENT},
+    policy.sees_own_likeness_videos: {Role.CLINICIAN},
+}
+# Rules about one record or person, tested below.
+OBJECT_RULES = {
+    policy.can_enroll,
+    policy.can_sign_off_enrollment,
+    policy.can_approve_script,
+    policy.can_review_video,
+}
+
+
+def _persona(name: str, pk: int = 1) -> Any:
+    """An unsaved user: the rules read only the user's role, clinic and sign-in state."""
+    if name == ANONYMOUS:
+        return AnonymousUser()
+    if name == OPERATOR:
+        return User(pk=pk, username="operator", is_superuser=True, is_staff=True)
+    clinic = Clinic(name="Clinic alpha", slug="alpha")
+    return User(pk=pk, username=f"alpha-{name}", role=name, clinic=clinic)
+
+
+def test_the_matrix_covers_every_rule_of_the_policy() -> None:
+    rules = {
+        function
+        for name, function in inspect.getmembers(policy, inspect.isfunction)
+        if name.startswith(("can_", "watches_", "sees_")) and function.__module__ == policy.__name__
+    }
+    assert rules == set(ALLOWED) | OBJECT_RULES
+
+
+@pytest.mark.parametrize("rule", list(ALLOWED), ids=lambda rule: rule.__name__)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_each_rule_lets_through_exactly_its_roles(persona: str, rule: Callable[[Any], bool]) -> None:
+    assert rule(_persona(persona)) is (persona in ALLOWED[rule])
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_enrolling_a_clinician_is_for_that_clinician_and_clinic_admins(persona: str) -> None:
+    actor = _persona(persona, pk=7)
+    other_clinician = _persona(Role.CLINICIAN, pk=8)
+    assert policy.can_enroll(actor, other_clinician) is (persona == Role.CLINIC_ADMIN)
+    assert policy.can_enroll(actor, actor) is (persona == Role.CLINICIAN)
+
+
+@pytest.mark.parametrize("persona", [Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER])
+def test_nobody_enrolls_someone_who_is_not_a_clinician(persona: str) -> None:
+    assert policy.can_enroll(_persona(Role.CLINIC_ADMIN, pk=7), _persona(persona, pk=8)) is False
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_only_the_presenting_clinician_signs_off_approves_and_reviews(persona: str) -> None:
+    actor = _persona(persona, pk=7)
+    theirs = {"enrollment": Enrollment(clinician_id=7), "script": Script(clinician_id=7)}
+    someone_elses = {"enrollment": Enrollment(clinician_id=8), "script": Script(clinician_id=8)}
+    signed_in = persona not in (ANONYMOUS, OPERATOR)
+    for records, expected in ((theirs, signed_in), (someone_elses, False)):
+        assert policy.can_sign_off_enrollment(actor, records["enrollment"]) is expected
+        assert policy.can_approve_script(actor, records["script"]) is expected
+        assert policy.can_review_video(actor, Video(script=records["script"])) is expected
+
+
+def test_studio_required_refuses_with_403_and_the_studio_code() -> None:
+    assert policy.studio_required(_persona(Role.CLINICIAN)) is None
+    with pytest.raises(ApplicationError) as refused:
+        policy.studio_required(_persona(Role.COMPLIANCE_OFFICER))
+    assert (refused.value.status, refused.value.code) == (403, "permission_denied")
+    assert refused.value.message == policy.STUDIO_REFUSAL
+
+
+# --- the pages and services ask the policy ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", Role.values)
+def test_the_studio_pages_let_in_exactly_the_studio_roles(clinic_a: Any, role: str) -> None:
+    client = signed_in_client(clinic_a.by_role[role])
+    for url in ("/studio/", "/studio/scripts/new/"):
+        assert client.get(url).status_code == (200 if role in STUDIO else 403), url
+
+
+@pytest.mark.django_db
+def test_a_clinician_cannot_enroll_another_clinician(clinic_a: Any) -> None:
+    from avatars.services import enrollment_portrait_create
+    from core.services import clinic_member_create
+
+    other = clinic_member_create(
+        clinic=clinic_a.clinic, username="alpha-second", password="x" * 12, role=Role.CLINICIAN
+    )
+    with pytest.raises(ApplicationError) as refused:
+        enrollment_portrait_create(
+            actor=clinic_a.clinician, clinician=other, photo=SimpleUploadedFile("p.png", b"x")
+        )
+    assert refused.value.status == 403
+    assert not Enrollment.objects.filter(clinician=other).exists()
+
+
+@pytest.mark.django_db
+def test_a_rate_limited_enrollment_page_answers_429_not_400(clinic_a: Any, settings: Any) -> None:
+    """The studio page showed the rate-limit message with a 400, as if the file were wrong."""
+    settings.UPLOAD_RATE_LIMIT = 1
+    client = signed_in_client(clinic_a.clinician)
+
+    def send() -> int:
+        return client.post(
+            "/studio/", {"photo": SimpleUploadedFile("portrait.png", b"not a picture")}
+        ).status_code
+
+    assert send() == 415  # not a picture: the refusal keeps its own status too
+    assert send() == 429
