@@ -1,20 +1,19 @@
 """Face detection and 5-point landmarks for the product (footage and portrait modes).
 
 dlib's HOG detector and its 5-point landmark model (eye corners and the base of the nose) ship
-with `face-recognition-models` and run offline on a CPU. The 68-point model is deliberately not
-used here: its training data excludes commercial use (SPEC §6); mouth geometry is derived from
-the five points instead.
+with `face-recognition-models` and run offline on a CPU; `avatars.engine.loaders.dlib_faces` loads
+them once per process. The 68-point model is deliberately not used here: its training data
+excludes commercial use (SPEC §6); mouth geometry is derived from the five points instead.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.errors import EngineError
+from avatars.engine.loaders.dlib_faces import face_detector
 
 #: Detection runs on frames scaled down to this height (faces in talking-head footage stay far
 #: above dlib's ~80 px minimum), which makes it about 4x cheaper at 720p.
@@ -25,36 +24,6 @@ DETECTION_HEIGHT = 360
 CANONICAL_POINTS = np.array(
     [[0.5, 0.0], [0.22, 0.0], [-0.5, 0.0], [-0.22, 0.0], [0.0, 0.5]], dtype=np.float64
 )
-
-
-class _Models:
-    def __init__(self) -> None:
-        try:
-            import dlib
-
-            with warnings.catch_warnings():
-                # face_recognition_models imports pkg_resources, deprecated in recent setuptools.
-                warnings.simplefilter("ignore")
-                import face_recognition_models as models
-        except ImportError as exc:
-            raise EngineError(
-                "Face analysis is not installed on this server (dlib-bin and face-recognition-models); "
-                "ask an administrator to install them.",
-                code="faces_unavailable",
-            ) from exc
-        self.detector = dlib.get_frontal_face_detector()
-        self.landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self.rectangle = dlib.rectangle
-
-
-_models: _Models | None = None
-
-
-def _get() -> _Models:
-    global _models
-    if _models is None:
-        _models = _Models()
-    return _models
 
 
 @dataclass(frozen=True)
@@ -84,7 +53,7 @@ def detect_faces(rgb: NDArray[np.uint8], *, thorough: bool = False) -> list[Face
     """
     import cv2
 
-    models = _get()
+    models = face_detector()
     height = rgb.shape[0]
     scale = min(1.0, DETECTION_HEIGHT / height)
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb

@@ -30,7 +30,6 @@ import contextlib
 import json
 import math
 import sys
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,18 +40,15 @@ from numpy.typing import NDArray
 
 from avatars.engine.errors import EngineError, EnrollmentError, InvalidSpecError, MediaInputError
 from avatars.engine.faces import CANONICAL_POINTS, Face, detect_faces, similarity_to
+from avatars.engine.loaders.dlib_faces import face_encoder
+from avatars.engine.loaders.resemblyzer_voice import VOICE_SAMPLE_RATE, voice_encoder
 from avatars.engine.media import iter_video_frames, probe_video, read_audio
 from avatars.engine.specs import Progress
 from avatars.engine.speech import SAMPLE_RATE, speech_energy
 
-#: resemblyzer works on 16 kHz audio.
-VOICE_SAMPLE_RATE = 16_000
 #: Enrollment voice beyond this is not embedded: two minutes of speech pin a voice down, and the
 #: encoder's cost grows linearly with length.
 MAX_VOICE_SECONDS = 120.0
-#: A statement whose sound stays below this RMS (about -70 dBFS) is treated as silent: resemblyzer
-#: would otherwise raise the volume of hiss to speech level before its voice-activity detector.
-SILENCE_RMS = 3e-4
 
 #: Canonical face crop for the liveness measure, in face units (outer-eye distance = 1, origin
 #: between the eyes, nose base at y = 0.5) and pixels per unit.
@@ -187,78 +183,6 @@ def _milli(value: float) -> int:
     return int(round(value * 1000))
 
 
-class _FaceEncoder:
-    def __init__(self) -> None:
-        try:
-            import dlib
-
-            with warnings.catch_warnings():
-                # face_recognition_models imports pkg_resources, deprecated in recent setuptools.
-                warnings.simplefilter("ignore")
-                import face_recognition_models as models
-        except ImportError as exc:
-            raise EngineError(
-                "Face matching is not installed on this server (dlib-bin and face-recognition-models); "
-                "ask an administrator to install them.",
-                code="faces_unavailable",
-            ) from exc
-        self.dlib = dlib
-        self.model = dlib.face_recognition_model_v1(models.face_recognition_model_location())
-
-    def embed(self, rgb: NDArray[np.uint8], face: Face) -> NDArray[np.float64]:
-        # The recognition model aligns its crop from the 5-point landmarks faces.py already found;
-        # the 68-point model (no commercial use) is never involved.
-        dlib = self.dlib
-        shape = dlib.full_object_detection(
-            dlib.rectangle(*face.box), [dlib.point(int(round(x)), int(round(y))) for x, y in face.points]
-        )
-        return np.asarray(self.model.compute_face_descriptor(rgb, shape), dtype=np.float64)
-
-
-class _VoiceEncoder:
-    def __init__(self) -> None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                import resemblyzer
-        except ImportError as exc:
-            raise EngineError(
-                "Voice matching is not installed on this server (resemblyzer); ask an administrator to install it.",
-                code="voice_unavailable",
-            ) from exc
-        self.preprocess = resemblyzer.preprocess_wav
-        self.encoder = resemblyzer.VoiceEncoder("cpu", verbose=False)
-
-    def speech(self, samples: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Speech at 16 kHz with long silences cut out (resemblyzer's own voice-activity trim)."""
-        if len(samples) == 0 or float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) < SILENCE_RMS:
-            return np.zeros(0, dtype=np.float32)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.asarray(self.preprocess(samples, source_sr=SAMPLE_RATE), dtype=np.float32)
-
-    def embed(self, speech: NDArray[np.float32]) -> NDArray[np.float64]:
-        return np.asarray(self.encoder.embed_utterance(speech), dtype=np.float64)
-
-
-_face_encoder: _FaceEncoder | None = None
-_voice_encoder: _VoiceEncoder | None = None
-
-
-def _faces() -> _FaceEncoder:
-    global _face_encoder
-    if _face_encoder is None:
-        _face_encoder = _FaceEncoder()
-    return _face_encoder
-
-
-def _voices() -> _VoiceEncoder:
-    global _voice_encoder
-    if _voice_encoder is None:
-        _voice_encoder = _VoiceEncoder()
-    return _voice_encoder
-
-
 def enrolled_face_embeddings(path: Path, *, max_samples: int = 30) -> NDArray[np.float64]:
     """128-d face embeddings of up to `max_samples` frames spread over enrollment footage.
 
@@ -266,7 +190,7 @@ def enrolled_face_embeddings(path: Path, *, max_samples: int = 30) -> NDArray[np
     """
     info = probe_video(path)
     stride = max(1, math.ceil(info.frame_count / max_samples)) if info.frame_count else 5
-    encoder = _faces()
+    encoder = face_encoder()
     embeddings: list[NDArray[np.float64]] = []
     for index, frame in enumerate(iter_video_frames(path)):
         if len(embeddings) >= max_samples:
@@ -290,7 +214,7 @@ def speaker_embedding(path: Path) -> NDArray[np.float64]:
 
     Accepts audio or video files. Raises `EnrollmentError` when the sample holds no speech.
     """
-    encoder = _voices()
+    encoder = voice_encoder()
     samples = read_audio(path)[: int(MAX_VOICE_SECONDS * SAMPLE_RATE)]
     speech = encoder.speech(samples)
     if len(speech) < VOICE_SAMPLE_RATE:
@@ -338,7 +262,7 @@ def _scan_statement(
     stride = max(1, math.ceil(expected / spec.max_samples))
     scan = _FaceScan(fps=info.fps, window_start=max(0, (expected - spec.liveness_frames) // 2))
     window_end = scan.window_start + spec.liveness_frames
-    encoder = _faces()
+    encoder = face_encoder()
     for index, frame in enumerate(iter_video_frames(spec.statement)):
         if index >= limit:
             break
@@ -520,8 +444,8 @@ def check_consent_statement(
     else:
         face_passed = True
 
-    voice_encoder = _voices()
-    speech = voice_encoder.speech(samples) if samples is not None else np.zeros(0, dtype=np.float32)
+    voices = voice_encoder()
+    speech = voices.speech(samples) if samples is not None else np.zeros(0, dtype=np.float32)
     speech_seconds = len(speech) / VOICE_SAMPLE_RATE
     voice_similarity: float | None = None
     voice_passed = False
@@ -540,7 +464,7 @@ def check_consent_statement(
             "No speech was heard in the recording. Read the statement aloud, clearly and close to the microphone."
         )
     elif voice_reference is not None:
-        embedding = voice_encoder.embed(speech)
+        embedding = voices.embed(speech)
         voice_similarity = float(
             embedding @ voice_reference / max(float(np.linalg.norm(voice_reference)), 1e-12)
         )

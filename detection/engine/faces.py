@@ -1,9 +1,9 @@
 """Faces for the analyzers: detection, 128-d identity embeddings and the manipulation model's crop.
 
 Detection and landmarks are the product's own (`avatars.engine.faces`: dlib HOG and the 5-point
-model); embeddings come from the consent statement check's dlib encoder, so an enrolled template
-made by either part of the product compares with the other. This module only adapts them: it
-loads no model of its own.
+model); embeddings come from the same dlib encoder as the consent statement check's
+(`avatars.engine.loaders.dlib_faces`), so an enrolled template made by either part of the product
+compares with the other. This module only adapts them: it loads no model of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from avatars.engine.faces import DETECTION_HEIGHT, Face, detect_faces
+from avatars.engine.loaders.dlib_faces import face_detector, face_encoder
 from detection.engine.errors import DetectionInputError
 
 #: The manipulation model sees a square around the face box this many box widths wide: the face
@@ -50,10 +51,8 @@ def _detect_at(rgb: NDArray[np.uint8], height: int) -> list[Face]:
     """dlib's HOG detector at `height` rows, landmarks at full resolution (largest face first)."""
     import cv2
 
-    from avatars.engine import faces as product_faces
-
-    # The product's loader holds the one detector and 5-point model; only the scale differs here.
-    models = product_faces._get()
+    # The one loaded detector and 5-point model (the product's too); only the scale differs here.
+    models = face_detector()
     scale = min(1.0, height / rgb.shape[0])
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
     found: list[Face] = []
@@ -101,10 +100,8 @@ class FaceFinder:
 
 def embed(rgb: NDArray[np.uint8], face: Face) -> NDArray[np.float64]:
     """The 128-d dlib embedding of one detected face (about 0.13 s on this machine's CPU)."""
-    from avatars.engine import statement
-
-    # The statement check owns the one loaded dlib recognition model; reuse it.
-    return statement._faces().embed(rgb, face)
+    # The one loaded dlib recognition model (the consent statement check's too).
+    return face_encoder().embed(rgb, face)
 
 
 def face_templates(images: Sequence[Path]) -> list[list[float]]:

@@ -18,7 +18,6 @@ test on the same set); both are logistic curves centred on a threshold justified
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from avatars.engine.loaders.resemblyzer_voice import is_silent, voice_encoder
 from detection.engine.faces import Face, embed
 from detection.engine.media import AUDIO_RATE
 from detection.engine.results import (
@@ -213,37 +213,6 @@ class FaceIdentityTracker:
         )
 
 
-class _VoiceModel:
-    """resemblyzer's encoder (shared with the consent statement check) and its volume normalisation."""
-
-    def __init__(self) -> None:
-        from avatars.engine import statement
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from resemblyzer.audio import normalize_volume
-            from resemblyzer.hparams import audio_norm_target_dBFS
-        self.encoder = statement._voices().encoder
-        self._normalize_volume = normalize_volume
-        self._target_dbfs = audio_norm_target_dBFS
-
-    def normalize(self, wav: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Raise quiet speech to resemblyzer's reference loudness (never lowers it)."""
-        return np.asarray(
-            self._normalize_volume(wav, self._target_dbfs, increase_only=True), dtype=np.float32
-        )
-
-
-_voice_model: _VoiceModel | None = None
-
-
-def _voices() -> _VoiceModel:
-    global _voice_model
-    if _voice_model is None:
-        _voice_model = _VoiceModel()
-    return _voice_model
-
-
 @dataclass(frozen=True)
 class VoiceWindows:
     """Speaker embeddings of the speech windows of a recording (unit length), with start times."""
@@ -266,12 +235,11 @@ def voice_windows(samples: NDArray[np.float32]) -> VoiceWindows:
     Silences are not cut out first (as resemblyzer's own preprocessing would), so each window
     keeps its place in the recording's timeline.
     """
-    model = _voices()
+    # resemblyzer's encoder, shared with the consent statement check.
+    model = voice_encoder()
     import torch
 
-    from avatars.engine.statement import SILENCE_RMS
-
-    if len(samples) == 0 or float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) < SILENCE_RMS:
+    if is_silent(samples):
         return VoiceWindows(np.zeros(0), np.zeros((0, 256)))
     wav = np.asarray(model.normalize(samples.astype(np.float32)), dtype=np.float32)
     window, step = int(VOICE_WINDOW * AUDIO_RATE), int(VOICE_STEP * AUDIO_RATE)

@@ -28,6 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from avatars.engine.errors import EngineError
+from avatars.engine.loaders.dlib_faces import face_encoder
+from avatars.engine.loaders.resemblyzer_voice import VOICE_SAMPLE_RATE, voice_encoder
 from provenance.engine.errors import ProvenanceError
 from provenance.engine.media_io import AUDIO_RATE, iter_audio, iter_timed_frames
 
@@ -104,12 +106,11 @@ def _embed_faces(
     rgb: NDArray[np.uint8], *, thorough: bool = False, min_pixels: int = 0
 ) -> list[NDArray[np.float64]]:
     """Embeddings of the (at most two) largest faces of a frame at least `min_pixels` tall."""
-    from avatars.engine import statement
     from avatars.engine.faces import detect_faces
 
     frame = np.ascontiguousarray(rgb)
-    # The consent statement check owns the one loaded dlib recognition model; reuse it.
-    encoder = statement._faces()
+    # The one loaded dlib recognition model (the consent statement check's too).
+    encoder = face_encoder()
     faces = [
         face for face in detect_faces(frame, thorough=thorough)[:2] if face.box[3] - face.box[1] >= min_pixels
     ]
@@ -201,16 +202,14 @@ def _compare_voice(
 ) -> tuple[float, float] | None:
     """(cosine similarity of the two speakers, seconds of suspect sound compared), or None when
     either has too little speech."""
-    from avatars.engine import statement
-
     # The same encoder the consent statement check uses (its 48 kHz input is AUDIO_RATE too).
-    voices = statement._voices()
+    voices = voice_encoder()
     embeddings, heard = [], 0.0
     for path, start in ((suspect, 0.0), (original, max(0.0, offset))):
         samples = _audio(path, start, max_seconds)
         heard = heard or samples.shape[0] / AUDIO_RATE
         speech = voices.speech(samples)
-        if len(speech) < thresholds.min_speech_seconds * statement.VOICE_SAMPLE_RATE:
+        if len(speech) < thresholds.min_speech_seconds * VOICE_SAMPLE_RATE:
             return None
         embeddings.append(voices.embed(speech))
     return float(np.dot(embeddings[0], embeddings[1])), heard

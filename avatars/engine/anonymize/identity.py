@@ -1,8 +1,8 @@
 """Who a tracked face is: dlib's 128-d embedding, sampled on a few frames of each track.
 
 The product's dlib models are reused, not loaded again: HOG detection and the 5-point landmarks
-from `avatars.engine.faces`, the recognition model from the consent statement check (the same
-encoder that made the clinician's enrolled template, so distances compare like with like). dlib
+from `avatars.engine.faces`, the recognition model from `avatars.engine.loaders.dlib_faces` (the
+same encoder that made the clinician's enrolled template, so distances compare like with like). dlib
 also serves as the engine's independent check on its own output: it is a different detector from
 the BlazeFace models that find the faces to replace.
 """
@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from avatars.engine.faces import Face, detect_faces
+from avatars.engine.loaders.dlib_faces import face_encoder
 
 #: Crops are scaled so the face is about this tall: dlib's HOG detector finds faces from ~80 px
 #: and its embedding is computed on a 150 px chip, so more resolution would only cost time.
@@ -27,10 +28,8 @@ CROP_SPAN = 2.2
 
 def embed(rgb: NDArray[np.uint8], face: Face) -> NDArray[np.float64]:
     """The 128-d embedding of a face found by `detect_faces` (about 0.1 s on one core)."""
-    from avatars.engine import statement
-
-    # The statement check owns the one loaded dlib recognition model; reuse it.
-    return statement._faces().embed(np.ascontiguousarray(rgb), face)
+    # The one loaded dlib recognition model (the statement check's too).
+    return face_encoder().embed(np.ascontiguousarray(rgb), face)
 
 
 def crop_around(

@@ -338,10 +338,10 @@ class VoiceReport:
 
 
 def _encoder() -> object:
-    from avatars.engine import statement
+    from avatars.engine.loaders.resemblyzer_voice import voice_encoder
 
-    # One loaded resemblyzer model for the whole product (the statement check's).
-    return statement._voices().encoder
+    # One loaded resemblyzer model for the whole product (the statement check's too).
+    return voice_encoder().encoder
 
 
 @contextlib.contextmanager
