@@ -33,6 +33,7 @@ ALLOWED: dict[Callable[[Any], bool], set[str]] = {
     policy.can_present: {Role.CLINICIAN},
     policy.watches_as_patient: {Role.PATIENT},
     policy.sees_own_likeness_videos: {Role.CLINICIAN},
+    policy.can_anonymize: STUDIO,
 }
 # Rules about one record or person, tested below.
 OBJECT_RULES = {
@@ -40,6 +41,9 @@ OBJECT_RULES = {
     policy.can_sign_off_enrollment,
     policy.can_approve_script,
     policy.can_review_video,
+    policy.can_review_anonymization,
+    policy.sees_anonymization_original,
+    policy.sees_anonymization_output,
 }
 
 
@@ -91,6 +95,37 @@ def test_only_the_presenting_clinician_signs_off_approves_and_reviews(persona: s
         assert policy.can_sign_off_enrollment(actor, records["enrollment"]) is expected
         assert policy.can_approve_script(actor, records["script"]) is expected
         assert policy.can_review_video(actor, Video(script=records["script"])) is expected
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_a_patients_original_recording_is_seen_only_by_its_uploader_and_clinic_admins(persona: str) -> None:
+    from avatars.models import Anonymization
+
+    actor = _persona(persona, pk=7)
+    uploaded_by_actor = Anonymization(created_by_id=7, patient_id=9, status="in_review")
+    uploaded_by_other = Anonymization(created_by_id=8, patient_id=9, status="in_review")
+    studio = persona in STUDIO
+    assert policy.sees_anonymization_original(actor, uploaded_by_actor) is studio
+    assert policy.can_review_anonymization(actor, uploaded_by_actor) is studio
+    assert policy.sees_anonymization_original(actor, uploaded_by_other) is (persona == Role.CLINIC_ADMIN)
+    assert policy.can_review_anonymization(actor, uploaded_by_other) is (persona == Role.CLINIC_ADMIN)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_an_anonymized_output_is_seen_by_reviewers_compliance_its_patient_and_once_published_clinicians(
+    persona: str,
+) -> None:
+    from avatars.models import Anonymization
+
+    actor = _persona(persona, pk=9)  # the patient shown, when a patient
+    in_review = Anonymization(created_by_id=8, patient_id=9, status="in_review")
+    published = Anonymization(created_by_id=8, patient_id=9, status="published")
+    before = {Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER, Role.PATIENT}
+    assert policy.sees_anonymization_output(actor, in_review) is (persona in before)
+    assert policy.sees_anonymization_output(actor, published) is (persona in before | {Role.CLINICIAN})
+    another_patients = Anonymization(created_by_id=8, patient_id=10, status="published")
+    if persona == Role.PATIENT:
+        assert policy.sees_anonymization_output(actor, another_patients) is False
 
 
 def test_studio_required_refuses_with_403_and_the_studio_code() -> None:
