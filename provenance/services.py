@@ -5,7 +5,6 @@ Signing is a required step: a caller that cannot sign must not publish (see avat
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
+from core.media.hashing import file_sha256
 from provenance.engine.c2pa_sign import (
     ConsentAssertion,
     ManifestReport,
@@ -130,14 +130,6 @@ def output_watermark_image(*, source: Path, dest: Path) -> WatermarkedOutput:
 # --- registry --------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def output_register(
     *,
     clinic_id: Any,
@@ -165,7 +157,7 @@ def output_register(
         content_id=content_id,
         video_id=video_id,
         output_kind=output_kind,
-        sha256=_sha256(path),
+        sha256=file_sha256(path),
         fingerprint=packed,
         file_key=file_key,
     )

@@ -8,7 +8,6 @@ ledger event.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -42,6 +41,7 @@ from consent.services import (
     likeness_consent_record_use,
 )
 from core.jobs import JobOutcome, job_checkpoint, output_store, upload_fetch
+from core.media.hashing import file_sha256
 from core.models import MediaJob, User
 from core.progress import JobProgress
 from core.services import job_create
@@ -218,14 +218,6 @@ def render_failed(*, video_id: Any, code: str) -> None:
             )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def render_run(
     *, job: MediaJob, progress: JobProgress, scratch: Path, report: Callable[[float, str], None]
 ) -> JobOutcome:
@@ -325,7 +317,7 @@ def render_run(
         "video": output_store(job=job, name="video.mp4", path=signed_video),
         "poster": output_store(job=job, name="poster.jpg", path=signed_poster),
         "captions": output_store(job=job, name="captions.vtt", path=result.captions),
-        "sha256": _sha256(signed_video),
+        "sha256": file_sha256(signed_video),
         "duration_seconds": round(result.duration, 3),
         "signed": True,
     }
