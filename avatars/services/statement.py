@@ -166,7 +166,14 @@ def _manipulation_check(statement: Path) -> dict[str, Any]:
             "threshold": round(r.threshold, 3),
             "flagged": r.flagged,
             "skipped": r.skipped,
-            "ranges": [[round(t.start, 2), round(t.end, 2)] for e in r.evidence for t in e.time_ranges][:6],
+            "evidence": [
+                {
+                    "note": e.note,
+                    "start": round(e.time_range.start, 2) if e.time_range else None,
+                    "end": round(e.time_range.end, 2) if e.time_range else None,
+                }
+                for e in r.evidence[:6]
+            ],
         }
         for r in result.results
     }
