@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, _may_use
+from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, socket_user_allowed
 from detection.alerts import alert_group, alert_message
 from detection.models import ALERTING_VERDICTS, Scan
 from detection.policy import may_scan
@@ -40,7 +40,7 @@ class ScanAlertConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         await self.accept()
         # The same second-factor rule as every page and the job progress socket.
-        if not await _may_use(user, self.scope.get("session")):
+        if not await socket_user_allowed(user, self.scope.get("session")):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         if not may_scan(user):

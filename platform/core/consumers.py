@@ -27,7 +27,7 @@ def _state_for(user: Any, job_id: str) -> dict[str, Any] | None:
 
 
 @database_sync_to_async
-def _may_use(user: Any, session: Any) -> bool:
+def socket_user_allowed(user: Any, session: Any) -> bool:
     # A privileged user who has not passed the second factor gets nothing, as on every page. The
     # websocket has no OTP middleware, so the verified device is read from the session as it does.
     if not (user and user.is_authenticated):
@@ -54,7 +54,7 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
         await self.accept()
-        if not await _may_use(user, self.scope.get("session")):
+        if not await socket_user_allowed(user, self.scope.get("session")):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         state = await _state_for(user, self.job_id)

@@ -135,6 +135,31 @@ def test_a_batch_with_one_bad_file_stores_nothing(clinic_a: Any, tiny_video: Pat
     assert not Scan.objects.exists()
 
 
+def test_a_file_that_cannot_be_read_at_scan_time_fails_the_scan_with_its_reason_and_the_worker_lives_on(
+    clinic_a: Any, tiny_video: Path
+) -> None:
+    """The stored copy is damaged after the upload check (a storage fault, a truncated copy): the job
+    ends failed with a reason the page shows, no verdict is recorded, and the next scan still runs."""
+    from django.core.files.storage import default_storage
+
+    broken, fine = scans_start(
+        actor=clinic_a.compliance, files=[as_upload(tiny_video), as_upload(tiny_video)]
+    )
+    with default_storage.open(broken.upload.storage_key, "wb") as stored:
+        stored.write(b"\x00\x00\x00\x18ftypisom" + b"\xff" * 4000)
+    run_job(broken.job)
+    run_job(fine.job)
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+
+    assert broken.status == ScanStatus.FAILED and broken.error_code.startswith("media_")
+    assert broken.verdict_kind == "" and not broken.alerting
+    assert fine.status == ScanStatus.DONE
+    page = signed_in_client(clinic_a.compliance).get(f"/scanner/scans/{broken.id}/")
+    assert page.status_code == 200
+    assert b"The scan failed" in page.content and b"damaged" in page.content
+
+
 @pytest.mark.parametrize("role", ["clinician", "patient"])
 def test_only_compliance_officers_and_clinic_admins_may_scan(
     clinic_a: Any, tiny_video: Path, role: str
