@@ -42,6 +42,8 @@ from avatars.engine.anonymize.specs import (
 from avatars.engine.anonymize.streams import FrameReader, FrameWriter
 from avatars.engine.anonymize.synthetic import PALETTES
 from avatars.engine.anonymize.track import BufferedFrame, Observation, Track, Tracker, half_size
+from avatars.engine.compose import Overlay, disclosure_overlay
+from avatars.engine.errors import EngineError
 
 #: Frames wait this long before they are written, so tracks can look ahead (and behind) that far.
 BUFFER_SECONDS = 0.5
@@ -264,6 +266,7 @@ class _Run:
         self.checked = 0
         self.redacted = 0
         self.residual: list[ResidualFace] = []
+        self.label = _label_overlay(spec.label, self.width, self.height) if spec.label else None
 
     # --- identity -------------------------------------------------------------------------
 
@@ -381,6 +384,8 @@ class _Run:
             track.output_distances.append(float(np.linalg.norm(after - sample.embedding)))
         if self.check_every and index % self.check_every == 0:
             self.check(frame, kept, replaced)
+        if self.label is not None:
+            self.label.apply(rgb)
         self.write(rgb, frame.time)
         self.tracker.forget_before(index)
         self.emitted += 1
@@ -436,6 +441,14 @@ class _Run:
         if until > self.audio_written:
             self.out.audio(np.array(self.audio[self.audio_written : until], dtype=np.float32))
             self.audio_written = until
+
+
+def _label_overlay(text: str, width: int, height: int) -> Overlay:
+    """The studio's disclosure-label box (avatars.engine.compose), as an AnonymizeError if it cannot fit."""
+    try:
+        return disclosure_overlay(text, width, height)
+    except EngineError as exc:
+        raise AnonymizeError(exc.message, code="invalid_spec") from exc
 
 
 def _inside(region: Region, point: tuple[float, float]) -> bool:

@@ -70,6 +70,9 @@ class AnonymizeSpec:
     #: How often (seconds) a face is identified again while it is kept (it might not be the same
     #: person after a crossing); other faces are sampled every second interval, a few times.
     identity_interval: float = 1.0
+    #: A visible label burned into the top-left of every output frame (e.g. "Anonymized video"), after
+    #: the independent check; empty for none.
+    label: str = ""
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,20 @@ def test_a_redaction_box_is_filled_during_its_time_only(talking: Path, tmp_path:
         assert black == (0.4 <= index / 25 <= 0.8), index
 
 
+def test_the_label_is_burned_into_every_frame_and_leaves_the_check_clean(tmp_path: Path) -> None:
+    frames = [np.full((144, 256, 3), BACKGROUND, dtype=np.uint8) for _ in range(8)]
+    clip = write_clip(tmp_path / "empty.mkv", frames, audio=None)
+    plain = anonymize(AnonymizeSpec(input=clip, output=tmp_path / "plain.mp4", mode="mask", seed=1))
+    labelled = anonymize(
+        AnonymizeSpec(input=clip, output=tmp_path / "label.mp4", mode="mask", seed=1, label="Anonymized")
+    )
+    assert labelled.residual_faces == ()
+    for before, after in zip(decoded(plain.output), decoded(labelled.output), strict=True):
+        corner = np.abs(after[5:25, 5:60].astype(int) - before[5:25, 5:60].astype(int))
+        assert corner.max() > 60  # white text on a dark box where the plain output is background
+        assert np.abs(after[100:, 150:].astype(int) - before[100:, 150:].astype(int)).max() <= 12
+
+
 def test_sound_stays_in_step_with_the_picture(tmp_path: Path) -> None:
     empty = [np.full((144, 256, 3), BACKGROUND, dtype=np.uint8) for _ in range(50)]
     path = write_clip(tmp_path / "sync.mkv", empty, audio=tone_burst(2.0, at=1.0))
