@@ -17,6 +17,33 @@ MAX_CUE_CHARACTERS = 84
 MAX_CUE_SECONDS = 6.0
 PAUSE_SECONDS = 0.35
 _CLAUSE_END = (".", ",", ";", ":", "?", "!", "\u3002", "\uff0c", "\u061f")
+# Words whose full stop marks an abbreviation, not the end of a sentence ("Dr. Sam Rivera" is one
+# phrase). A single capital with a full stop is an initial ("J. Smith") and does not end one either.
+_ABBREVIATIONS = frozenset(
+    {
+        "dr.",
+        "mr.",
+        "mrs.",
+        "ms.",
+        "prof.",
+        "st.",
+        "sr.",
+        "jr.",
+        "no.",
+        "vs.",
+        "e.g.",
+        "i.e.",
+        "approx.",
+        "dept.",
+    }
+)
+
+
+def _ends_clause(word: str) -> bool:
+    if not word.endswith(_CLAUSE_END):
+        return False
+    abbreviation = word.lower() in _ABBREVIATIONS or (len(word) == 2 and word[0].isupper())
+    return not (word.endswith(".") and abbreviation)
 
 
 @dataclass(frozen=True)
@@ -38,7 +65,7 @@ def cues_from_words(words: Sequence[Word]) -> list[Cue]:
         text = " ".join(w.text for w in phrase)
         closes = (
             following is None
-            or word.text.endswith(_CLAUSE_END)
+            or _ends_clause(word.text)
             or following.start - word.end > PAUSE_SECONDS
             or len(text) + 1 + len(following.text) > MAX_CUE_CHARACTERS
             or following.end - phrase[0].start > MAX_CUE_SECONDS

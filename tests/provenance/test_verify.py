@@ -279,6 +279,8 @@ def test_the_verify_page_is_public_and_linked_from_every_page(tiny_video: Path, 
         result = client.post("/verify/", {"file": handle})
     assert result.status_code == 200
     assert b"No platform provenance found." in result.content and b"Evidence" in result.content
+    # Issue 15 item 9: the unsigned file's state was printed as a raw value ("none found None").
+    assert b"none found" in result.content and b">None<" not in result.content
 
 
 def test_the_verify_page_shows_upload_problems_next_to_the_field(db: None) -> None:

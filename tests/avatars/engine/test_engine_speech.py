@@ -104,6 +104,16 @@ def test_cues_break_at_sentences_and_stay_short() -> None:
     assert sum(len(c.text.split()) for c in cues) == 60
 
 
+def test_a_title_or_an_initial_does_not_end_a_caption_but_a_sentence_does() -> None:
+    """Issue 15 item 12: "...with the consent of Dr." / "Sam Rivera." were two cues."""
+    text = "This video was made with the consent of Dr. Sam J. Rivera. Ask your nurse."
+    words = [Word(i * 0.3, i * 0.3 + 0.25, token) for i, token in enumerate(text.split())]
+    assert [c.text for c in cues_from_words(words)] == [
+        "This video was made with the consent of Dr. Sam J. Rivera.",
+        "Ask your nurse.",
+    ]
+
+
 def test_webvtt_round_trips_times_to_the_millisecond() -> None:
     cues = [Cue(0.0131, 1.5, "Hello."), Cue(3661.25, 3662.0, "an arrow --> here")]
     document = to_webvtt(cues)
