@@ -2,8 +2,13 @@
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import SECRET_KEY, VAR_DIR
+from config.env import env_bool
 
-DEBUG = True
+# The demo looks like the product: no debug pages (an unknown address is the product's own 404, not
+# a list of every URL pattern). DJANGO_DEBUG=True turns them back on for development.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# Demo conveniences: `manage.py totp_code` prints a demo user's current second-factor code.
+CANDOR_DEMO = True
 if not SECRET_KEY:
     # A per-checkout key kept under var/, so sessions survive restarts without any setup.
     _key_file = VAR_DIR / "secret_key"

@@ -11,14 +11,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class Command(BaseCommand):
-    help = "Print the current 6-digit code of a user's confirmed TOTP device (DEBUG only)."
+    help = "Print the current 6-digit code of a user's confirmed TOTP device (the local demo only)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("username")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG:
-            raise CommandError("totp_code is for the local demo only (DJANGO_DEBUG=True).")
+        if not getattr(settings, "CANDOR_DEMO", False):
+            raise CommandError("totp_code is for the local demo only (config.settings.local).")
         device = TOTPDevice.objects.filter(user__username=options["username"], confirmed=True).first()
         if device is None:
             raise CommandError(f"{options['username']} has no confirmed TOTP device.")
