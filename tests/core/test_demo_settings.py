@@ -43,3 +43,11 @@ def test_the_demo_runs_without_debug_pages_unless_asked(tmp_path: Path) -> None:
 def test_totp_code_is_refused_outside_the_demo() -> None:
     with pytest.raises(CommandError, match="local demo only"):
         call_command("totp_code", "anyone")
+
+
+def test_django_log_records_are_printed_once_through_the_json_handler() -> None:
+    """Django's own console handler (active under DEBUG) printed every request a second time."""
+    import logging
+
+    assert logging.getLogger("django").handlers == []
+    assert logging.getLogger("django").propagate

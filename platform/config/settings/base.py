@@ -208,6 +208,7 @@ REQUEST_UPLOAD_PATHS = [
     r"^/api/v1/videos/$",
     r"^/studio/$",
     r"^/studio/scripts/[^/]+/$",
+    r"^/anonymize/$",
     r"^/consent/likeness/[^/]+/evidence/$",
     r"^/api/v1/consents/likeness/[^/]+/evidence/$",
     r"^/verify/$",
@@ -348,7 +349,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}
     },
     "root": {"handlers": ["console"], "level": env_str("CANDOR_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler (DEBUG only) would print every request a second time.
+        "django": {"handlers": [], "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True
