@@ -1,12 +1,16 @@
 """Kernel page routes."""
 
+from django.conf import settings
 from django.urls import path
+from django.views.generic import RedirectView
 
 from core import views
 
 app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
+    # Browsers ask for /favicon.ico whatever the page links; every page answered it with a 404.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)),
     path("account/login/", views.sign_in, name="login"),
     path("account/second-factor/", views.second_factor, name="second_factor"),
     path("account/logout/", views.sign_out, name="logout"),

@@ -152,9 +152,11 @@ def invitation_accept_page(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if not user.is_authenticated:
+        # Signed-out visitors meet what Candor is, the way in, and the public verify page.
+        return render(request, "core/landing.html")
     if not user.clinic_id:
         return render(request, "core/no_clinic.html", status=403)
     jobs = job_list(user=user)[:8]

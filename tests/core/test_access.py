@@ -141,9 +141,26 @@ def test_pages_respect_clinic_and_role(
         assert b"alpha-clinician" in team.content if owner_clinic else b"alpha-" not in team.content
 
 
-@pytest.mark.parametrize("path", ["/", "/jobs/", "/videos/upload/", "/team/"])
+@pytest.mark.parametrize("path", ["/jobs/", "/videos/upload/", "/team/"])
 def test_pages_send_anonymous_visitors_to_sign_in(db: None, path: str) -> None:
     from django.test import Client
 
     response = Client().get(path)
     assert response.status_code == 302 and response["Location"].startswith("/account/login/")
+
+
+def test_a_signed_out_visitor_meets_a_landing_page_with_sign_in_and_verify(db: None) -> None:
+    """Issue 15 item 7: there was nothing for signed-out visitors beyond the sign-in form."""
+    from django.test import Client
+
+    page = Client().get("/")
+    assert page.status_code == 200
+    assert b'href="/account/login/"' in page.content and b'href="/verify/"' in page.content
+    assert b"consent" in page.content
+
+
+def test_the_favicon_is_served_instead_of_a_404(db: None) -> None:
+    from django.test import Client
+
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("/favicon.svg")
