@@ -48,6 +48,7 @@ from consent.selectors import (
     patient_consent_list,
     patients_of,
 )
+from consent.services.challenges import statement_text
 from consent.services.labels import disclosure_label_publish
 from consent.services.likeness import (
     LikenessScope,
@@ -156,6 +157,7 @@ def _likeness_render(
             "evidence_form": evidence_form,
             "history": _entries_view(history),
             "consents": likeness_consent_list(user=user),
+            "statement_text": statement_text(current) if current else "",
             "revocable": current is not None
             and current.status
             in (LikenessStatus.DRAFT, LikenessStatus.AWAITING_VERIFICATION, LikenessStatus.ACTIVE),
@@ -299,7 +301,10 @@ def consent_admin_page(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, done)
                 return redirect("consent:admin")
-    pending = likeness_consent_list(user=user).filter(status=LikenessStatus.AWAITING_VERIFICATION)
+    pending = [
+        {"consent": consent, "checks": _statement_check_rows(consent.statement_checks)}
+        for consent in likeness_consent_list(user=user).filter(status=LikenessStatus.AWAITING_VERIFICATION)
+    ]
     return render(
         request,
         "consent/admin.html",
@@ -314,6 +319,61 @@ def consent_admin_page(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+_CHECK_LABELS = {
+    "capture": "How it was recorded",
+    "identity": "Face and voice match the enrolled likeness",
+    "liveness": "A live, speaking face",
+    "words": "The statement and one-time code were said",
+    "reuse": "A new recording (not enrollment footage or an earlier statement)",
+    "manipulation": "No sign of manipulation or synthetic speech",
+}
+
+
+def _statement_check_rows(checks: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each automated check of a statement as the admin reads it: verdict, score, threshold and
+    the evidence behind it."""
+    rows = []
+    for name, check in checks.items():
+        evidence: list[str] = []
+        score, threshold = check.get("score"), check.get("threshold")
+        if name == "capture":
+            evidence.append("live capture with a one-time code" if check["passed"] else "uploaded file")
+        elif name == "identity":
+            score, threshold = check.get("face_distance"), check.get("max_face_distance")
+            evidence.append(
+                f"face distance {check.get('face_distance')} (at most {check.get('max_face_distance')}); "
+                f"voice similarity {check.get('voice_similarity')} (at least {check.get('min_voice_similarity')})"
+            )
+            evidence += check.get("reasons", [])
+        elif name == "words":
+            if check.get("reason"):
+                evidence.append(check["reason"])
+            evidence += [
+                f"“{w['text']}” {w['start']}–{w['end']} s (cost {w['cost']})" for w in check.get("words", [])
+            ]
+        elif name == "reuse":
+            evidence.append(f"{check.get('references', 0)} earlier recordings compared")
+            evidence += [f"matches {m['reference']} by {m['measure']}" for m in check.get("matches", [])]
+        elif name == "manipulation":
+            evidence += [
+                f"{analyzer}: {a['score']} (flagged from {a['threshold']})"
+                + (" FLAGGED" if a["flagged"] else "")
+                + (f" — skipped: {a['skipped']}" if a.get("skipped") else "")
+                for analyzer, a in check.get("analyzers", {}).items()
+            ]
+        rows.append(
+            {
+                "name": name,
+                "label": _CHECK_LABELS.get(name, name),
+                "passed": bool(check.get("passed")),
+                "score": score,
+                "threshold": threshold,
+                "evidence": evidence,
+            }
+        )
+    return rows
 
 
 # --- compliance console --------------------------------------------------------------------------

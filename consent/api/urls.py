@@ -17,6 +17,11 @@ urlpatterns = [
         name="likeness-evidence",
     ),
     path(
+        "consents/likeness/<uuid:consent_id>/challenge/",
+        views.LikenessConsentChallengeApi.as_view(),
+        name="likeness-challenge",
+    ),
+    path(
         "consents/likeness/<uuid:consent_id>/verify/",
         views.LikenessConsentVerifyApi.as_view(),
         name="likeness-verify",

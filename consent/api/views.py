@@ -29,6 +29,7 @@ from consent.selectors import (
     likeness_consent_list,
     patient_consent_list,
 )
+from consent.services.challenges import statement_challenge_issue
 from consent.services.likeness import (
     LikenessScope,
     likeness_consent_revoke,
@@ -75,6 +76,7 @@ class LikenessConsentOut(serializers.ModelSerializer):
             "text",
             "text_sha256",
             "signature",
+            "statement_capture",
             "verification_method",
             "verified_at",
             "revoked_at",
@@ -159,10 +161,29 @@ class LikenessConsentVerifyApi(APIView):
         return Response(LikenessConsentOut(consent).data)
 
 
+class LikenessConsentChallengeApi(APIView):
+    """A one-time challenge for a live consent statement: the words to say, shown once."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LikenessConsentChallengeOutput"
+
+        id = serializers.UUIDField()
+        phrase = serializers.CharField()
+        statement_text = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(request=None, responses={201: OutputSerializer})
+    def post(self, request: Request, consent_id: str) -> Response:
+        issued = statement_challenge_issue(clinician=request.user, consent_id=consent_id)
+        return Response(self.OutputSerializer(issued).data, status=status.HTTP_201_CREATED)
+
+
 class LikenessConsentEvidenceApi(APIView):
-    """The clinician uploads the recorded consent statement (multipart `file`); it is then checked
-    against the enrolled likeness or verified by hand. Refusals carry their own status (413, 415,
-    422, 429, ...) and leave nothing behind."""
+    """The clinician sends the recorded consent statement (multipart `file`). A live capture names
+    its one-time challenge (`capture=live`, `challenge_id`, `challenge_phrase`); an uploaded file
+    (`capture=file`, the default) is always verified by a clinic admin. Refusals carry their own
+    status (413, 415, 422, 429, ...) and leave nothing behind."""
 
     parser_classes = [MultiPartParser]
 
@@ -171,13 +192,22 @@ class LikenessConsentEvidenceApi(APIView):
             ref_name = "LikenessConsentEvidenceInput"
 
         file = serializers.FileField(allow_empty_file=True)
+        capture = serializers.ChoiceField(choices=["live", "file"], default="file")
+        challenge_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+        challenge_phrase = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     @extend_schema(request=InputSerializer, responses={202: LikenessConsentOut})
     def post(self, request: Request, consent_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values = data.validated_data
         consent = likeness_consent_statement_upload(
-            clinician=request.user, consent_id=consent_id, file=data.validated_data["file"]
+            clinician=request.user,
+            consent_id=consent_id,
+            file=values["file"],
+            capture=values["capture"],
+            challenge_id=values["challenge_id"],
+            challenge_phrase=values["challenge_phrase"],
         )
         return Response(LikenessConsentOut(consent).data, status=status.HTTP_202_ACCEPTED)
 

@@ -152,3 +152,80 @@ def test_an_unknown_capture_kind_is_refused_and_leaves_nothing(
     assert refused.value.status == 400
     consent.refresh_from_db()
     assert consent.evidence_upload is None
+
+
+def test_the_api_issues_a_challenge_and_takes_a_live_statement_with_it(
+    texts: Any, consent: LikenessConsent, tiny_video: Path
+) -> None:
+    from tests.support import api_client
+
+    client = api_client(texts.clinician)
+    issued = client.post(f"/api/v1/consents/likeness/{consent.id}/challenge/")
+    assert issued.status_code == 201, issued.json()
+    body = issued.json()
+    assert body["statement_text"].endswith(f"My code is {body['phrase']}.")
+    response = client.post(
+        f"/api/v1/consents/likeness/{consent.id}/evidence/",
+        {
+            "file": SimpleUploadedFile("statement.webm", tiny_video.read_bytes()),
+            "capture": "live",
+            "challenge_id": body["id"],
+            "challenge_phrase": body["phrase"],
+        },
+        format="multipart",
+    )
+    assert response.status_code == 202, response.json()
+    assert response.json()["statement_capture"] == "live"
+    assert '"challenge_status":"valid"' in _attached(consent)
+
+
+def test_another_user_gets_no_challenge(texts: Any, consent: LikenessConsent) -> None:
+    from tests.support import api_client
+
+    response = api_client(texts.admin).post(f"/api/v1/consents/likeness/{consent.id}/challenge/")
+    assert response.status_code in (403, 404) and response.json()["message"]
+    assert not StatementChallenge.objects.exists()
+
+
+def test_the_statement_page_shows_the_statement_with_name_and_scope_and_the_live_recorder(
+    texts: Any, consent: LikenessConsent
+) -> None:
+    from tests.support import signed_in_client
+
+    page = signed_in_client(texts.clinician).get("/consent/likeness/").content.decode()
+    assert f"I, {texts.clinician.printed_name}, consent to {texts.clinic.name}" in page
+    assert "about asthma, diabetes" in page
+    assert 'id="statement-start"' in page and "js/statement.js" in page
+    assert "a clinic admin always verifies it by hand" in page
+
+
+def test_the_admin_sees_each_check_with_score_threshold_and_evidence(
+    texts: Any, consent: LikenessConsent, tiny_video: Path
+) -> None:
+    from tests.support import signed_in_client
+
+    consent = _upload(texts, consent, tiny_video)
+    checks = {
+        "capture": {"passed": False, "value": "file"},
+        "words": {
+            "passed": False,
+            "score": 0.21,
+            "threshold": 1.0,
+            "reason": "challenge_not_heard",
+            "words": [{"text": "tiger", "start": 1.2, "end": 1.6, "cost": 3.1, "challenge": True}],
+        },
+        "reuse": {
+            "passed": False,
+            "score": 0.04,
+            "threshold": 0.25,
+            "references": 2,
+            "matches": [{"reference": "enrollment footage 1", "measure": "sound"}],
+        },
+    }
+    likeness_consent_verify_automated(
+        consent_id=consent.id, passed=False, scores={"passed": False}, checks=checks
+    )
+    page = signed_in_client(texts.admin).get("/consent/admin/").content.decode()
+    assert "uploaded file</strong> (always verified by hand)" in page
+    assert 'data-check="words"' in page and "0.21" in page and "“tiger” 1.2–1.6 s" in page
+    assert "matches enrollment footage 1 by sound" in page and "0.25" in page
