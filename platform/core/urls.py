@@ -5,6 +5,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from core import views
+from core.metrics import metrics_view
 
 app_name = "core"
 urlpatterns = [
@@ -21,5 +22,6 @@ urlpatterns = [
     path("videos/upload/", views.upload_page, name="upload"),
     path("team/", views.team_page, name="team"),
     path("health/", views.health, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("ready/", views.ready, name="ready"),
 ]

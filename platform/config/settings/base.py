@@ -193,6 +193,8 @@ UPLOAD_RATE_WINDOW_SECONDS = env_int("CANDOR_UPLOAD_RATE_WINDOW_SECONDS", 60 * 6
 # Addresses or networks (comma-separated) of reverse proxies whose X-Forwarded-For is believed; by
 # default none, so the direct peer is the client. Read only by core.ratelimit.client_address.
 TRUSTED_PROXIES = env_list("CANDOR_TRUSTED_PROXIES", [])
+# Bearer token Prometheus sends to GET /metrics; without one only loopback clients may scrape.
+METRICS_TOKEN = env_str("CANDOR_METRICS_TOKEN", "")
 for _proxy in TRUSTED_PROXIES:
     try:
         ipaddress.ip_network(_proxy, strict=False)
