@@ -21,6 +21,10 @@ class AvatarErrorCode(StrEnum):
     VIDEO_REVIEW_REASON_REQUIRED = "video_review_reason_required"
     VIDEO_NOT_APPROVED = "video_not_approved"
     VIDEO_UNSIGNED = "video_unsigned"
+    ANONYMIZATION_CONSENT_REQUIRED = "anonymization_consent_required"
+    ANONYMIZATION_USE_CONSENT_REQUIRED = "anonymization_use_consent_required"
+    ANONYMIZATION_INVALID_TRANSITION = "anonymization_invalid_transition"
+    ANONYMIZATION_NO_ENROLLMENT = "anonymization_no_enrollment"
     # The platform's generic refusals, spelled as the kernel spells them so clients see one code.
     NOT_FOUND = CoreErrorCode.NOT_FOUND.value
     PERMISSION_DENIED = CoreErrorCode.PERMISSION_DENIED.value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from avatars.models import NarrationSource
+from avatars.models import AnonymizationMode, NarrationSource
 
 
 class EnrollmentForm(forms.Form):
@@ -62,3 +62,16 @@ class PortraitForm(forms.Form):
         allow_empty_file=True,
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
+
+
+class AnonymizationForm(forms.Form):
+    patient = forms.ChoiceField(label="Patient shown in the recording")
+    recording = forms.FileField(
+        label="Consultation recording (video with sound)",
+        allow_empty_file=True,
+        widget=forms.ClearableFileInput(attrs={"accept": "video/*"}),
+    )
+    mode = forms.ChoiceField(
+        choices=AnonymizationMode.choices, initial=AnonymizationMode.SYNTHETIC, label="Replace faces with"
+    )
+    keep = forms.ChoiceField(required=False, label="Keep unaltered (enrolled face and voice)")

@@ -1,5 +1,5 @@
-"""Avatar studio: enrollments of a clinician's likeness, scripts, rendered videos, publications and
-patients' first-view acknowledgments."""
+"""Avatar studio: enrollments of a clinician's likeness, scripts, rendered videos, publications,
+patients' first-view acknowledgments and anonymized consultations."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class AvatarJobKind(models.TextChoices):
     RENDER = "render", "Avatar render"
     ENROLLMENT = "enrollment", "Likeness enrollment analysis"
     STATEMENT_CHECK = "statement_check", "Consent statement check"
+    ANONYMIZE = "anonymize", "Patient anonymization"
 
 
 class EnrollmentKind(models.TextChoices):
@@ -208,3 +209,87 @@ class ViewAcknowledgment(models.Model):
 
     def __str__(self) -> str:
         return f"Acknowledgment of {self.video_id} by {self.patient_id}"
+
+
+class AnonymizationMode(models.TextChoices):
+    SYNTHETIC = "synthetic", "Synthetic face (keeps expression)"
+    MASK = "mask", "Solid mask"
+    BLUR = "blur", "Strong blur"
+
+
+class AnonymizationStatus(models.TextChoices):
+    PROCESSING = "processing", "Processing"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    IN_REVIEW = "in_review", "Waiting for review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    PUBLISHED = "published", "Published for teaching"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Anonymization(models.Model):
+    """One consultation recording anonymized for teaching, under the patient's anonymization consent.
+
+    The original (`input_upload`, and `original_proxy_key` for the side-by-side review) is seen only
+    by the clinician who uploaded it and the clinic's admins (avatars.policy); the output is signed
+    as composite synthetic media and carries a visible "anonymized" label. `report` holds the
+    engine's residual-risk measurements (numbers and codes only, no picture or sound).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="anonymizations")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="anonymizations_of_me"
+    )
+    consent = models.ForeignKey(
+        "consent.PatientConsent", on_delete=models.PROTECT, related_name="anonymizations"
+    )
+    use_consent = models.ForeignKey(
+        "consent.PatientConsent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="published_anonymizations",
+        help_text="The patient's consent to the use of the anonymized video, checked at publication.",
+    )
+    kept_clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The clinician whose enrolled face and voice stay unaltered, if any.",
+    )
+    mode = models.CharField(max_length=16, choices=AnonymizationMode.choices)
+    input_upload = models.ForeignKey("core.Upload", on_delete=models.PROTECT, related_name="+")
+    input_key = models.CharField(max_length=300)
+    original_proxy_key = models.CharField(max_length=300, blank=True)
+    output_key = models.CharField(max_length=300, blank=True)
+    output_sha256 = models.CharField(max_length=64, blank=True)
+    content_id = models.CharField(max_length=32, blank=True)
+    label_text = models.CharField(max_length=200)
+    signed = models.BooleanField(default=False)
+    report = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=AnonymizationStatus.choices, default=AnonymizationStatus.PROCESSING
+    )
+    job = models.OneToOneField("core.MediaJob", on_delete=models.PROTECT, related_name="anonymization")
+    #: Ledger sequence numbers of this record's steps, by event type (requested, signing, ...).
+    ledger_refs = models.JSONField(default=dict, blank=True)
+    review_note = models.CharField(max_length=500, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawal_reason = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Anonymization {self.id} ({self.status})"

@@ -8,9 +8,24 @@ from avatars.demo import avatars_demo_seed
 from avatars.engine.errors import EngineError, RenderCancelled
 from avatars.models import AvatarJobKind
 from avatars.selectors import patient_publications
-from avatars.services import statement_check_queue, videos_withdraw_for_consent
-from avatars.tasks import enrollment_analyze, render_job_failed, statement_check, video_render
-from consent.hooks import consent_end_handler_register, evidence_checker_register
+from avatars.services import (
+    anonymizations_withdraw_for_patient_consent,
+    statement_check_queue,
+    videos_withdraw_for_consent,
+)
+from avatars.tasks import (
+    anonymize,
+    anonymize_job_failed,
+    enrollment_analyze,
+    render_job_failed,
+    statement_check,
+    video_render,
+)
+from consent.hooks import (
+    consent_end_handler_register,
+    evidence_checker_register,
+    patient_consent_end_handler_register,
+)
 from core.demo import DemoContribution, demo_contribution_register
 from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
@@ -42,7 +57,17 @@ def register() -> None:
             cancellation_errors=_CANCELLATION_ERRORS,
             user_facing_errors=_USER_FACING_ERRORS,
         )
+    # The anonymization engine lets the kernel's JobCancelled through from its progress callback, and
+    # words its errors (AnonymizeError, an EngineError) for the uploader.
+    job_kind_register(
+        AvatarJobKind.ANONYMIZE,
+        task=anonymize,
+        label=AvatarJobKind.ANONYMIZE.label,
+        on_failure=anonymize_job_failed,
+        user_facing_errors=_USER_FACING_ERRORS,
+    )
     consent_end_handler_register(videos_withdraw_for_consent)
+    patient_consent_end_handler_register(anonymizations_withdraw_for_patient_consent)
     evidence_checker_register(statement_check_queue)
     home_panel_register(
         HomePanel(role=Role.PATIENT, template="avatars/_home_patient.html", context=_patient_home_context)

@@ -7,7 +7,14 @@ from typing import Any
 
 from celery import shared_task
 
-from avatars.services import enrollment_analysis_run, render_failed, render_run, statement_check_run
+from avatars.services import (
+    anonymization_job_failed,
+    anonymize_run,
+    enrollment_analysis_run,
+    render_failed,
+    render_run,
+    statement_check_run,
+)
 from core.jobs import JobOutcome, job_execute
 from core.models import MediaJob
 from core.progress import JobCancelled, JobProgress
@@ -62,3 +69,32 @@ def render_job_failed(job: MediaJob, code: str) -> None:
 def video_render(job_id: str) -> None:
     """Render, disclose, sign and store one avatar video."""
     job_execute(job_id=job_id, work=_render_work)
+
+
+def _anonymize_progress(progress: JobProgress) -> Any:
+    """The anonymization engine's callback, on the job's first 75%.
+
+    A cancel raises the kernel's JobCancelled from here; the engine deletes its partial output and
+    lets whatever the callback raised through, so the kernel ends the job as cancelled.
+    """
+
+    def report(fraction: float, stage: str) -> None:
+        progress(0.75 * fraction, stage)
+
+    return report
+
+
+def _anonymize_work(job: MediaJob, progress: JobProgress, scratch: Path) -> JobOutcome:
+    return anonymize_run(job=job, progress=progress, scratch=scratch, report=_anonymize_progress(progress))
+
+
+def anonymize_job_failed(job: MediaJob, code: str) -> None:
+    """A failed, cancelled or abandoned anonymize job fails (or cancels) its record (the kind's failure hook)."""
+    cancelled = MediaJob.objects.filter(id=job.id, cancel_requested=True).exists()
+    anonymization_job_failed(anonymization_id=job.params["anonymization"], code=code, cancelled=cancelled)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def anonymize(job_id: str) -> None:
+    """Anonymize one consultation recording (patient replaced, clinician kept), sign and store it."""
+    job_execute(job_id=job_id, work=_anonymize_work)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from avatars import views
+from avatars import views, views_anonymize
 
 app_name = "avatars"
 urlpatterns = [
@@ -13,4 +13,16 @@ urlpatterns = [
     path("videos/<uuid:video_id>/media/<str:name>", views.video_media, name="video_media"),
     path("v/<str:token>/", views.link_viewer, name="link"),
     path("v/<str:token>/media/<str:name>", views.link_media, name="link_media"),
+    path("anonymize/", views_anonymize.anonymize_page, name="anonymize"),
+    path("anonymize/<uuid:anonymization_id>/", views_anonymize.anonymization_page, name="anonymization"),
+    path(
+        "anonymize/<uuid:anonymization_id>/media/<str:name>",
+        views_anonymize.anonymization_media,
+        name="anonymization_media",
+    ),
+    path(
+        "anonymize/<uuid:anonymization_id>/report.pdf",
+        views_anonymize.anonymization_report,
+        name="anonymization_report",
+    ),
 ]

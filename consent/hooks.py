@@ -1,4 +1,5 @@
-"""What other apps do when a likeness consent ends (revoked, expired, clinician departed).
+"""What other apps do when a likeness consent ends (revoked, expired, clinician departed), or a
+patient withdraws a consent.
 
 An app registers its handlers in its `register()` (the app's registration module, called once by its
 AppConfig.ready), never as a side effect of importing a module; they run in registration order,
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from consent.models import LikenessConsent
+    from consent.models import LikenessConsent, PatientConsent
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,22 @@ def consent_end_handler_register(handler: ConsentEndHandler) -> None:
 
 def consent_end_handlers() -> list[ConsentEndHandler]:
     return list(_handlers)
+
+
+PatientConsentEndHandler = Callable[["PatientConsent"], list[ConsentEndEffect]]
+
+_patient_handlers: list[PatientConsentEndHandler] = []
+
+
+def patient_consent_end_handler_register(handler: PatientConsentEndHandler) -> None:
+    """Register a handler called with the consent when a patient withdraws it (same rules as above:
+    inside the withdrawal's transaction, one ledger event per returned effect)."""
+    if handler not in _patient_handlers:
+        _patient_handlers.append(handler)
+
+
+def patient_consent_end_handlers() -> list[PatientConsentEndHandler]:
+    return list(_patient_handlers)
 
 
 # Checkers of a newly attached consent statement (the avatar studio compares face and voice with the

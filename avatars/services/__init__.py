@@ -1,12 +1,25 @@
 """Avatar studio workflows, one module per sub-domain: `enrollment` (likeness enrollment, sign-off,
 analysis), `statement` (the consent statement check), `scripts` (saving, approval, fingerprint), `renders` (the
 consent gate, disclosure, queueing and the render job's workflow), `publication` (review,
-publication, withdrawal, share links) and `viewer` (the patient's first-view acknowledgment).
+publication, withdrawal, share links), `viewer` (the patient's first-view acknowledgment) and
+`anonymize` (patient anonymization: upload under consent, the job, review, publication, withdrawal
+and the residual-risk report).
 
 Other apps, the studio's views, demo and tasks import from `avatars.services`: the names below are
 what they use. Code inside the services package imports from the sub-domain module.
 """
 
+from avatars.services.anonymize import (
+    anonymization_job_failed,
+    anonymization_publish,
+    anonymization_report_facts,
+    anonymization_report_pdf,
+    anonymization_report_sections,
+    anonymization_request,
+    anonymization_review,
+    anonymizations_withdraw_for_patient_consent,
+    anonymize_run,
+)
 from avatars.services.enrollment import (
     enrollment_analysis_run,
     enrollment_footage_start,
@@ -27,6 +40,15 @@ from avatars.services.statement import statement_check_queue, statement_check_ru
 from avatars.services.viewer import video_acknowledge_view
 
 __all__ = [
+    "anonymization_job_failed",
+    "anonymization_publish",
+    "anonymization_report_facts",
+    "anonymization_report_pdf",
+    "anonymization_report_sections",
+    "anonymization_request",
+    "anonymization_review",
+    "anonymizations_withdraw_for_patient_consent",
+    "anonymize_run",
     "enrollment_analysis_run",
     "enrollment_footage_start",
     "enrollment_portrait_create",

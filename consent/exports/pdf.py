@@ -418,3 +418,67 @@ class _Report:
         ]
         doc.build(story, canvasmaker=_canvas_class(generated_at=self.generated_at, footer=FOOTER_TEXT))
         return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One section of a plain report: a heading, paragraphs of plain text and an optional table
+    (first row is the header)."""
+
+    heading: str
+    paragraphs: Sequence[str] = ()
+    table: Sequence[Sequence[str]] = ()
+
+
+def plain_report_pdf(
+    *,
+    title: str,
+    subtitle: str,
+    generated_at: datetime,
+    author: str,
+    facts: Sequence[tuple[str, str]],
+    sections: Sequence[ReportSection],
+    footer: str,
+) -> bytes:
+    """A short A4 report in the evidence report's fonts, tables and page footer (other apps' reports,
+    e.g. an anonymization's residual risk). All text is plain and escaped here; identical inputs
+    give identical bytes."""
+    _register_fonts()
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    styles = _Styles()
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=20 * mm,
+        title=title,
+        author=author,
+        subject=f"Generated {_utc(generated_at)}",
+        creator="Candor",
+        producer="Candor (ReportLab)",
+        invariant=True,
+    )
+    width = doc.width
+    story: list[Any] = [
+        Paragraph(_text(title), styles.title),
+        Paragraph(_text(subtitle), styles.subtitle),
+        _key_values([(key, _text(value)) for key, value in facts], styles, width),
+    ]
+    for section in sections:
+        story.append(Paragraph(_text(section.heading), styles.heading))
+        story.extend(Paragraph(_text(paragraph), styles.body) for paragraph in section.paragraphs)
+        if section.table:
+            columns = len(section.table[0])
+            rows = [
+                [Paragraph(_text(cell), styles.cell_head if index == 0 else styles.cell) for cell in row]
+                for index, row in enumerate(section.table)
+            ]
+            story.append(_table(rows, [width / columns] * columns, header=True, split_rows=True))
+    doc.build(story, canvasmaker=_canvas_class(generated_at=generated_at, footer=footer))
+    return buffer.getvalue()

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent.errors import ConsentErrorCode
+from consent.hooks import patient_consent_end_handlers
 from consent.ledger import ledger_append
 from consent.models import (
     PATIENT_KINDS,
@@ -103,7 +104,8 @@ def patient_terms(consent: PatientConsent) -> dict[str, Any]:
 
 
 def patient_consent_withdraw(*, patient: User, consent_id: Any) -> PatientConsent:
-    """Withdraw at once; the record stays, marked withdrawn."""
+    """Withdraw at once; the record stays, marked withdrawn, and every registered handler stops what
+    depended on it (consent.hooks), each change a ledger event."""
     with transaction.atomic():
         consent = get_for_update(
             PatientConsent, clinic_id=patient.clinic_id, object_id=consent_id, patient=patient
@@ -124,6 +126,18 @@ def patient_consent_withdraw(*, patient: User, consent_id: Any) -> PatientConsen
             subject=patient,
             data={"kind": consent.kind},
         )
+        # What depends on the consent stops with it (a running anonymization, its published output).
+        for handler in patient_consent_end_handlers():
+            for effect in handler(consent):
+                ledger_append(
+                    event_type=effect.event_type,
+                    clinic_id=patient.clinic_id,
+                    object_type=effect.object_type,
+                    object_id=effect.object_id,
+                    actor=patient,
+                    subject=patient,
+                    data={"consent": str(consent.id), **effect.data},
+                )
     return consent
 
 
