@@ -236,11 +236,6 @@ def _probe_video(container: object, sniffed: Sniffed, limits: Limits) -> ProbeRe
     _check_size(width, height, limits)
     rate = stream.average_rate or stream.base_rate or stream.guessed_rate
     fps = float(rate) if rate else None
-    if fps is not None and fps > limits.max_fps:
-        raise MediaError(
-            f"The video runs at {fps:.0f} frames per second; at most {limits.max_fps:.0f} are accepted.",
-            code="media_fps_too_high",
-        )
     duration = _container_duration(container)
     if duration is not None and duration > limits.max_duration_seconds:
         raise _too_long("video", duration, limits)
@@ -256,6 +251,7 @@ def _probe_video(container: object, sniffed: Sniffed, limits: Limits) -> ProbeRe
     decoded = 0
     packets = 0
     last_time = 0.0
+    first_time: float | None = None
     try:
         for packet in container.demux():
             if packet.pts is not None and time_bases[packet.stream_index]:
@@ -263,6 +259,11 @@ def _probe_video(container: object, sniffed: Sniffed, limits: Limits) -> ProbeRe
                 span.add(packet.pts * time_base, (packet.duration or 0) * time_base)
                 if packet.stream_index == stream.index:
                     last_time = max(last_time, packet.pts * time_base)
+                    first_time = (
+                        packet.pts * time_base
+                        if first_time is None
+                        else min(first_time, packet.pts * time_base)
+                    )
             if packet.stream_index != stream.index or not packet.size:
                 continue
             packets += 1
@@ -282,6 +283,17 @@ def _probe_video(container: object, sniffed: Sniffed, limits: Limits) -> ProbeRe
         ) from exc
     if decoded == 0:
         raise MediaError("No frame of the video could be decoded.", code="media_undecodable")
+    if fps is not None and fps > limits.max_fps:
+        # A browser's MediaRecorder writes WebM whose header rate is its millisecond clock (1000/s);
+        # the rate that counts is the one its frames really have.
+        covered = last_time - (first_time or 0.0)
+        measured = (packets - 1) / covered if packets > 1 and covered > 0 else None
+        if measured is None or measured > limits.max_fps:
+            raise MediaError(
+                f"The video runs at {fps:.0f} frames per second; at most {limits.max_fps:.0f} are accepted.",
+                code="media_fps_too_high",
+            )
+        fps = measured
     # Indexed containers (MP4, MOV) declare their frame count; the demuxer stops quietly at a cut,
     # so fewer packets than declared means the file is incomplete.
     if stream.frames and packets < stream.frames - 1:
