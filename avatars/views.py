@@ -265,14 +265,9 @@ def _viewer(request: HttpRequest, video: Video, *, patient: User | None, token: 
 
 def _provenance_summary(video: Video) -> dict[str, Any]:
     """Read the stored file's manifest back with the platform's trust anchors."""
-    from django.core.files.storage import default_storage
+    from provenance.services import stored_output_manifest
 
-    from provenance.services import output_manifest
-
-    try:
-        report = output_manifest(default_storage.path(video.video_key))
-    except NotImplementedError:  # remote storage: the verify page checks uploads instead
-        return {"state": "not checked here", "signer": ""}
+    report = stored_output_manifest(video.video_key)
     return {"state": report.state.value, "signer": report.signer_name, "source_type": report.source_type}
 
 

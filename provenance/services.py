@@ -72,6 +72,21 @@ def output_manifest(path: Path) -> ManifestReport:
     return read_manifest(path, trust_anchors_pem=trust_anchors_pem())
 
 
+def stored_output_manifest(key: str) -> ManifestReport:
+    """Read the manifest of a stored output, on local disk or (through a temporary copy) on S3."""
+    from django.core.files.storage import default_storage
+
+    try:
+        return output_manifest(Path(default_storage.path(key)))
+    except NotImplementedError:
+        pass  # remote storage
+    with tempfile.TemporaryDirectory(prefix="candor-manifest-") as folder:
+        copy = Path(folder) / f"output{Path(key).suffix}"
+        with default_storage.open(key, "rb") as source, copy.open("wb") as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+        return output_manifest(copy)
+
+
 # --- watermark ---------------------------------------------------------------------------------------
 
 

@@ -5,16 +5,31 @@ from __future__ import annotations
 import mimetypes
 import re
 
+from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 RANGE_CHUNK = 4 * 1024 * 1024
 
 
-def stored_file_response(request: HttpRequest, key: str, *, download_name: str | None = None) -> HttpResponse:
-    """Stream a stored file; answer a single byte range with 206 Partial Content."""
+def stored_file_response(
+    request: HttpRequest, key: str, *, download_name: str | None = None
+) -> HttpResponseBase:
+    """Stream a stored file; answer a single byte range with 206 Partial Content.
+
+    With signed links on (STORAGE_SIGNED_URL_SECONDS, S3 only) the caller, already authorized, is
+    sent to a short-lived signed link to the object instead; the bucket then serves the bytes and
+    the ranges.
+    """
+    seconds = settings.STORAGE_SIGNED_URL_SECONDS
+    if seconds and getattr(default_storage, "querystring_auth", False):
+        parameters: dict[str, str] = {}
+        if download_name:
+            parameters["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        return HttpResponseRedirect(default_storage.url(key, parameters=parameters, expire=seconds))
     size = default_storage.size(key)
+    response: HttpResponseBase
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     match = _RANGE.match(request.headers.get("Range", ""))
     if match and (match.group(1) or match.group(2)):

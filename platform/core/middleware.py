@@ -69,11 +69,23 @@ class SecondFactorRequiredMiddleware:
         return response
 
 
+def _csp() -> str:
+    """The policy, with the storage's origin allowed for media when signed links send media there."""
+    origins = " ".join(settings.STORAGE_MEDIA_ORIGINS)
+    if not origins:
+        return CSP
+    return CSP.replace("media-src 'self' blob:", f"media-src 'self' blob: {origins}").replace(
+        "img-src 'self' data:", f"img-src 'self' data: {origins}"
+    )
+
+
 class ContentSecurityPolicyMiddleware:
-    """Everything is served from our own origin, so the policy can forbid all else."""
+    """Everything is served from our own origin (or, with signed media links, the bucket's), so the
+    policy can forbid all else."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.policy = _csp()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
@@ -81,12 +93,12 @@ class ContentSecurityPolicyMiddleware:
         if request.path.startswith("/api/docs/"):
             response.setdefault(
                 "Content-Security-Policy",
-                CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+                self.policy.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
                     "style-src 'self'", "style-src 'self' 'unsafe-inline'"
                 ),
             )
         else:
-            response.setdefault("Content-Security-Policy", CSP)
+            response.setdefault("Content-Security-Policy", self.policy)
         return response
 
 

@@ -163,11 +163,30 @@ if AWS_STORAGE_BUCKET_NAME:
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
             "default_acl": None,
             "querystring_auth": True,
+            "signature_version": "s3v4",
             "file_overwrite": True,
         },
     }
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# On S3, media the platform has already authorized (a patient's video, a job output) can be handed out
+# as a signed link valid this many seconds, so video bytes go from the bucket to the browser instead
+# of through a web process. 0 streams them through Candor (the default; the only way on local files).
+STORAGE_SIGNED_URL_SECONDS = (
+    env_int("CANDOR_STORAGE_SIGNED_URL_SECONDS", 0, minimum=0) if AWS_STORAGE_BUCKET_NAME else 0
+)
+# Where those links point, for the Content-Security-Policy's media-src and img-src.
+_s3_endpoint = env_str("AWS_S3_ENDPOINT_URL", "")
+STORAGE_MEDIA_ORIGINS = (
+    env_list(
+        "CANDOR_STORAGE_MEDIA_ORIGINS",
+        [_s3_endpoint.rstrip("/")]
+        if _s3_endpoint
+        else [f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com"],
+    )
+    if STORAGE_SIGNED_URL_SECONDS
+    else []
+)
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
