@@ -285,7 +285,7 @@ def _labels(ranges: tuple[TimeRange, ...]) -> str:
 
 def _consent_active(record: ProvenanceRecord | None, manifest: ManifestReport) -> bool | None:
     """Is the consent behind the output still in force (and the video not withdrawn)?"""
-    from avatars.models import VideoStatus
+    from avatars.models import Anonymization, AnonymizationStatus, VideoStatus
     from consent.models import LikenessConsent, LikenessStatus
 
     now = timezone.now()
@@ -298,6 +298,13 @@ def _consent_active(record: ProvenanceRecord | None, manifest: ManifestReport) -
         if video.status == VideoStatus.WITHDRAWN or video.withdrawn_at is not None:
             return False
         return video.likeness_consent is None or in_force(video.likeness_consent)
+    if record is not None and record.output_kind == OutputKind.ANONYMIZED_VIDEO:
+        # An anonymized consultation has no avatar video row: its own record says whether it stands
+        # (the patient withdrawing a consent withdraws it).
+        anonymization = Anonymization.objects.filter(
+            clinic_id=record.clinic_id, content_id=record.content_id
+        ).first()
+        return anonymization is not None and anonymization.status != AnonymizationStatus.WITHDRAWN
     if record is not None:
         return True
     # No registry row (an output signed before registration existed): the signed consent ids.

@@ -23,7 +23,7 @@ from core.errors import ApplicationError
 from core.models import JobStatus, Role, Upload
 from core.services import clinic_member_create
 from provenance.models import ProvenanceRecord
-from provenance.services import output_manifest
+from provenance.services import Verdict, media_verify, output_manifest
 from tests.avatars.conftest import run_job
 from tests.support import PASSWORD, signed_in_client
 
@@ -278,3 +278,13 @@ def test_the_report_is_a_page_and_a_pdf_that_says_it_is_not_hipaa_deidentificati
     pdf = client.get(f"/anonymize/{finished.id}/report.pdf")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
+
+
+def test_a_copy_of_a_withdrawn_output_verifies_as_withdrawn(
+    studio: Any, finished: Anonymization, tmp_path: Path
+) -> None:
+    copy = tmp_path / "downloaded.mp4"
+    copy.write_bytes(default_storage.open(finished.output_key, "rb").read())
+    assert media_verify(copy).verdict == Verdict.SIGNED_CONSENT_ACTIVE
+    patient_consent_withdraw(patient=studio.patient, consent_id=finished.consent_id)
+    assert media_verify(copy).verdict == Verdict.SIGNED_CONSENT_WITHDRAWN
