@@ -38,7 +38,7 @@ from consent.services.likeness import (
     likeness_consent_verify_manual,
 )
 from consent.services.patient import patient_consent_grant, patient_consent_withdraw
-from core.api.pagination import ApiPagination, paginated_response
+from core.api.pagination import ApiPagination, KeysetPagination, paginated_response
 from core.errors import ApplicationError
 
 
@@ -292,16 +292,17 @@ class LedgerFilterSerializer(serializers.Serializer):
 
 
 class LedgerEntryListApi(APIView):
-    """Ledger entries of the clinic (oversight roles) or about oneself (others), newest first."""
+    """Ledger entries of the clinic (oversight roles) or about oneself (others), newest first, in
+    keyset pages (`?limit=`, then follow `next`)."""
 
-    pagination_class = ApiPagination
+    pagination_class = KeysetPagination
 
     @extend_schema(parameters=[LedgerFilterSerializer], responses=LedgerEntryOut(many=True))
     def get(self, request: Request) -> Response:
         filters = LedgerFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         entries = ledger_entry_list(user=request.user, filters=filters.to_filters())
-        return paginated_response(self, request, entries, LedgerEntryOut)
+        return paginated_response(self, request, entries, LedgerEntryOut, KeysetPagination)
 
 
 class LedgerProofApi(APIView):

@@ -105,6 +105,23 @@ def test_a_patient_sees_only_entries_about_themselves(texts: Any) -> None:
     assert [e["event_type"] for e in entries] == ["patient_consent.granted"]
 
 
+def test_the_ledger_list_pages_by_keyset_newest_first_without_gaps_or_repeats(texts: Any) -> None:
+    """Issue 16: offset pages counted and skipped rows, so a page got slower as the ledger grew."""
+    from consent.ledger import ledger_append
+
+    for n in range(7):
+        ledger_append(event_type="test.paging", clinic_id=texts.clinic.id, subject=n + 1)
+    client = api_client(texts.compliance)
+    seen: list[int] = []
+    url: str | None = "/api/v1/ledger/entries/?event_type=test.paging&limit=3"
+    while url:
+        page = client.get(url).json()
+        assert "count" not in page
+        seen += [entry["seq"] for entry in page["results"]]
+        url = page["next"]
+    assert len(seen) == 7 and seen == sorted(seen, reverse=True) and len(set(seen)) == 7
+
+
 @pytest.mark.parametrize(
     "fmt,magic", [("pdf", b"%PDF"), ("csv", b"record,id"), ("json", b"{"), ("fhir", b"{")]
 )

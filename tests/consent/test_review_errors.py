@@ -247,4 +247,5 @@ def test_a_page_size_beyond_any_database_integer_is_cut_to_the_largest_page(
     integer overflowed the database query)."""
     response = api_client(texts.compliance).get(url, {"limit": str(10**23)})
     assert response.status_code == 200
-    assert set(response.json()) == {"count", "next", "previous", "results"}
+    keyset = url.startswith("/api/v1/ledger/")  # keyset pages carry no count (issue 16)
+    assert set(response.json()) == {"next", "previous", "results"} | (set() if keyset else {"count"})
