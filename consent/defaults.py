@@ -51,7 +51,9 @@ DEFAULT_LABEL = {
 def consent_defaults_ensure(*, actor: User, language: str = "en") -> None:
     """Publish the default texts and label for the actor's clinic where none exist yet."""
     for kind, (title, body) in DEFAULT_TEXTS.items():
-        if not ConsentText.objects.filter(clinic_id=actor.clinic_id, kind=kind, language=language).exists():
+        if not ConsentText.objects.filter(
+            clinic_id=actor.member_clinic_id, kind=kind, language=language
+        ).exists():
             consent_text_publish(actor=actor, kind=kind, language=language, title=title, body=body)
-    if not DisclosureLabel.objects.filter(clinic_id=actor.clinic_id, language=language).exists():
+    if not DisclosureLabel.objects.filter(clinic_id=actor.member_clinic_id, language=language).exists():
         disclosure_label_publish(actor=actor, language=language, **DEFAULT_LABEL)

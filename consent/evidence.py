@@ -170,8 +170,8 @@ def _records(user: User, filters: LedgerFilters) -> list[ConsentRecord]:
     likeness = likeness_consent_list(user=user).select_related("clinic")
     patients = patient_consent_list(user=user).select_related("clinic")
     if filters.subject_id:
-        likeness = likeness.filter(clinician_id=filters.subject_id)
-        patients = patients.filter(patient_id=filters.subject_id)
+        likeness = likeness.filter(clinician_id=int(filters.subject_id))
+        patients = patients.filter(patient_id=int(filters.subject_id))
     if filters.object_id:
         likeness = likeness.filter(id=filters.object_id) if _is_uuid(filters.object_id) else likeness.none()
         patients = patients.filter(id=filters.object_id) if _is_uuid(filters.object_id) else patients.none()
@@ -280,7 +280,7 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
     else:
         filters = {k: str(v) for k, v in asdict(request.filters).items() if v}
         content = evidence_report_pdf(
-            clinic_name=actor.clinic.name,
+            clinic_name=actor.member_clinic.name,
             generated_at=now,
             generated_by=actor.printed_name,
             filters=filters,
@@ -304,7 +304,7 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
             },
         )
         Disclosure.objects.create(
-            clinic_id=actor.clinic_id,
+            clinic_id=actor.member_clinic_id,
             recipient=request.recipient.strip()[:200],
             purpose=request.purpose.strip()[:300],
             what=f"export.{request.format}",
@@ -321,4 +321,4 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
 def disclosure_list(*, user: User) -> Any:
     if not can_view_compliance(user):
         return Disclosure.objects.none()
-    return Disclosure.objects.filter(clinic_id=user.clinic_id).select_related("made_by")
+    return Disclosure.objects.filter(clinic_id=user.member_clinic_id).select_related("made_by")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -67,7 +67,7 @@ class LikenessConsentForm(SignatureFields):
         "otp",
     ]
 
-    def scope_values(self) -> dict[str, object]:
+    def scope_values(self) -> dict[str, Any]:
         d = self.cleaned_data
         return {
             "topics": _codes(d["topics"]),
@@ -140,7 +140,9 @@ class DepartureForm(forms.Form):
 
     def __init__(self, *args: Any, clinicians: Iterable[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["departure"].choices = [(str(c.pk), c.printed_name) for c in clinicians]
+        cast(forms.ChoiceField, self.fields["departure"]).choices = [
+            (str(c.pk), c.printed_name) for c in clinicians
+        ]
 
 
 class DisclosureLabelForm(forms.Form):

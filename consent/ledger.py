@@ -68,12 +68,13 @@ def ledger_append(
             last = cursor.fetchone()
         seq, previous_leaf_hash = (0, None) if last is None else (last[0] + 1, last[1])
         now = timezone.now()
+        clinic = _id(clinic_id) or None
         body = {
             "v": 1,
             "seq": seq,
             "type": event_type,
             "at": int(now.timestamp() * 1000),
-            "clinic": _id(clinic_id) or None,
+            "clinic": clinic,
             "object": {"type": object_type, "id": _id(object_id)},
             "actor": _id(actor),
             "subject": _id(subject),
@@ -83,7 +84,7 @@ def ledger_append(
         return LedgerEntry.objects.create(
             seq=seq,
             event_type=event_type,
-            clinic_id=body["clinic"],
+            clinic_id=clinic,
             object_type=object_type,
             object_id=_id(object_id),
             actor_id=_id(actor),

@@ -23,7 +23,7 @@ def likeness_consent_list(*, user: User) -> QuerySet[LikenessConsent]:
     """Clinicians see their own; admins and compliance officers see the clinic's; patients none."""
     if not is_clinic_staff(user):
         return LikenessConsent.objects.none()
-    consents = LikenessConsent.objects.filter(clinic_id=user.clinic_id).select_related(
+    consents = LikenessConsent.objects.filter(clinic_id=user.member_clinic_id).select_related(
         "clinician", "signature", "text"
     )
     if not can_view_compliance(user):
@@ -46,7 +46,7 @@ def patient_consent_list(*, user: User) -> QuerySet[PatientConsent]:
     """Patients see their own; clinic staff see the clinic's."""
     if not is_member(user):
         return PatientConsent.objects.none()
-    consents = PatientConsent.objects.filter(clinic_id=user.clinic_id).select_related(
+    consents = PatientConsent.objects.filter(clinic_id=user.member_clinic_id).select_related(
         "patient", "signature", "text"
     )
     if not is_clinic_staff(user):
@@ -65,7 +65,7 @@ def consent_text_current(*, clinic_id: Any, kind: str, language: str = "en") -> 
 def consent_text_list(*, user: User) -> QuerySet[ConsentText]:
     if not is_member(user):
         return ConsentText.objects.none()
-    return ConsentText.objects.filter(clinic_id=user.clinic_id)
+    return ConsentText.objects.filter(clinic_id=user.member_clinic_id)
 
 
 def disclosure_label_current(*, clinic_id: Any, language: str = "en") -> DisclosureLabel | None:
@@ -75,7 +75,7 @@ def disclosure_label_current(*, clinic_id: Any, language: str = "en") -> Disclos
 def disclosure_label_list(*, user: User) -> QuerySet[DisclosureLabel]:
     if not is_member(user):
         return DisclosureLabel.objects.none()
-    return DisclosureLabel.objects.filter(clinic_id=user.clinic_id)
+    return DisclosureLabel.objects.filter(clinic_id=user.member_clinic_id)
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,10 @@ def ledger_entry_list(*, user: User, filters: LedgerFilters | None = None) -> Qu
 def clinicians_of(*, user: User) -> QuerySet[User]:
     if not is_member(user):
         return User.objects.none()
-    return User.objects.filter(clinic_id=user.clinic_id, role=Role.CLINICIAN).order_by("username")
+    return User.objects.filter(clinic_id=user.member_clinic_id, role=Role.CLINICIAN).order_by("username")
 
 
 def patients_of(*, user: User) -> QuerySet[User]:
     if not is_clinic_staff(user):
         return User.objects.none()
-    return User.objects.filter(clinic_id=user.clinic_id, role=Role.PATIENT).order_by("username")
+    return User.objects.filter(clinic_id=user.member_clinic_id, role=Role.PATIENT).order_by("username")

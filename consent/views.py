@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -62,6 +62,7 @@ from consent.services.patient import patient_consent_grant, patient_consent_with
 from consent.services.texts import consent_text_publish
 from core.errors import ApplicationError
 from core.models import User
+from core.requests import AuthenticatedHttpRequest
 
 View = Callable[..., HttpResponse]
 
@@ -108,7 +109,7 @@ def _entries_view(entries: Any) -> list[dict[str, Any]]:
 @login_required
 @require_http_methods(["GET", "POST"])
 @_allowed_only(can_give_likeness_consent, "Only clinicians give likeness consent.")
-def likeness_page(request: HttpRequest) -> HttpResponse:
+def likeness_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Read the text, choose the scope, sign; see status and every use; revoke — all on one page."""
     user = request.user
     form = LikenessConsentForm(request.POST or None)
@@ -133,7 +134,7 @@ def likeness_page(request: HttpRequest) -> HttpResponse:
 
 
 def _likeness_render(
-    request: HttpRequest, *, form: LikenessConsentForm, evidence_form: EvidenceForm, status: int
+    request: AuthenticatedHttpRequest, *, form: LikenessConsentForm, evidence_form: EvidenceForm, status: int
 ) -> HttpResponse:
     user = request.user
     current = likeness_consent_current(clinician=user)
@@ -168,7 +169,7 @@ def _likeness_render(
 
 @login_required
 @require_POST
-def likeness_revoke(request: HttpRequest, consent_id: str) -> HttpResponse:
+def likeness_revoke(request: AuthenticatedHttpRequest, consent_id: str) -> HttpResponse:
     try:
         likeness_consent_revoke(actor=request.user, consent_id=consent_id)
         messages.success(
@@ -182,7 +183,7 @@ def likeness_revoke(request: HttpRequest, consent_id: str) -> HttpResponse:
 @login_required
 @require_POST
 @_allowed_only(can_give_likeness_consent, "Only clinicians record a consent statement.")
-def likeness_evidence(request: HttpRequest, consent_id: str) -> HttpResponse:
+def likeness_evidence(request: AuthenticatedHttpRequest, consent_id: str) -> HttpResponse:
     """Upload the recorded consent statement. A refusal re-renders the consent page with the reason
     and the status the API gives for it (413, 415, 422, 429, ...), not a redirect."""
     evidence_form = EvidenceForm(request.POST, request.FILES)
@@ -211,7 +212,7 @@ def likeness_evidence(request: HttpRequest, consent_id: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @_allowed_only(can_give_patient_consent, "This page is for patients.")
-def patient_consents_page(request: HttpRequest) -> HttpResponse:
+def patient_consents_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     form = PatientConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -236,7 +237,7 @@ def patient_consents_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def patient_withdraw(request: HttpRequest, consent_id: str) -> HttpResponse:
+def patient_withdraw(request: AuthenticatedHttpRequest, consent_id: str) -> HttpResponse:
     try:
         patient_consent_withdraw(patient=request.user, consent_id=consent_id)
         messages.success(request, "Consent withdrawn.")
@@ -251,7 +252,7 @@ def patient_withdraw(request: HttpRequest, consent_id: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @_allowed_only(can_manage_texts, "Only clinic admins manage consent texts and labels.")
-def consent_admin_page(request: HttpRequest) -> HttpResponse:
+def consent_admin_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Publish texts and labels, verify a statement by hand, record a departure.
 
     A refused action re-renders the page with the reason next to the form that was used, and the
@@ -404,10 +405,10 @@ def _filters(form: LedgerSearchForm) -> LedgerFilters:
 @login_required
 @require_http_methods(["GET", "POST"])
 @_allowed_only(can_view_compliance, "The compliance console is for compliance officers and clinic admins.")
-def compliance_page(request: HttpRequest) -> HttpResponse:
+def compliance_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     search = LedgerSearchForm(request.GET or None)
-    search.fields["subject"].choices = _person_choices(user)
+    cast(forms.ChoiceField, search.fields["subject"]).choices = _person_choices(user)
     filters = _filters(search)
     export_form = ExportForm(request.POST or None)
     if request.method == "POST" and export_form.is_valid():
@@ -436,8 +437,8 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
     likeness = likeness_consent_list(user=user)
     patient = patient_consent_list(user=user)
     if filters.subject_id:
-        likeness = likeness.filter(clinician_id=filters.subject_id)
-        patient = patient.filter(patient_id=filters.subject_id)
+        likeness = likeness.filter(clinician_id=int(filters.subject_id))
+        patient = patient.filter(patient_id=int(filters.subject_id))
     return render(
         request,
         "consent/compliance.html",
@@ -460,7 +461,7 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @_allowed_only(can_view_compliance, "Only compliance officers and clinic admins see timelines.")
-def clinician_timeline_page(request: HttpRequest, user_id: int) -> HttpResponse:
+def clinician_timeline_page(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     user = request.user
     clinician = clinicians_of(user=user).filter(pk=user_id).first()
     if clinician is None:
@@ -483,7 +484,7 @@ def clinician_timeline_page(request: HttpRequest, user_id: int) -> HttpResponse:
 @_allowed_only(
     can_view_compliance, "Only compliance officers and clinic admins see the accounting of disclosures."
 )
-def disclosures_page(request: HttpRequest) -> HttpResponse:
+def disclosures_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request, "consent/disclosures.html", {"disclosures": disclosure_list(user=request.user)[:500]}
     )

@@ -9,7 +9,6 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -40,9 +39,10 @@ from consent.services.likeness import (
 from consent.services.patient import patient_consent_grant, patient_consent_withdraw
 from core.api.pagination import ApiPagination, KeysetPagination, paginated_response
 from core.errors import ApplicationError
+from core.requests import AuthenticatedRequest
 
 
-class SignatureOut(serializers.Serializer):
+class SignatureOut(serializers.Serializer[Any]):
     printed_name = serializers.CharField()
     meaning = serializers.CharField()
     signed_at = serializers.DateTimeField()
@@ -51,7 +51,7 @@ class SignatureOut(serializers.Serializer):
     reauthenticated_with = serializers.CharField()
 
 
-class LikenessConsentOut(serializers.ModelSerializer):
+class LikenessConsentOut(serializers.ModelSerializer[LikenessConsent]):
     signature = SignatureOut(allow_null=True)
     clinician_name = serializers.CharField(source="clinician.printed_name")
 
@@ -85,7 +85,7 @@ class LikenessConsentOut(serializers.ModelSerializer):
         ]
 
 
-class PatientConsentOut(serializers.ModelSerializer):
+class PatientConsentOut(serializers.ModelSerializer[PatientConsent]):
     signature = SignatureOut()
 
     class Meta:
@@ -110,7 +110,7 @@ class LikenessConsentListApi(APIView):
 
     pagination_class = ApiPagination
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "LikenessConsentListInput"
 
@@ -129,11 +129,11 @@ class LikenessConsentListApi(APIView):
         otp = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
 
     @extend_schema(responses=LikenessConsentOut(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return paginated_response(self, request, likeness_consent_list(user=request.user), LikenessConsentOut)
 
     @extend_schema(request=InputSerializer, responses={201: LikenessConsentOut})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -146,7 +146,7 @@ class LikenessConsentListApi(APIView):
 
 class LikenessConsentRevokeApi(APIView):
     @extend_schema(request=None, responses=LikenessConsentOut)
-    def post(self, request: Request, consent_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, consent_id: str) -> Response:
         return Response(
             LikenessConsentOut(likeness_consent_revoke(actor=request.user, consent_id=consent_id)).data
         )
@@ -156,7 +156,7 @@ class LikenessConsentVerifyApi(APIView):
     """A clinic admin verifies a consent statement by hand (recorded as manual)."""
 
     @extend_schema(request=None, responses=LikenessConsentOut)
-    def post(self, request: Request, consent_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, consent_id: str) -> Response:
         consent = likeness_consent_verify_manual(actor=request.user, consent_id=consent_id)
         return Response(LikenessConsentOut(consent).data)
 
@@ -164,7 +164,7 @@ class LikenessConsentVerifyApi(APIView):
 class LikenessConsentChallengeApi(APIView):
     """A one-time challenge for a live consent statement: the words to say, shown once."""
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "LikenessConsentChallengeOutput"
 
@@ -174,7 +174,7 @@ class LikenessConsentChallengeApi(APIView):
         expires_at = serializers.DateTimeField()
 
     @extend_schema(request=None, responses={201: OutputSerializer})
-    def post(self, request: Request, consent_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, consent_id: str) -> Response:
         issued = statement_challenge_issue(clinician=request.user, consent_id=consent_id)
         return Response(self.OutputSerializer(issued).data, status=status.HTTP_201_CREATED)
 
@@ -187,7 +187,7 @@ class LikenessConsentEvidenceApi(APIView):
 
     parser_classes = [MultiPartParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "LikenessConsentEvidenceInput"
 
@@ -197,7 +197,7 @@ class LikenessConsentEvidenceApi(APIView):
         challenge_phrase = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     @extend_schema(request=InputSerializer, responses={202: LikenessConsentOut})
-    def post(self, request: Request, consent_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, consent_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -215,7 +215,7 @@ class LikenessConsentEvidenceApi(APIView):
 class PatientConsentListApi(APIView):
     pagination_class = ApiPagination
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "PatientConsentListInput"
 
@@ -228,11 +228,11 @@ class PatientConsentListApi(APIView):
         otp = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
 
     @extend_schema(responses=PatientConsentOut(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return paginated_response(self, request, patient_consent_list(user=request.user), PatientConsentOut)
 
     @extend_schema(request=InputSerializer, responses={201: PatientConsentOut})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         consent = patient_consent_grant(patient=request.user, **data.validated_data)
@@ -241,13 +241,13 @@ class PatientConsentListApi(APIView):
 
 class PatientConsentWithdrawApi(APIView):
     @extend_schema(request=None, responses=PatientConsentOut)
-    def post(self, request: Request, consent_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, consent_id: str) -> Response:
         return Response(
             PatientConsentOut(patient_consent_withdraw(patient=request.user, consent_id=consent_id)).data
         )
 
 
-class LedgerEntryOut(serializers.Serializer):
+class LedgerEntryOut(serializers.Serializer[Any]):
     seq = serializers.IntegerField()
     event_type = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -265,7 +265,7 @@ class LedgerEntryOut(serializers.Serializer):
 _MAX_ID = 2**63 - 1
 
 
-class LedgerFilterSerializer(serializers.Serializer):
+class LedgerFilterSerializer(serializers.Serializer[Any]):
     event_type = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     # A person's id (as in /api/v1/members/); the exports filter consents by it as a key.
     subject = serializers.IntegerField(
@@ -298,7 +298,7 @@ class LedgerEntryListApi(APIView):
     pagination_class = KeysetPagination
 
     @extend_schema(parameters=[LedgerFilterSerializer], responses=LedgerEntryOut(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         filters = LedgerFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         entries = ledger_entry_list(user=request.user, filters=filters.to_filters())
@@ -314,7 +314,7 @@ class LedgerProofApi(APIView):
         ],
         responses=dict,
     )
-    def get(self, request: Request, seq: int) -> Response:
+    def get(self, request: AuthenticatedRequest, seq: int) -> Response:
         if not ledger_entry_list(user=request.user).filter(seq=seq).exists():
             raise ApplicationError("Ledger entry not found.", code=ConsentErrorCode.NOT_FOUND, status=404)
         size = request.query_params.get("tree_size")
@@ -335,7 +335,7 @@ class LedgerConsistencyApi(APIView):
         ],
         responses=dict,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         try:
             old = int(request.query_params["old"])
             new = int(request.query_params["new"]) if request.query_params.get("new") else None
@@ -351,13 +351,13 @@ class LedgerHeadsApi(APIView):
     """Every signed tree head and the public key, for outside parties to hold the platform to."""
 
     @extend_schema(responses=dict)
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(ledger_heads_export())
 
 
 class LedgerVerifyApi(APIView):
     @extend_schema(responses=dict)
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         require(
             can_view_compliance(request.user),
             "Only compliance officers and clinic admins can do this.",
@@ -391,7 +391,7 @@ class EvidenceExportApi(APIView):
         include_names = serializers.BooleanField(default=False)
 
     @extend_schema(request=InputSerializer, responses={(200, "application/octet-stream"): bytes})
-    def post(self, request: Request) -> HttpResponse:
+    def post(self, request: AuthenticatedRequest) -> HttpResponse:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data

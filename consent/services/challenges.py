@@ -84,7 +84,7 @@ def statement_text(consent: LikenessConsent) -> str:
     topics = ", ".join(consent.topics) if consent.topics else "the topics I chose"
     clinician = consent.clinician
     return (
-        f"I, {clinician.printed_name}, consent to {clinician.clinic.name} making videos with my "
+        f"I, {clinician.printed_name}, consent to {clinician.member_clinic.name} making videos with my "
         f"likeness about {topics}."
     )
 
@@ -109,7 +109,7 @@ def statement_challenge_issue(*, clinician: User, consent_id: Any) -> IssuedChal
         words = [secrets.choice(CHALLENGE_WORDS) for _ in range(CHALLENGE_LENGTH)]
         phrase = " ".join(words)
         challenge = StatementChallenge(
-            clinic_id=clinician.clinic_id,
+            clinic_id=clinician.member_clinic_id,
             clinician=clinician,
             consent=consent,
             word_count=len(words),
@@ -146,7 +146,7 @@ def statement_challenge_use(
         return ChallengeUse(ChallengeStatus.MISSING)
     try:
         challenge = StatementChallenge.objects.get(
-            id=challenge_id, clinician=clinician, consent=consent, clinic_id=clinician.clinic_id
+            id=challenge_id, clinician=clinician, consent=consent, clinic_id=clinician.member_clinic_id
         )
     except (StatementChallenge.DoesNotExist, ValidationError, ValueError):
         # ValidationError: the id is not a UUID at all.

@@ -55,13 +55,13 @@ def disclosure_label_publish(
     with transaction.atomic():
         latest = (
             DisclosureLabel.objects.select_for_update()
-            .filter(clinic_id=actor.clinic_id, language=language)
+            .filter(clinic_id=actor.member_clinic_id, language=language)
             .order_by("-version")
             .first()
         )
         digest = hashlib.sha256("\x1f".join([visible_text, spoken_start, spoken_end]).encode()).hexdigest()
         label = DisclosureLabel.objects.create(
-            clinic_id=actor.clinic_id,
+            clinic_id=actor.member_clinic_id,
             language=language,
             version=(latest.version + 1) if latest else 1,
             visible_text=visible_text,
@@ -93,7 +93,7 @@ def disclosure_render(
     *, label: DisclosureLabel, clinician: User, consent: LikenessConsent
 ) -> RenderedDisclosure:
     """Fill a label's placeholders for one video."""
-    clinic = clinician.clinic
+    clinic = clinician.member_clinic
     contact = clinic.contact_phone or clinic.contact_email
     values = {
         "clinician": clinician.printed_name,

@@ -52,7 +52,9 @@ def patient_consent_grant(
         raise refuse(
             "State the purpose in 5 to 300 characters.", ConsentErrorCode.INVALID_SCOPE, field="purpose"
         )
-    text = ConsentText.objects.filter(clinic_id=patient.clinic_id, kind=kind).order_by("-version").first()
+    text = (
+        ConsentText.objects.filter(clinic_id=patient.member_clinic_id, kind=kind).order_by("-version").first()
+    )
     if text is None:
         raise refuse("Your clinic has not published this consent text yet.", ConsentErrorCode.NO_TEXT)
     with transaction.atomic():
@@ -70,7 +72,7 @@ def patient_consent_grant(
         )
         consent = PatientConsent.objects.create(
             id=consent_id,
-            clinic_id=patient.clinic_id,
+            clinic_id=patient.member_clinic_id,
             patient=patient,
             kind=kind,
             purpose=purpose,

@@ -90,7 +90,7 @@ def signature_create(
         signed_at=signed_at,
     )
     return Signature.objects.create(
-        clinic_id=signer.clinic_id,
+        clinic_id=signer.member_clinic_id,
         signer=signer,
         printed_name=signer.printed_name,
         meaning=meaning,

@@ -25,12 +25,12 @@ def consent_text_publish(*, actor: User, kind: str, language: str, title: str, b
     with transaction.atomic():
         latest = (
             ConsentText.objects.select_for_update()
-            .filter(clinic_id=actor.clinic_id, kind=kind, language=language)
+            .filter(clinic_id=actor.member_clinic_id, kind=kind, language=language)
             .order_by("-version")
             .first()
         )
         text = ConsentText.objects.create(
-            clinic_id=actor.clinic_id,
+            clinic_id=actor.member_clinic_id,
             kind=kind,
             language=language,
             version=(latest.version + 1) if latest else 1,

@@ -23,7 +23,11 @@ from core.middleware import RequestBodyLimit  # noqa: E402
 application = ProtocolTypeRouter(
     {
         # Outside Django, because Django reads the whole body before its own middleware runs.
-        "http": RequestBodyLimit(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Both ignores are disagreements between stub packages: django-stubs types the handler's
+        # scope as a dict (asgiref's is a mapping) and its path() as returning a plain URLPattern.
+        "http": RequestBodyLimit(django_asgi_app),  # type: ignore[arg-type]
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
+        ),
     }
 )

@@ -18,4 +18,4 @@ class CoreConfig(AppConfig):
         for key in ("data_folder_in", "data_folder_out", "control_folder"):
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
             if folder:
-                Path(folder).mkdir(parents=True, exist_ok=True)
+                Path(str(folder)).mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -31,7 +31,7 @@ class JobKindSpec:
     """What the kernel needs to know to queue, run, show and end the jobs of one kind."""
 
     kind: str
-    task: Task
+    task: Task[Any, Any]
     label: str
     queue: str
     on_failure: FailureHook | None
@@ -48,7 +48,7 @@ JOB_KINDS: dict[str, JobKindSpec] = {}
 def job_kind_register(
     kind: str,
     *,
-    task: Task,
+    task: Task[Any, Any],
     label: str,
     queue: str = "media",
     on_failure: FailureHook | None = None,

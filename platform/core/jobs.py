@@ -57,7 +57,7 @@ class JobOutcome:
     """
 
     result: dict[str, Any]
-    record: Callable[[dict[str, Any]], None] | None = None
+    record: Callable[[dict[str, Any]], object] | None = None
 
 
 Work = Callable[[MediaJob, JobProgress, Path], dict[str, Any] | JobOutcome]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
 
@@ -43,6 +45,8 @@ class User(AbstractUser):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
     role = models.CharField(max_length=32, choices=Role.choices, blank=True)
     display_name = models.CharField(max_length=200, blank=True, help_text="Printed name used on signatures.")
+    # Set on the request's user by django_otp's OTPMiddleware: has this session passed its second factor?
+    is_verified: Callable[[], bool]
 
     class Meta:
         constraints = [
@@ -60,6 +64,24 @@ class User(AbstractUser):
     @property
     def printed_name(self) -> str:
         return self.display_name or self.get_full_name() or self.username
+
+    @property
+    def member_clinic_id(self) -> uuid.UUID:
+        """The clinic of a member (anyone with a role: the constraint above ties the two together).
+
+        Clinic-scoped code reads this rather than `clinic_id`, so an operator who reaches it is
+        refused instead of filtering by, or writing, a null clinic.
+        """
+        if self.clinic_id is None:
+            raise PermissionDenied("Only a member of a clinic can do this.")
+        return self.clinic_id
+
+    @property
+    def member_clinic(self) -> Clinic:
+        """The member's clinic (see member_clinic_id)."""
+        if self.clinic is None:
+            raise PermissionDenied("Only a member of a clinic can do this.")
+        return self.clinic
 
 
 class Invitation(models.Model):

@@ -25,7 +25,7 @@ def job_list(*, user: User) -> QuerySet[MediaJob]:
     """Jobs the user may see, newest first."""
     if not _member(user):
         return MediaJob.objects.none()
-    jobs = MediaJob.objects.filter(clinic_id=user.clinic_id).select_related("input_upload")
+    jobs = MediaJob.objects.filter(clinic_id=user.member_clinic_id).select_related("input_upload")
     if user.role not in CLINIC_WIDE_MEDIA_ROLES:
         jobs = jobs.filter(owner=user)
     return jobs
@@ -43,7 +43,7 @@ def upload_list(*, user: User) -> QuerySet[Upload]:
     """Uploads the user may see, newest first."""
     if not _member(user):
         return Upload.objects.none()
-    uploads = Upload.objects.filter(clinic_id=user.clinic_id)
+    uploads = Upload.objects.filter(clinic_id=user.member_clinic_id)
     if user.role not in CLINIC_WIDE_MEDIA_ROLES:
         uploads = uploads.filter(owner=user)
     return uploads
@@ -61,7 +61,9 @@ def member_list(*, user: User) -> QuerySet[User]:
     """People of the user's clinic the user may see: patients see only the clinic's staff."""
     if not _member(user):
         return User.objects.none()
-    members = User.objects.filter(clinic_id=user.clinic_id, is_active=True).order_by("role", "username")
+    members = User.objects.filter(clinic_id=user.member_clinic_id, is_active=True).order_by(
+        "role", "username"
+    )
     if user.role == Role.PATIENT:
         members = members.exclude(role=Role.PATIENT)
     return members
@@ -71,4 +73,4 @@ def invitation_list(*, user: User) -> QuerySet[Invitation]:
     """Open invitations of the clinic; only clinic admins manage them."""
     if not _member(user) or user.role != Role.CLINIC_ADMIN:
         return Invitation.objects.none()
-    return Invitation.objects.filter(clinic_id=user.clinic_id).order_by("-created_at")
+    return Invitation.objects.filter(clinic_id=user.member_clinic_id).order_by("-created_at")

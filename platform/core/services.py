@@ -65,7 +65,7 @@ def invitation_create(*, actor: User, email: str, role: str) -> tuple[Invitation
         raise ApplicationError(f"Unknown role {role!r}.", code=CoreErrorCode.INVALID_INPUT)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        clinic_id=actor.clinic_id,
+        clinic_id=actor.member_clinic_id,
         email=email,
         role=role,
         token_hash=_token_hash(token),
@@ -87,7 +87,10 @@ def invitation_revoke(*, actor: User, invitation_id: uuid.UUID | str) -> None:
         raise not_found("Invitation") from None
     # One conditional UPDATE: atomic on its own, and a used or withdrawn invitation stays as it is.
     updated = Invitation.objects.filter(
-        id=invitation_uuid, clinic_id=actor.clinic_id, accepted_at__isnull=True, revoked_at__isnull=True
+        id=invitation_uuid,
+        clinic_id=actor.member_clinic_id,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
     ).update(revoked_at=timezone.now())
     if not updated:
         raise ApplicationError(
@@ -195,7 +198,7 @@ def job_create(
     """
     spec = job_kind_get(kind)
     job = MediaJob.objects.create(
-        clinic_id=actor.clinic_id,
+        clinic_id=actor.member_clinic_id,
         owner=actor,
         kind=spec.kind,
         queue=spec.queue,

@@ -74,7 +74,7 @@ def jobs_requeue_stalled() -> int:
         ).values_list("id", "kind", "queue", "status")
     )
     for job_id, kind, queue, _ in stalled:
-        job_kind_get(kind).task.apply_async(args=[str(job_id)], queue=queue)
+        job_kind_get(kind).task.apply_async(args=(str(job_id),), queue=queue)
     MediaJob.objects.filter(
         id__in=[job_id for job_id, *_, status in stalled if status == JobStatus.QUEUED],
         status=JobStatus.QUEUED,

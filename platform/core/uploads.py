@@ -114,7 +114,7 @@ def upload_record(*, actor: User, checked: CheckedFile, purpose: str, then: Call
         with transaction.atomic():
             upload = Upload.objects.create(
                 id=upload_id,
-                clinic_id=actor.clinic_id,
+                clinic_id=actor.member_clinic_id,
                 owner=actor,
                 kind=p.kind,
                 purpose=purpose,

@@ -32,6 +32,7 @@ from core.home import home_panels_render
 from core.models import Role
 from core.progress import job_state_message
 from core.ratelimit import client_address, rate_limit_hit, rate_limit_reset
+from core.requests import AuthenticatedHttpRequest
 from core.selectors import UPLOADER_ROLES, invitation_list, job_get, job_list, member_list, upload_list
 from core.services import (
     invitation_accept,
@@ -82,7 +83,7 @@ def _safe_next(request: HttpRequest) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def second_factor(request: HttpRequest) -> HttpResponse:
+def second_factor(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Verify a TOTP code; a privileged user without a confirmed device first sets one up."""
     user = request.user
     if not user.is_privileged or user.is_verified():
@@ -179,7 +180,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def jobs_page(request: HttpRequest) -> HttpResponse:
+def jobs_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     jobs = list(job_list(user=request.user)[:100])
     return render(
         request,
@@ -193,7 +194,7 @@ def jobs_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def job_page(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_page(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
     try:
         job = job_get(user=request.user, job_id=job_id)
     except ApplicationError as exc:
@@ -207,7 +208,7 @@ def job_page(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_cancel_page(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_cancel_page(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
     try:
         job_cancel(actor=request.user, job_id=job_id)
         messages.success(request, "Cancellation requested.")
@@ -218,7 +219,7 @@ def job_cancel_page(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def upload_page(request: HttpRequest) -> HttpResponse:
+def upload_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.user.role not in UPLOADER_ROLES:
         return render(
             request, "core/not_found.html", {"message": "Your role cannot upload videos."}, status=403
@@ -247,7 +248,7 @@ def upload_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def team_page(request: HttpRequest) -> HttpResponse:
+def team_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     if user.role not in (Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER):
         return render(

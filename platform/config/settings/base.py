@@ -10,10 +10,15 @@ from __future__ import annotations
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import django_stubs_ext
 import environ
 
 from config.env import ConfigError, env_bool, env_float, env_int, env_list, env_str
+
+# Django's generic classes take type parameters at run time too (admin.ModelAdmin[User]), as in their stubs.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 PLATFORM_DIR = BASE_DIR / "platform"
@@ -101,6 +106,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     # Bounded socket waits: an unreachable Redis must not hang sign-in (the rate-limit counters fall
     # back to per-process counting when the cache fails).

@@ -20,11 +20,12 @@ from core.errors import ApplicationError, CoreErrorCode
 from core.http import stored_file_response
 from core.models import MediaJob, Role
 from core.ratelimit import client_address, rate_limit_hit, rate_limit_reset
+from core.requests import AuthenticatedRequest
 from core.selectors import invitation_list, job_get, job_list, member_list, upload_get, upload_list
 from core.services import invitation_create, job_cancel, totp_verify, video_proxy_start
 
 
-class JobOutputSerializer(serializers.ModelSerializer):
+class JobOutputSerializer(serializers.ModelSerializer[MediaJob]):
     websocket = serializers.CharField(source="websocket_path")
     outputs = serializers.SerializerMethodField()
 
@@ -63,7 +64,7 @@ class AuthTokenApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "AuthTokenInput"
 
@@ -100,7 +101,7 @@ class AuthTokenApi(APIView):
 
 class MeApi(APIView):
     @extend_schema(responses=inline_serializer("Me", {"username": serializers.CharField()}))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         user = request.user
         return Response(
             {
@@ -108,7 +109,7 @@ class MeApi(APIView):
                 "username": user.username,
                 "display_name": user.printed_name,
                 "role": user.role,
-                "clinic": {"id": str(user.clinic_id), "name": user.clinic.name},
+                "clinic": {"id": str(user.clinic_id), "name": user.member_clinic.name},
             }
         )
 
@@ -117,19 +118,19 @@ class JobListApi(APIView):
     pagination_class = ApiPagination
 
     @extend_schema(responses=JobOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return paginated_response(self, request, job_list(user=request.user), JobOutputSerializer)
 
 
 class JobDetailApi(APIView):
     @extend_schema(responses=JobOutputSerializer)
-    def get(self, request: Request, job_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, job_id: str) -> Response:
         return Response(JobOutputSerializer(job_get(user=request.user, job_id=job_id)).data)
 
 
 class JobCancelApi(APIView):
     @extend_schema(request=None, responses=JobOutputSerializer)
-    def post(self, request: Request, job_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, job_id: str) -> Response:
         return Response(JobOutputSerializer(job_cancel(actor=request.user, job_id=job_id)).data)
 
 
@@ -137,7 +138,7 @@ class JobOutputApi(APIView):
     """Download or stream one output file of a finished job (range requests supported)."""
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
-    def get(self, request: Request, job_id: str, name: str) -> Any:
+    def get(self, request: AuthenticatedRequest, job_id: str, name: str) -> Any:
         job = job_get(user=request.user, job_id=job_id)
         key = f"jobs/{job.id}/{name}"
         if key not in job.result.values():
@@ -150,21 +151,21 @@ class VideoUploadApi(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "VideoUploadInput"
 
         file = serializers.FileField(allow_empty_file=True)
 
     @extend_schema(request=InputSerializer, responses={202: JobOutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = video_proxy_start(actor=request.user, file=data.validated_data["file"])
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class UploadOutputSerializer(serializers.Serializer):
+class UploadOutputSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     kind = serializers.CharField()
     original_name = serializers.CharField()
@@ -183,20 +184,20 @@ class UploadListApi(APIView):
     pagination_class = ApiPagination
 
     @extend_schema(responses=UploadOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return paginated_response(self, request, upload_list(user=request.user), UploadOutputSerializer)
 
 
 class UploadDetailApi(APIView):
     @extend_schema(responses=UploadOutputSerializer)
-    def get(self, request: Request, upload_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, upload_id: str) -> Response:
         return Response(UploadOutputSerializer(upload_get(user=request.user, upload_id=upload_id)).data)
 
 
 class MemberListApi(APIView):
     pagination_class = ApiPagination
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "MemberListOutput"
 
@@ -206,21 +207,21 @@ class MemberListApi(APIView):
         role = serializers.CharField()
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return paginated_response(self, request, member_list(user=request.user), self.OutputSerializer)
 
 
 class InvitationApi(APIView):
     """Clinic admins list and create invitations; the link is shown once, at creation."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "InvitationInput"
 
         email = serializers.EmailField()
         role = serializers.ChoiceField(choices=Role.choices)
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "InvitationOutput"
 
@@ -231,7 +232,7 @@ class InvitationApi(APIView):
         accepted_at = serializers.DateTimeField(allow_null=True)
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         if request.user.role != Role.CLINIC_ADMIN:
             raise ApplicationError(
                 "Only clinic admins manage invitations.", code=CoreErrorCode.PERMISSION_DENIED, status=403
@@ -239,7 +240,7 @@ class InvitationApi(APIView):
         return Response(self.OutputSerializer(invitation_list(user=request.user), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         invitation, token = invitation_create(actor=request.user, **data.validated_data)

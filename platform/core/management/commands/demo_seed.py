@@ -51,7 +51,12 @@ class Command(BaseCommand):
             if person.totp is not None:
                 secret = base64.b32encode(person.totp.bin_key).decode().rstrip("=")
                 out.write(f"  {'':<20} second factor (TOTP) secret: {secret}")
-                out.write(f"  {'':<20} current code any time: .venv/bin/python manage.py totp_code {user.username}")
+                out.write(
+                    f"  {'':<20} current code any time: .venv/bin/python manage.py totp_code {user.username}"
+                )
                 if not options["no_qr"]:
-                    segno.make(person.totp.config_url, error="l").terminal(out=out._out, compact=True)
+                    segno.make(person.totp.config_url, error="l").terminal(
+                        out=out._out,  # type: ignore[arg-type]  # the stub types OutputWrapper's attributes as methods; _out is its stream
+                        compact=True,
+                    )
         out.write("")
