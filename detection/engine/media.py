@@ -1,6 +1,7 @@
 """Reading the file to scan: what kind it is, its frames one at a time, and its sound.
 
-The kind comes from the file's bytes (`core.media.probe.sniff`, never the name). Video frames are
+The kind comes from the file's bytes (`core.media.probe.sniff`, never the name); opening, colour
+conversion and sound resampling are the media toolkit's (`core.media.decode`). Video frames are
 decoded once, in order, and handed out with their luma plane (cheap: the decoder's own Y plane)
 and an RGB picture made only when an analyzer asks for it, so a 60 s 720p video costs one decode
 pass and a few RGB conversions per second; memory stays flat however long the video is.
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from core.media import decode
+from core.media.errors import MediaError
 from core.media.probe import sniff
 from detection.engine.errors import DetectionInputError
 
@@ -37,11 +40,9 @@ class MediaInfo:
 
 
 def _open(path: Path) -> Any:
-    import av
-
     try:
-        return av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        return decode.open_input(path)
+    except MediaError as exc:
         raise DetectionInputError(
             f"'{path.name}' cannot be opened as media: it is damaged or not a real media file.",
             code="media_undecodable",
@@ -70,16 +71,9 @@ def media_info(path: Path) -> MediaInfo:
             if not has_audio:
                 raise DetectionInputError(f"'{path.name}' has no sound track.", code="media_no_audio")
             return MediaInfo("audio", sniffed.container, duration, None, None, None, True)
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate
+        video = decode.container_video_info(container)
         return MediaInfo(
-            "video",
-            sniffed.container,
-            duration,
-            float(rate) if rate else 25.0,
-            int(stream.codec_context.width),
-            int(stream.codec_context.height),
-            has_audio,
+            "video", sniffed.container, duration, video.fps, video.width, video.height, has_audio
         )
 
 
@@ -96,31 +90,8 @@ class Frame:
     def rgb(self) -> NDArray[np.uint8]:
         """The frame as an RGB array (converted once, on first use)."""
         if self._rgb is None:
-            self._rgb = _to_rgb(self._source)
+            self._rgb = decode.to_rgb(self._source)
         return self._rgb
-
-
-def _to_rgb(frame: Any) -> NDArray[np.uint8]:
-    import cv2
-
-    # Limited-range 4:2:0 (cameras, H.264) converts about 4x faster through OpenCV than through
-    # FFmpeg's swscale, within a few levels of it (the same shortcut as avatars.engine.media).
-    if (
-        frame.format.name == "yuv420p"
-        and frame.color_range != 2
-        and not frame.width % 2
-        and not frame.height % 2
-    ):
-        return np.asarray(cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
-    return np.ascontiguousarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-
-
-def _luma(frame: Any) -> NDArray[np.uint8]:
-    if frame.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"):
-        plane = frame.planes[0]
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-        return np.ascontiguousarray(rows[: frame.height, : frame.width])
-    return np.asarray(frame.to_ndarray(format="gray"), dtype=np.uint8)
 
 
 def iter_frames(path: Path, *, max_seconds: float | None = None) -> Iterator[Frame]:
@@ -131,8 +102,7 @@ def iter_frames(path: Path, *, max_seconds: float | None = None) -> Iterator[Fra
         if not container.streams.video:
             raise DetectionInputError(f"'{path.name}' contains no video.", code="media_no_video")
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else 25.0
+        fps = float(decode.stream_rate(stream))
         first: float | None = None
         try:
             for index, frame in enumerate(_decode_tolerant(container, stream)):
@@ -143,7 +113,7 @@ def iter_frames(path: Path, *, max_seconds: float | None = None) -> Iterator[Fra
                     time = index / fps
                 if max_seconds is not None and time >= max_seconds:
                     break
-                yield Frame(index=index, time=time, luma=_luma(frame), _source=frame)
+                yield Frame(index=index, time=time, luma=decode.to_luma(frame), _source=frame)
         except av.FFmpegError as exc:
             raise DetectionInputError(
                 f"Decoding '{path.name}' failed part-way; the file may be damaged.", code="media_truncated"
@@ -157,7 +127,11 @@ _MIN_BAD_PACKETS_TOLERATED = 8
 
 
 def _decode_tolerant(container: Any, stream: Any) -> Iterator[Any]:
-    """Decode `stream`'s frames, skipping packets the decoder rejects while they stay few."""
+    """Decode `stream`'s frames, skipping packets the decoder rejects while they stay few.
+
+    The scanner's own `core.media.decode.Decoder`: the toolkit's readers take it in place of
+    their default, which stops at the first bad packet.
+    """
     import av
 
     good = bad = 0
@@ -183,13 +157,9 @@ def image_frame(rgb: NDArray[np.uint8]) -> Frame:
 
 def read_image(path: Path) -> NDArray[np.uint8]:
     """Load a photo as RGB (EXIF orientation applied, alpha dropped)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
-            image.draft("RGB", (4096, 4096))
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        return decode.read_image(path, draft=(4096, 4096))
+    except MediaError as exc:
         raise DetectionInputError(
             f"'{path.name}' is not a readable image; it may be damaged.", code="media_undecodable"
         ) from exc
@@ -199,29 +169,13 @@ def read_audio(path: Path, *, max_seconds: float | None = None) -> NDArray[np.fl
     """The first sound track as mono float32 at `AUDIO_RATE`, or None when there is none."""
     import av
 
-    limit = None if max_seconds is None else int(max_seconds * AUDIO_RATE)
     with _open(path) as container:
-        if not container.streams.audio:
-            return None
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
-        chunks: list[NDArray[np.float32]] = []
-        total = 0
         try:
-            for frame in _decode_tolerant(container, container.streams.audio[0]):
-                for converted in resampler.resample(frame):
-                    chunk = converted.to_ndarray().reshape(-1).astype(np.float32)
-                    chunks.append(chunk)
-                    total += len(chunk)
-                if limit is not None and total >= limit:
-                    break
-            else:
-                chunks.extend(c.to_ndarray().reshape(-1).astype(np.float32) for c in resampler.resample(None))
+            return decode.read_audio(
+                container, rate=AUDIO_RATE, max_seconds=max_seconds, decode=_decode_tolerant
+            )
         except av.FFmpegError as exc:
             raise DetectionInputError(
                 f"The sound of '{path.name}' could not be decoded (the file may be damaged).",
                 code="media_truncated",
             ) from exc
-    if not chunks:
-        return None
-    samples = np.concatenate(chunks)
-    return samples[:limit] if limit is not None else samples

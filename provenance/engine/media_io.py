@@ -1,4 +1,4 @@
-"""Streaming video reading and re-encoding for the provenance engine (PyAV in, core.media.mp4 out).
+"""Streaming video reading and re-encoding for the provenance engine (`core.media` in and out).
 
 Frames are yielded one at a time so memory stays flat however long the video is. `transcode`
 doubles as the attack simulator of the robustness benchmark: what a social platform does to an
@@ -8,46 +8,38 @@ upload (re-encode, downscale, crop, cut) is exactly a transcode.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from core.media import decode
+from core.media.decode import VideoInfo
+from core.media.errors import MediaError
 from provenance.engine.errors import ProvenanceError
 
 AUDIO_RATE = 48_000
 
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """Basic facts about a video file's first video stream."""
-
-    width: int
-    height: int
-    fps: Fraction
-    has_audio: bool
+__all__ = [
+    "AUDIO_RATE",
+    "VideoInfo",
+    "crop_and_scale",
+    "iter_audio",
+    "iter_frames",
+    "iter_timed_frames",
+    "transcode",
+    "video_info",
+]
 
 
 def video_info(path: str | Path) -> VideoInfo:
-    """Probe size, frame rate and whether there is audio."""
-    import av
-
+    """Probe size, frame rate and whether there is audio (`VideoInfo.rate` is the exact rate)."""
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise ProvenanceError("The file has no video stream.", code="not_a_video")
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-            return VideoInfo(
-                int(stream.codec_context.width),
-                int(stream.codec_context.height),
-                Fraction(rate),
-                bool(container.streams.audio),
-            )
-    except av.FFmpegError as exc:
-        raise ProvenanceError(f"Unreadable video: {exc}", code="not_a_video") from exc
+        return decode.video_info(path)
+    except MediaError as exc:
+        if exc.code == "media_no_video":
+            raise ProvenanceError("The file has no video stream.", code="not_a_video") from exc
+        raise ProvenanceError(f"Unreadable video: {exc.__cause__ or exc}", code="not_a_video") from exc
 
 
 def iter_frames(
@@ -61,11 +53,15 @@ def iter_frames(
 def iter_timed_frames(
     path: str | Path, *, max_seconds: float | None = None, start_seconds: float = 0.0
 ) -> Iterator[tuple[float, NDArray[np.uint8]]]:
-    """Like `iter_frames`, with each frame's presentation time in seconds."""
+    """Like `iter_frames`, with each frame's presentation time in seconds.
+
+    Colours are converted exactly (FFmpeg's swscale), as the watermark and fingerprint thresholds
+    were measured that way.
+    """
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with decode.open_input(path) as container:
             if not container.streams.video:
                 raise ProvenanceError("The file has no video stream.", code="not_a_video")
             stream = container.streams.video[0]
@@ -76,7 +72,9 @@ def iter_timed_frames(
                     continue
                 if max_seconds is not None and at >= start_seconds + max_seconds:
                     break
-                yield float(at), np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                yield float(at), decode.to_rgb(frame, exact=True)
+    except MediaError as exc:
+        raise ProvenanceError(f"Unreadable video: {exc.__cause__ or exc}", code="not_a_video") from exc
     except av.FFmpegError as exc:
         raise ProvenanceError(f"Unreadable video: {exc}", code="not_a_video") from exc
 
@@ -84,28 +82,19 @@ def iter_timed_frames(
 def iter_audio(
     path: str | Path, *, max_seconds: float | None = None, start_seconds: float = 0.0
 ) -> Iterator[NDArray[np.float32]]:
-    """Yield the first audio stream as mono float32 chunks at 48 kHz (nothing if there is none)."""
-    import av
+    """Yield the first audio stream as mono float32 chunks at 48 kHz (nothing if there is none).
 
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
-        emitted, skip = 0, int(start_seconds * AUDIO_RATE)
-        limit = None if max_seconds is None else int(max_seconds * AUDIO_RATE)
-        for frame in container.decode(container.streams.audio[0]):
-            for out in resampler.resample(frame):
-                chunk = out.to_ndarray().reshape(-1).astype(np.float32)
-                if skip:
-                    dropped = min(skip, chunk.shape[0])
-                    chunk, skip = chunk[dropped:], skip - dropped
-                if limit is not None:
-                    chunk = chunk[: max(0, limit - emitted)]
-                emitted += chunk.shape[0]
-                if chunk.size:
-                    yield chunk
-            if limit is not None and emitted >= limit:
-                return
+    Raises `ProvenanceError` when the file cannot be opened; a decoding error partway through is
+    `av.FFmpegError`.
+    """
+    try:
+        container = decode.open_input(path)
+    except MediaError as exc:
+        raise ProvenanceError(f"Unreadable video: {exc.__cause__ or exc}", code="not_a_video") from exc
+    with container:
+        yield from decode.iter_audio(
+            container, rate=AUDIO_RATE, start_seconds=start_seconds, max_seconds=max_seconds
+        )
 
 
 def crop_and_scale(rgb: NDArray[np.uint8], *, crop: float = 0.0, scale: float = 1.0) -> NDArray[np.uint8]:
@@ -152,7 +141,7 @@ def transcode(
                     out,
                     width=frame.shape[1],
                     height=frame.shape[0],
-                    fps=info.fps,
+                    fps=info.rate,
                     with_audio=info.has_audio,
                     crf=crf,
                 )

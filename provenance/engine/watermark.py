@@ -593,7 +593,7 @@ def embed_video(
     )
     squared_error, samples, frames = 0.0, 0, 0
     with Mp4Writer(
-        dest, width=info.width, height=info.height, fps=info.fps, with_audio=info.has_audio, crf=crf
+        dest, width=info.width, height=info.height, fps=info.rate, with_audio=info.has_audio, crf=crf
     ) as writer:
         for rgb in iter_frames(source, max_seconds=None):
             marked = embedder.embed(rgb)

@@ -23,7 +23,9 @@ class Mp4Writer:
     """Write RGB frames and mono float audio into a browser-playable MP4.
 
     Use as a context manager; `close()` flushes both encoders and writes the index at the front.
-    Width and height must be even (a yuv420p requirement); `even_size()` rounds for callers.
+    Width and height must be even (a yuv420p requirement); `even_size()` rounds for callers. `fps`
+    is best given exactly (`VideoInfo.rate`); a float is rounded to a fraction with a denominator of
+    at most 1001.
     """
 
     def __init__(
@@ -32,7 +34,7 @@ class Mp4Writer:
         *,
         width: int,
         height: int,
-        fps: int | Fraction = 25,
+        fps: float | Fraction = 25,
         with_audio: bool = True,
         audio_rate: int = AUDIO_RATE,
         crf: int = 23,
@@ -44,7 +46,9 @@ class Mp4Writer:
         self.height = height
         self.audio_rate = audio_rate
         self._container = av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"})
-        self._video = self._container.add_stream("libx264", rate=Fraction(fps))
+        # A float rate (a `VideoInfo.fps`) is taken as the nearest NTSC-style fraction (30000/1001).
+        rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
+        self._video = self._container.add_stream("libx264", rate=rate)
         self._video.width = width
         self._video.height = height
         self._video.pix_fmt = "yuv420p"

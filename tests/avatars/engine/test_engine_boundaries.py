@@ -29,13 +29,14 @@ def test_importing_the_engine_loads_no_heavy_libraries() -> None:
         "import sys; import avatars.engine; "
         "print(sorted(m for m in ('dlib', 'torch', 'av', 'cv2') if m in sys.modules))"
     )
-    platform_dir = str(ENGINE.parent.parent)
+    # The project's path setup: the `platform/` source root (the kernel's media toolkit) and the root.
+    root = ENGINE.parent.parent
     output = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": platform_dir},
+        env={"PYTHONPATH": f"{root / 'platform'}:{root}"},
     ).stdout
     assert output.strip() == "[]"
 
