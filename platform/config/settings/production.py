@@ -23,3 +23,13 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
+
+# Each web process keeps a small pool of PostgreSQL connections (psycopg's pool, Django 5.1+) instead
+# of connecting per request: under ASGI a request's queries run in worker threads, so persistent
+# per-thread connections (CONN_MAX_AGE) would be opened by every thread and never shared.
+DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
+DATABASES["default"]["OPTIONS"]["pool"] = {  # noqa: F405
+    "min_size": env_int("CANDOR_DB_POOL_MIN", 2, minimum=0),
+    "max_size": env_int("CANDOR_DB_POOL_MAX", 8, minimum=1),
+    "timeout": 10,
+}
