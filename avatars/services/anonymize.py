@@ -9,7 +9,6 @@ publication; every step is a ledger event, and the record keeps the sequence num
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from consent.hooks import ConsentEndEffect
 from consent.ledger import ledger_append
 from consent.models import ConsentKind, Disclosure, PatientConsent, PatientConsentStatus
 from core.jobs import JobOutcome, job_checkpoint, output_store, upload_fetch
+from core.media.hashing import file_sha256
 from core.models import MediaJob, Role, Upload, User
 from core.progress import JobProgress
 from core.services import job_create, job_request_cancel
@@ -282,14 +282,6 @@ def anonymization_report_data(result: AnonymizeResult) -> dict[str, Any]:
     }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _original_preview_key(anonymization: Anonymization) -> str:
     return f"anonymizations/{anonymization.clinic_id}/{anonymization.id}/original-preview.mp4"
 
@@ -363,7 +355,7 @@ def anonymize_run(
         default_storage.save(preview_key, handle)
     outputs = {
         "output": output_store(job=job, name="anonymized.mp4", path=signed),
-        "sha256": _sha256(signed),
+        "sha256": file_sha256(signed),
         "content_id": marked.content_id,
         "duration_seconds": round(result.duration, 3),
         "leaks": len(result.leaks),
