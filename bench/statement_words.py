@@ -8,6 +8,11 @@ challenge. The cohort is eight random phrases of the GRID vocabulary (seeded).
 The clips are split by sorted name: the first five choose the threshold, the other six give the
 figures reported (never the same files).
 
+Unrelated speech: real recordings that do not say the product's statement (two LibriSpeech
+utterances per speaker, the three retalking clips), each checked against the product's statement
+with four random challenge words and a cohort drawn like the product's. Every one is an attack
+("the right person, the wrong words"); the share that passes is that attack's false-accept rate.
+
     PYTHONPATH=platform:. .venv/bin/python bench/statement_words.py [--media ../shared/media]
 """
 
@@ -22,6 +27,7 @@ import numpy as np
 
 from avatars.engine.media import read_audio
 from avatars.engine.statement_words import MIN_WORDS_Z, check_words
+from consent.challenge_words import CHALLENGE_WORDS
 
 COMMANDS = {"b": "bin", "l": "lay", "p": "place", "s": "set"}
 COLOURS = {"b": "blue", "g": "green", "r": "red", "w": "white"}
@@ -71,6 +77,31 @@ def scores(clips: list[Path]) -> tuple[list[float], list[float]]:
     return genuine, wrong
 
 
+PRODUCT_PREFIX = (
+    "I, Doctor Dana Rivera, consent to Candor Clinic making videos with my likeness about asthma, "
+    "diabetes. My code is"
+)
+
+
+def unrelated_scores(media: Path) -> list[float]:
+    """Word-check scores of real speech that says something else than the product's statement."""
+    files = [
+        path
+        for speaker in sorted((media / "speech" / "librispeech").iterdir())
+        for path in sorted(speaker.glob("*.flac"))[:2]
+    ] + sorted((media / "talking" / "retalking").glob("*.mp4"))
+    found = []
+    for path in files:
+        rng = random.Random(path.name)
+        words = rng.sample(CHALLENGE_WORDS, 4)
+        pool = [word for word in CHALLENGE_WORDS if word not in words]
+        others = [rng.sample(pool, 4) for _ in range(8)]
+        found.append(
+            check_words(read_audio(path), prefix=PRODUCT_PREFIX, challenge=words, cohort=others).score
+        )
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -81,6 +112,7 @@ def main() -> None:
     tune, report = clips[:5], clips[5:]
     tune_genuine, tune_wrong = scores(tune)
     genuine, wrong = scores(report)
+    unrelated = unrelated_scores(arguments.media)
     threshold = MIN_WORDS_Z
     print(
         json.dumps(
@@ -99,6 +131,9 @@ def main() -> None:
                 "wrong_percentiles_50_90_max": [
                     round(float(np.percentile(wrong, q)), 2) for q in (50, 90, 100)
                 ],
+                "unrelated_speech_count": len(unrelated),
+                "unrelated_speech_far": sum(s >= threshold for s in unrelated) / len(unrelated),
+                "unrelated_speech_scores": [round(s, 2) for s in unrelated],
             },
             indent=1,
         )
