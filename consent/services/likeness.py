@@ -330,7 +330,8 @@ def _activate(consent: LikenessConsent, *, method: str, actor: User | None, scor
 def likeness_consent_verify_manual(
     *, actor: User, consent_id: Any, note_code: str = "reviewed_statement"
 ) -> LikenessConsent:
-    """A clinic admin verifies the consent statement by hand (recorded as manual)."""
+    """A clinic admin verifies the consent statement by hand (recorded as manual, with the automated
+    checks the admin overruled, so the ledger shows what was accepted despite them)."""
     require(can_verify_likeness_consents(actor))
     with transaction.atomic():
         consent = get_for_update(LikenessConsent, clinic_id=actor.clinic_id, object_id=consent_id)
@@ -339,7 +340,19 @@ def likeness_consent_verify_manual(
                 f"Only a consent awaiting verification can be verified (this one is {consent.status}).",
                 ConsentErrorCode.INVALID_TRANSITION,
             )
-        _activate(consent, method=VerificationMethod.MANUAL, actor=actor, scores={"note": note_code[:40]})
+        overruled = sorted(
+            name for name, check in consent.statement_checks.items() if not check.get("passed")
+        )
+        _activate(
+            consent,
+            method=VerificationMethod.MANUAL,
+            actor=actor,
+            scores={
+                "note": note_code[:40],
+                "capture": consent.statement_capture or StatementCapture.FILE,
+                "failed_checks": overruled,
+            },
+        )
     return consent
 
 
