@@ -229,3 +229,19 @@ def test_the_admin_sees_each_check_with_score_threshold_and_evidence(
     assert "uploaded file</strong> (always verified by hand)" in page
     assert 'data-check="words"' in page and "0.21" in page and "“tiger” 1.2–1.6 s" in page
     assert "matches enrollment footage 1 by sound" in page and "0.25" in page
+
+
+def test_a_manual_verification_records_the_checks_it_overruled(
+    texts: Any, consent: LikenessConsent, tiny_video: Path
+) -> None:
+    from consent.services.likeness import likeness_consent_verify_manual
+
+    consent = _upload(texts, consent, tiny_video)
+    checks = {"capture": {"passed": False}, "identity": {"passed": True}, "reuse": {"passed": False}}
+    likeness_consent_verify_automated(
+        consent_id=consent.id, passed=False, scores={"passed": False}, checks=checks
+    )
+    likeness_consent_verify_manual(actor=texts.admin, consent_id=consent.id)
+    entry = LedgerEntry.objects.get(event_type="likeness_consent.activated", object_id=str(consent.id)).entry
+    assert '"method":"manual"' in entry and '"failed_checks":["capture","reuse"]' in entry
+    assert '"capture":"file"' in entry
