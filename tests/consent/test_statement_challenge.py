@@ -229,6 +229,7 @@ def test_the_admin_sees_each_check_with_score_threshold_and_evidence(
     assert "uploaded file</strong> (always verified by hand)" in page
     assert 'data-check="words"' in page and "0.21" in page and "“tiger” 1.2–1.6 s" in page
     assert "matches enrollment footage 1 by sound" in page and "0.25" in page
+    assert 'id="statement-check-rates"' in page and "bench/statement_words.py" in page
 
 
 def test_a_manual_verification_records_the_checks_it_overruled(
