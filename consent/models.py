@@ -98,7 +98,7 @@ class Representation(models.TextChoices):
 
 
 class VerificationMethod(models.TextChoices):
-    AUTOMATED = "automated", "Automated face and voice check"
+    AUTOMATED = "automated", "Automated checks of a live statement (identity, words, re-use, manipulation)"
     MANUAL = "manual", "Manual check by a clinic admin"
 
 
