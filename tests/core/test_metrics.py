@@ -76,3 +76,22 @@ def test_with_a_token_the_scraper_must_send_it(db: None, settings: Any) -> None:
         "/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token-for-prometheus"
     )
     assert ok.status_code == 200 and b"candor_jobs" in ok.content
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_endpoint_serves(clinic_a: ClinicPeople) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    _job(clinic_a, status=JobStatus.SUCCEEDED, seconds=1.0)
+    served = set(_scrape(Client()))
+    dashboard = json.loads(
+        (Path(__file__).resolve().parents[2] / "docker/grafana-dashboard.json").read_text()
+    )
+    asked = {
+        re.sub(r"_(bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bcandor_[a-z_]+", target["expr"])
+    }
+    assert asked and asked <= served, asked - served
