@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.media.decode import stream_rate
 from core.media.errors import MediaError
 from core.media.mp4 import AUDIO_RATE, Mp4Writer, even_size
 
@@ -57,8 +58,7 @@ def make_proxy(spec: ProxySpec, progress: Progress = _no_progress) -> ProxyResul
             raise MediaError("The file has no video track.", code="media_no_video")
         vstream = source.streams.video[0]
         vstream.thread_type = "AUTO"
-        rate = vstream.average_rate or vstream.guessed_rate or Fraction(25)
-        fps = Fraction(rate).limit_denominator(1001)
+        fps = stream_rate(vstream).limit_denominator(1001)
         if not 1 <= fps <= 120:
             fps = Fraction(25)
         width, height = even_size(
