@@ -147,7 +147,10 @@ def script_page(request: HttpRequest, script_id: str | None = None) -> HttpRespo
             "text": script.text,
             "narration_source": script.narration_source,
         }
-    form = ScriptForm(request.POST or None, request.FILES or None, initial=initial)
+    # Approve and Render post only their button: the edit form then shows the saved script again,
+    # not an empty form full of "This field is required." (issue 15 item 8).
+    saving = request.method == "POST" and not ({"approve", "render"} & set(request.POST))
+    form = ScriptForm(request.POST if saving else None, request.FILES if saving else None, initial=initial)
     form.fields["enrollment"].choices = _enrollment_choices(user)
     status = 200
     if request.method == "POST":
@@ -159,7 +162,7 @@ def script_page(request: HttpRequest, script_id: str | None = None) -> HttpRespo
             if "render" in request.POST and script is not None:
                 video = render_request(actor=user, script_id=script.id)
                 return redirect("avatars:video", video_id=video.id)
-            if form.is_valid():
+            if saving and form.is_valid():
                 data = dict(form.cleaned_data)
                 saved = script_save(
                     actor=user,

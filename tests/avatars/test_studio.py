@@ -500,3 +500,15 @@ def test_a_render_is_refused_once_the_consent_period_has_ended(studio: Any, foot
     with pytest.raises(ApplicationError) as refused:
         render_request(actor=studio.clinician, script_id=script.id)
     assert refused.value.code == "consent_expired" and "expired" in refused.value.message
+
+
+def test_a_refused_render_leaves_the_saved_script_in_the_form(studio: Any) -> None:
+    """Issue 15 item 8: after a refused render the edit form came back empty, "This field is required."
+    everywhere and the narration choice flipped."""
+    script = _script(studio, enrollment_stock_get_or_create(actor=studio.clinician))  # a draft: not renderable
+    page = signed_in_client(studio.clinician).post(f"/studio/scripts/{script.id}/", {"render": "1"})
+    assert page.status_code in (400, 409)
+    content = page.content.decode()
+    assert "This field is required." not in content
+    assert 'value="Morning glucose"' in content and TEXT in content
+    assert "approved" in content.lower()  # the refusal says why
