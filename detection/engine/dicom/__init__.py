@@ -1,0 +1,26 @@
+"""Medical images (DICOM): ingest with structural checks, active integrity records, rendering.
+
+Framework-free: bytes in, dataclasses and arrays out.
+"""
+
+from detection.engine.dicom.reader import (
+    DicomInputError,
+    DicomInstance,
+    DicomUpload,
+    Finding,
+    decodable_transfer_syntaxes,
+    read_instance,
+    read_upload,
+    slice_order,
+)
+
+__all__ = [
+    "DicomInputError",
+    "DicomInstance",
+    "DicomUpload",
+    "Finding",
+    "decodable_transfer_syntaxes",
+    "read_instance",
+    "read_upload",
+    "slice_order",
+]
