@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from avatars.models import AnonymizationMode, NarrationSource
@@ -22,6 +24,10 @@ class EnrollmentForm(forms.Form):
     )
 
 
+#: The services refuse longer scripts too (avatars.services.scripts).
+SCRIPT_MAX_CHARACTERS = 20_000
+
+
 class ScriptForm(forms.Form):
     enrollment = forms.ChoiceField(label="Presenter")
     title = forms.CharField(max_length=200)
@@ -29,7 +35,11 @@ class ScriptForm(forms.Form):
     topic = forms.CharField(max_length=64, initial="diabetes")
     audience = forms.CharField(max_length=64, initial="patients")
     channel = forms.CharField(max_length=64, initial="portal")
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=20_000)
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "data-max-chars": SCRIPT_MAX_CHARACTERS}),
+        max_length=SCRIPT_MAX_CHARACTERS,
+        help_text="Up to 20,000 characters (about 25 minutes of speech).",
+    )
     narration_source = forms.ChoiceField(
         choices=NarrationSource.choices, initial=NarrationSource.TTS, label="Narration"
     )
@@ -39,6 +49,12 @@ class ScriptForm(forms.Form):
         allow_empty_file=True,
         widget=forms.ClearableFileInput(attrs={"accept": "audio/*"}),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No maxlength attribute: a browser would cut a pasted script mid-sentence without a word
+        # (issue 15 item 11). The page counts characters as one types; the server refuses what is over.
+        self.fields["text"].widget.attrs.pop("maxlength", None)
 
 
 class ReviewForm(forms.Form):

@@ -42,3 +42,27 @@
     document.querySelectorAll("[data-ws]").forEach(watch);
   });
 })();
+
+// Character counters: a textarea with data-max-chars shows how much of its limit is used, as one
+// types, and is marked when over (the server refuses it then, with the same number).
+(function () {
+  "use strict";
+  function counter(area) {
+    var limit = parseInt(area.dataset.maxChars, 10);
+    var note = document.createElement("p");
+    note.className = "help char-count";
+    note.setAttribute("aria-live", "polite");
+    area.insertAdjacentElement("afterend", note);
+    function update() {
+      var used = area.value.length;
+      note.textContent = used.toLocaleString("en") + " of " + limit.toLocaleString("en") + " characters" +
+        (used > limit ? ": " + (used - limit).toLocaleString("en") + " too many" : "");
+      note.classList.toggle("field-error", used > limit);
+    }
+    area.addEventListener("input", update);
+    update();
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("textarea[data-max-chars]").forEach(counter);
+  });
+})();

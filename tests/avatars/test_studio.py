@@ -505,10 +505,36 @@ def test_a_render_is_refused_once_the_consent_period_has_ended(studio: Any, foot
 def test_a_refused_render_leaves_the_saved_script_in_the_form(studio: Any) -> None:
     """Issue 15 item 8: after a refused render the edit form came back empty, "This field is required."
     everywhere and the narration choice flipped."""
-    script = _script(studio, enrollment_stock_get_or_create(actor=studio.clinician))  # a draft: not renderable
+    script = _script(
+        studio, enrollment_stock_get_or_create(actor=studio.clinician)
+    )  # a draft: not renderable
     page = signed_in_client(studio.clinician).post(f"/studio/scripts/{script.id}/", {"render": "1"})
     assert page.status_code in (400, 409)
     content = page.content.decode()
     assert "This field is required." not in content
     assert 'value="Morning glucose"' in content and TEXT in content
     assert "approved" in content.lower()  # the refusal says why
+
+
+def test_a_too_long_script_is_refused_with_its_length_never_cut_by_the_browser(studio: Any) -> None:
+    """Issue 15 item 11: a pasted script longer than the limit was cut by the browser's maxlength."""
+    client = signed_in_client(studio.clinician)
+    page = client.get("/studio/scripts/new/").content.decode()
+    assert 'data-max-chars="20000"' in page and 'maxlength="20000"' not in page
+    assert "Up to 20,000 characters" in page
+    stock = enrollment_stock_get_or_create(actor=studio.clinician)
+    refused = client.post(
+        "/studio/scripts/new/",
+        {
+            "enrollment": str(stock.id),
+            "title": "Too long",
+            "language": "en",
+            "topic": "diabetes",
+            "audience": "patients",
+            "channel": "portal",
+            "text": "word " * 5000,
+            "narration_source": "tts",
+        },
+    )
+    assert refused.status_code == 400
+    assert "at most 20000 characters (it has 24999)" in refused.content.decode()  # stripped
