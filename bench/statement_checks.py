@@ -8,7 +8,11 @@ how often it holds a genuine recording (FRR). Named data in ../shared/media:
 * real voice laid under another picture: each clip's picture with another clip's sound, checked
   against the clip that gave the sound;
 * face swap: the two DFDC fake videos (consented actors; the scanner's manipulation analyzers);
-* synthetic voice: the product's own TTS (espeak-ng) reading statements, muxed onto a real clip.
+* synthetic voice: the product's own TTS (espeak-ng) reading statements, muxed onto a real clip;
+* the render engine's footage-mode output of the enrolled person saying the statement (synthetic
+  voice, mouth re-animated on the enrollment footage), through every check but the words
+  (identity, liveness, re-use against the enrollment footage, manipulation); `--only render` runs
+  just this part.
 
     PYTHONPATH=platform:. .venv/bin/python bench/statement_checks.py [--media ../shared/media]
 """
@@ -56,6 +60,42 @@ def _flagged(path: Path) -> dict[str, bool]:
     return {r.name: r.flagged for r in result.results if not r.skipped}
 
 
+def footage_renders(clips: list[Path], scratch: Path) -> dict[str, Any]:
+    """Footage-mode renders of the statement from each enrollment clip, and what caught each."""
+    from avatars.engine.render import render
+    from avatars.engine.specs import Disclosure, FootageAvatar, RenderSpec, ScriptNarration
+    from avatars.engine.statement import StatementCheckSpec, check_consent_statement
+
+    caught: dict[str, list[str]] = {}
+    for number, clip in enumerate(clips):
+        folder = scratch / f"render-{number}"
+        folder.mkdir()
+        result = render(
+            RenderSpec(
+                FootageAvatar(clip),
+                ScriptNarration(STATEMENTS[number % len(STATEMENTS)]),
+                Disclosure("AI-generated video", "This is an AI-generated video.", "End of the AI video."),
+                folder,
+                width=640,
+                height=480,
+            )
+        )
+        why = []
+        identity = check_consent_statement(StatementCheckSpec(statement=result.video, enrollment=clip))
+        if not (identity.face_passed and identity.voice_passed):
+            why.append("identity")
+        if not identity.liveness_passed:
+            why.append("liveness")
+        if not check_reuse(result.video, [ReuseReference("enrollment", clip)]).passed:
+            why.append("reuse")
+        why += [name for name, flagged in _flagged(result.video).items() if flagged]
+        caught[clip.name] = why
+    return {
+        "footage_render_far": sum(not why for why in caught.values()) / len(caught),
+        "footage_render_caught_by": caught,
+    }
+
+
 def main() -> None:
     from avatars.engine.media import read_audio
     from provenance.engine.media_io import transcode
@@ -64,7 +104,9 @@ def main() -> None:
     parser.add_argument(
         "--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media"
     )
-    media = parser.parse_args().media
+    parser.add_argument("--only", choices=["render"], help="run one part only")
+    arguments = parser.parse_args()
+    media = arguments.media
     clips = sorted((media / "talking" / "grid").glob("*.mpg")) + sorted(
         (media / "talking" / "retalking").glob("*.mp4")
     )
@@ -72,6 +114,12 @@ def main() -> None:
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
+        talking = sorted((media / "talking" / "retalking").glob("*.mp4")) + clips[:3]
+        report.update(footage_renders(talking, scratch))
+        print(json.dumps(report), file=sys.stderr, flush=True)
+        if arguments.only == "render":
+            print(json.dumps(report, indent=1))
+            return
         # Re-use: resubmitted enrollment (as is, re-encoded); real voice laid under another picture.
         caught: dict[str, list[bool]] = {"as_is": [], "crf23": [], "crf35_80pc": [], "voice_laid_under": []}
         for index, clip in enumerate(clips):
