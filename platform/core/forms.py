@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
 
 from core.models import Role
 
@@ -39,9 +40,43 @@ class InvitationAcceptForm(forms.Form):
     )
 
 
+# Least privileged first, and the form starts on the first: a slip of the hand must not make a
+# new person a clinic admin.
+INVITATION_ROLE_CHOICES = [
+    (role.value, role.label)
+    for role in (Role.PATIENT, Role.CLINICIAN, Role.COMPLIANCE_OFFICER, Role.CLINIC_ADMIN)
+]
+
+
 class InvitationCreateForm(forms.Form):
     email = forms.EmailField()
-    role = forms.ChoiceField(choices=Role.choices)
+    role = forms.ChoiceField(
+        choices=INVITATION_ROLE_CHOICES,
+        initial=Role.PATIENT,
+        help_text="Clinic admins and compliance officers see consent records and sign in with a second factor.",
+    )
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    email = forms.EmailField(
+        label="Email address of your account",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
+class NewPasswordForm(SetPasswordForm):  # type: ignore[type-arg]
+    new_password1 = forms.CharField(
+        label="New password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+        help_text="At least 10 characters, not a common password.",
+    )
+    new_password2 = forms.CharField(
+        label="New password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
 
 class VideoUploadForm(forms.Form):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.errors import not_found
 from core.models import Invitation, MediaJob, Role, Upload, User
@@ -67,6 +68,24 @@ def member_list(*, user: User) -> QuerySet[User]:
     if user.role == Role.PATIENT:
         members = members.exclude(role=Role.PATIENT)
     return members
+
+
+def member_deactivated_list(*, user: User) -> QuerySet[User]:
+    """Deactivated accounts of the clinic, for its clinic admins."""
+    if not _member(user) or user.role != Role.CLINIC_ADMIN:
+        return User.objects.none()
+    return User.objects.filter(clinic_id=user.member_clinic_id, is_active=False).order_by("username")
+
+
+def member_second_factor_ids(*, user: User) -> set[int]:
+    """Ids of the clinic's members who have a confirmed authenticator, for its clinic admins."""
+    if not _member(user) or user.role != Role.CLINIC_ADMIN:
+        return set()
+    return set(
+        TOTPDevice.objects.filter(user__clinic_id=user.member_clinic_id, confirmed=True).values_list(
+            "user_id", flat=True
+        )
+    )
 
 
 def invitation_list(*, user: User) -> QuerySet[Invitation]:

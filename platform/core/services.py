@@ -18,9 +18,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
 
 from core.errors import ApplicationError, CoreErrorCode, not_found
-from core.job_kinds import job_kind_get
+from core.job_kinds import job_failure_record, job_kind_get
 from core.models import Clinic, Invitation, JobKind, JobStatus, MediaJob, Role, Upload, User
 from core.progress import job_broadcast
 from core.selectors import UPLOADER_ROLES, job_get
@@ -186,6 +187,98 @@ def totp_verify(*, user: User, code: str) -> TOTPDevice:
     raise ApplicationError("That code is not valid.", code=CoreErrorCode.SECOND_FACTOR_INVALID)
 
 
+# --- account self-service ----------------------------------------------------------------------
+
+
+def _admin_required(actor: User, action: str) -> None:
+    # Checked before any read or write, so a refused actor learns nothing and changes nothing.
+    if actor.role != Role.CLINIC_ADMIN:
+        raise ApplicationError(
+            f"Only clinic admins can {action}.", code=CoreErrorCode.PERMISSION_DENIED, status=403
+        )
+
+
+def _clinic_member(*, actor: User, member_id: int | str, lock: bool = False) -> User:
+    """A member of the actor's clinic; a member of another clinic is the same 404 as nobody."""
+    try:
+        pk = int(member_id)
+    except (TypeError, ValueError):
+        raise not_found("Member") from None
+    members = User.objects.filter(clinic_id=actor.member_clinic_id)
+    member = (members.select_for_update() if lock else members).filter(pk=pk).first()
+    if member is None:
+        raise not_found("Member")
+    return member
+
+
+def member_second_factor_reset(*, actor: User, member_id: int | str) -> User:
+    """Remove a member's authenticator devices (a lost phone); they enrol a new one at next sign-in.
+
+    A session the member has open loses its verified second factor with the device, so it is sent
+    to the enrolment page too.
+    """
+    _admin_required(actor, "reset a second factor")
+    member = _clinic_member(actor=actor, member_id=member_id)
+    if member.pk == actor.pk:
+        raise ApplicationError(
+            "You cannot reset your own second factor; ask another clinic admin.",
+            code=CoreErrorCode.PERMISSION_DENIED,
+            status=403,
+        )
+    removed, _ = TOTPDevice.objects.filter(user=member).delete()
+    logger.info(
+        "account.second_factor_reset",
+        extra={"actor_id": actor.pk, "member_id": member.pk, "devices_removed": removed},
+    )
+    return member
+
+
+def member_deactivate(*, actor: User, member_id: int | str) -> User:
+    """Close a member's account: no sign-in, no session, no API token. The records they made stay.
+
+    An admin cannot close their own account, nor the clinic's last active admin account (the clinic
+    would have nobody left to manage it). The clinic's active admins are locked first, so two admins
+    closing each other's accounts at the same moment cannot both succeed.
+    """
+    _admin_required(actor, "deactivate members")
+    with transaction.atomic():
+        active_admins = list(
+            User.objects.select_for_update()
+            .filter(clinic_id=actor.member_clinic_id, role=Role.CLINIC_ADMIN, is_active=True)
+            .values_list("pk", flat=True)
+        )
+        member = _clinic_member(actor=actor, member_id=member_id, lock=True)
+        if member.pk == actor.pk:
+            raise ApplicationError(
+                "You cannot deactivate your own account.", code=CoreErrorCode.PERMISSION_DENIED, status=403
+            )
+        if not member.is_active:
+            raise ApplicationError(
+                "This account is already deactivated.", code=CoreErrorCode.INVALID_INPUT, status=409
+            )
+        if member.pk in active_admins and len(active_admins) <= 1:
+            raise ApplicationError(
+                "The clinic's last active admin cannot be deactivated.",
+                code=CoreErrorCode.PERMISSION_DENIED,
+                status=409,
+            )
+        member.is_active = False
+        member.save(update_fields=["is_active"])
+        Token.objects.filter(user=member).delete()
+    logger.info("account.deactivated", extra={"actor_id": actor.pk, "member_id": member.pk})
+    return member
+
+
+def password_reset_completed(*, user: User) -> None:
+    """After a password reset: API tokens made with the old password stop working.
+
+    Browser sessions end on their own (Django ties them to the password hash). The second factor is
+    left as it is: a reset proves control of the mailbox, not of the authenticator.
+    """
+    Token.objects.filter(user=user).delete()
+    logger.info("account.password_reset_completed", extra={"user_id": user.pk})
+
+
 # --- jobs --------------------------------------------------------------------------------------
 
 
@@ -323,11 +416,21 @@ def job_cancel(*, actor: User, job_id: uuid.UUID | str) -> MediaJob:
 
 
 def job_request_cancel(*, job_ids: list[uuid.UUID]) -> int:
-    """Cancel jobs without an actor (consent revocation uses this); returns how many were stopped."""
+    """Cancel jobs without an actor (consent revocation uses this); returns how many were stopped.
+
+    A queued job ends at once, with its kind's failure hook in the same transaction (a render's video
+    then reads "cancelled" instead of waiting forever); a running one stops at its next report.
+    """
     now = timezone.now()
-    queued = MediaJob.objects.filter(id__in=job_ids, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, stage="cancelled", cancel_requested=True, finished_at=now
-    )
+    with transaction.atomic():
+        waiting = list(
+            MediaJob.objects.select_for_update().filter(id__in=job_ids, status=JobStatus.QUEUED)
+        )
+        queued = MediaJob.objects.filter(id__in=[job.id for job in waiting]).update(
+            status=JobStatus.CANCELLED, stage="cancelled", cancel_requested=True, finished_at=now
+        )
+        for job in waiting:
+            job_failure_record(job, "cancelled")
     running = MediaJob.objects.filter(id__in=job_ids, status=JobStatus.RUNNING).update(
         cancel_requested=True, stage="cancelling"
     )

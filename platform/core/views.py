@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections import Counter
 from typing import Any
 
@@ -10,13 +11,15 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 
@@ -24,6 +27,8 @@ from core.errors import ApplicationError
 from core.forms import (
     InvitationAcceptForm,
     InvitationCreateForm,
+    NewPasswordForm,
+    PasswordResetRequestForm,
     SecondFactorForm,
     SignInForm,
     VideoUploadForm,
@@ -33,18 +38,32 @@ from core.models import Role
 from core.progress import job_state_message
 from core.ratelimit import client_address, rate_limit_hit, rate_limit_reset
 from core.requests import AuthenticatedHttpRequest
-from core.selectors import UPLOADER_ROLES, invitation_list, job_get, job_list, member_list, upload_list
+from core.selectors import (
+    UPLOADER_ROLES,
+    invitation_list,
+    job_get,
+    job_list,
+    member_deactivated_list,
+    member_list,
+    member_second_factor_ids,
+    upload_list,
+)
 from core.services import (
     invitation_accept,
     invitation_create,
     invitation_find,
     invitation_revoke,
     job_cancel,
+    member_deactivate,
+    member_second_factor_reset,
+    password_reset_completed,
     totp_device_confirm,
     totp_device_get_or_create,
     totp_verify,
     video_proxy_start,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @require_http_methods(["GET", "POST"])
@@ -128,6 +147,70 @@ def _base32(key: bytes) -> str:
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
     return redirect("core:login")
+
+
+class PasswordResetRequestView(auth_views.PasswordResetView):
+    """Ask for a reset link by email; the answer is the same whether or not the address has an account."""
+
+    form_class = PasswordResetRequestForm
+    template_name = "core/password_reset_request.html"
+    email_template_name = "core/email/password_reset.txt"
+    subject_template_name = "core/email/password_reset_subject.txt"
+    success_url = reverse_lazy("core:password_reset_sent")
+
+    def form_valid(self, form: PasswordResetRequestForm) -> HttpResponse:
+        email = form.cleaned_data["email"].strip().lower()
+        try:
+            # Per address, so nobody can fill a mailbox with links, and per client, so nobody can
+            # try address after address.
+            for scope, ident in (
+                ("password_reset", email),
+                ("password_reset_client", client_address(self.request)),
+            ):
+                rate_limit_hit(
+                    scope=scope,
+                    ident=ident,
+                    limit=settings.LOGIN_RATE_LIMIT,
+                    window_seconds=settings.LOGIN_RATE_WINDOW_SECONDS,
+                )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        # Ids only: the address is personal data and stays out of the logs.
+        logger.info(
+            "account.password_reset_requested",
+            extra={"user_ids": [user.pk for user in form.get_users(email)]},
+        )
+        return super().form_valid(form)
+
+    def form_invalid(self, form: PasswordResetRequestForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class PasswordResetSentView(auth_views.PasswordResetDoneView):
+    template_name = "core/password_reset_sent.html"
+
+
+class PasswordResetSetView(auth_views.PasswordResetConfirmView):
+    """Set a new password from the emailed link; the person then signs in (and, if their role needs
+    it, passes the second factor): the link never signs anyone in."""
+
+    form_class = NewPasswordForm
+    template_name = "core/password_reset_set.html"
+    success_url = reverse_lazy("core:password_reset_done")
+    post_reset_login = False
+
+    def form_valid(self, form: NewPasswordForm) -> HttpResponse:
+        response = super().form_valid(form)
+        password_reset_completed(user=form.user)
+        return response
+
+    def form_invalid(self, form: NewPasswordForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetCompleteView):
+    template_name = "core/password_reset_done.html"
 
 
 @require_http_methods(["GET", "POST"])
@@ -214,6 +297,10 @@ def job_cancel_page(request: AuthenticatedHttpRequest, job_id: str) -> HttpRespo
         messages.success(request, "Cancellation requested.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
+    # Back to the page the cancel button was on (a render's video page, say), never off-site.
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect("core:job", job_id=job_id)
 
 
@@ -276,12 +363,77 @@ def team_page(request: AuthenticatedHttpRequest) -> HttpResponse:
         "core/team.html",
         {
             "members": member_list(user=user),
+            "deactivated": member_deactivated_list(user=user),
+            "with_second_factor": member_second_factor_ids(user=user),
             "invitations": invitation_list(user=user),
             "form": form,
             "new_link": new_link,
             "can_invite": user.role == Role.CLINIC_ADMIN,
             "valid_days": settings.INVITATION_VALID_DAYS,
             "now": timezone.now(),
+        },
+    )
+
+
+# Actions a clinic admin takes on a member from the Team page: a confirmation page, then the POST.
+_MEMBER_ACTIONS: dict[str, dict[str, Any]] = {
+    "second-factor-reset": {
+        "service": member_second_factor_reset,
+        "title": "Reset the second factor of {name}?",
+        "explain": (
+            "Their authenticator app stops working for Candor. At their next sign-in they are shown a"
+            " new QR code to scan, and confirm it with a code. Do this when they have lost their phone."
+        ),
+        "button": "Reset second factor",
+        "done": "{name} will set up a new authenticator at their next sign-in.",
+    },
+    "deactivate": {
+        "service": member_deactivate,
+        "title": "Deactivate the account of {name}?",
+        "explain": (
+            "They can no longer sign in, and their open sessions and API tokens stop working at once."
+            " What they recorded (consents, signatures, videos) stays, with their name on it."
+        ),
+        "button": "Deactivate account",
+        "done": "{name} can no longer sign in.",
+    },
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_member_action_page(request: AuthenticatedHttpRequest, member_id: int, action: str) -> HttpResponse:
+    """Confirm, then reset a member's second factor or deactivate their account (clinic admins)."""
+    user = request.user
+    spec = _MEMBER_ACTIONS.get(action)
+    if spec is None:
+        return render(request, "core/not_found.html", {"message": "Page not found."}, status=404)
+    if user.role != Role.CLINIC_ADMIN:
+        return render(
+            request, "core/not_found.html", {"message": "Only clinic admins manage the team."}, status=403
+        )
+    if request.method == "POST":
+        try:
+            member = spec["service"](actor=user, member_id=member_id)
+        except ApplicationError as exc:
+            if exc.status == 404:
+                return render(request, "core/not_found.html", {"message": exc.message}, status=404)
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, spec["done"].format(name=member.printed_name))
+        return redirect("core:team")
+    member = member_list(user=user).filter(pk=member_id).first()
+    if member is None:
+        return render(request, "core/not_found.html", {"message": "Member not found."}, status=404)
+    return render(
+        request,
+        "core/team_member_confirm.html",
+        {
+            "member": member,
+            "title": spec["title"].format(name=member.printed_name),
+            "explain": spec["explain"],
+            "button": spec["button"],
+            "danger": action == "deactivate",
         },
     )
 

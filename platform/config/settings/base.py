@@ -255,6 +255,8 @@ REQUEST_RATE_LIMITED_PATHS = {
 }
 
 INVITATION_VALID_DAYS = env_int("CANDOR_INVITATION_VALID_DAYS", 7, minimum=1)
+# A password reset link works once (the password it changes is part of its signature) and for an hour.
+PASSWORD_RESET_TIMEOUT = 60 * 60
 OTP_TOTP_ISSUER = "Candor"
 
 REST_FRAMEWORK = {
