@@ -152,3 +152,107 @@ class ImpersonationCase(models.Model):
 
     def __str__(self) -> str:
         return f"Case {self.id} ({self.status})"
+
+
+# --- medical images (DICOM): ingest with a signed integrity record, and re-checks of later copies ---
+
+
+class DicomJobKind(models.TextChoices):
+    """The DICOM job kinds, registered with the kernel in detection.registration."""
+
+    INGEST = "dicom_ingest", "DICOM ingest"
+    CHECK = "dicom_check", "DICOM integrity check"
+
+
+class DicomPurpose(models.TextChoices):
+    INGEST = "ingest", "Signed at ingest"
+    CHECK = "check", "Checked against a signed study"
+
+
+class DicomVerdict(models.TextChoices):
+    SIGNED = "signed", "Signed at ingest"
+    REFUSED = "refused", "Refused: not valid DICOM"
+    UNCHANGED = "unchanged", "Unchanged since signed"
+    ENCODING_CHANGED = "encoding_changed", "Same pixels and attributes, encoding changed"
+    METADATA_CHANGED = "metadata_changed", "Metadata changed"
+    PIXELS_CHANGED = "pixels_changed", "Pixels changed"
+    INSTANCES_CHANGED = "instances_changed", "Instances missing or added"
+
+
+#: DICOM verdicts that call for a compliance review.
+DICOM_ALERTING_VERDICTS = frozenset(
+    {DicomVerdict.PIXELS_CHANGED, DicomVerdict.METADATA_CHANGED, DicomVerdict.INSTANCES_CHANGED}
+)
+
+
+class DicomStudy(models.Model):
+    """One uploaded DICOM file or zipped study: signed at ingest, or checked against a signed one.
+
+    The original file name is not kept (it often carries the patient's name); the study is shown by
+    its id, modality and instance count.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="dicom_studies")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    purpose = models.CharField(max_length=8, choices=DicomPurpose.choices)
+    reference = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="checks"
+    )
+    storage_key = models.CharField(max_length=500, unique=True)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    is_zip = models.BooleanField(default=False)
+    job = models.ForeignKey(
+        "core.MediaJob", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=ScanStatus.choices, default=ScanStatus.QUEUED)
+    verdict = models.CharField(max_length=20, choices=DicomVerdict.choices, blank=True)
+    headline = models.CharField(max_length=255, blank=True)
+    modalities = models.CharField(max_length=64, blank=True)
+    instance_count = models.PositiveIntegerField(default=0)
+    refused_count = models.PositiveIntegerField(default=0)
+    frame_count = models.PositiveIntegerField(default=0)
+    findings = models.JSONField(default=list, blank=True)  # the container's findings
+    comparison = models.JSONField(default=dict, blank=True)  # engine StudyComparison.as_dict()
+    duration_seconds = models.FloatField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["clinic", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"DICOM study {self.id}"
+
+    @property
+    def alerting(self) -> bool:
+        return self.verdict in DICOM_ALERTING_VERDICTS
+
+
+class DicomInstanceRecord(models.Model):
+    """One instance of a DICOM study: its findings and (when accepted) its integrity record."""
+
+    study = models.ForeignKey(DicomStudy, on_delete=models.CASCADE, related_name="instances")
+    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField()  # viewing order within the study
+    upload_index = models.PositiveIntegerField()  # order in the upload (zip members by name)
+    sop_instance_uid = models.CharField(max_length=64, blank=True)
+    series_instance_uid = models.CharField(max_length=64, blank=True)
+    modality = models.CharField(max_length=16, blank=True)
+    transfer_syntax = models.CharField(max_length=64, blank=True)
+    frames = models.PositiveIntegerField(default=0)
+    refused = models.BooleanField(default=False)
+    findings = models.JSONField(default=list, blank=True)
+    record = models.JSONField(default=dict, blank=True)  # engine IntegrityRecord.as_dict(); {} if refused
+
+    class Meta:
+        ordering = ["study", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "position"], name="dicom_instance_position_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"DICOM instance {self.position} of {self.study_id}"

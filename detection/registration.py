@@ -8,10 +8,12 @@ from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
 from core.models import Role, User
 from detection.engine.errors import DetectionError, ScanCancelled
-from detection.models import ALERTING_VERDICTS, DetectionJobKind
+from detection.models import ALERTING_VERDICTS, DetectionJobKind, DicomJobKind
 from detection.selectors import scan_list
+from detection.services.dicom import dicom_job_failed
 from detection.services.scans import scan_job_failed
 from detection.tasks import scan_run
+from detection.tasks_dicom import dicom_check_run, dicom_ingest_run
 
 
 def _alerts_home_context(user: User) -> dict[str, Any]:
@@ -35,3 +37,12 @@ def register() -> None:
             role=Role.COMPLIANCE_OFFICER, template="detection/_home_alerts.html", context=_alerts_home_context
         )
     )
+    # Medical images (DICOM): ingest signs every valid instance, a check compares a later copy.
+    for kind, task in ((DicomJobKind.INGEST, dicom_ingest_run), (DicomJobKind.CHECK, dicom_check_run)):
+        job_kind_register(
+            kind,
+            task=task,
+            label=kind.label,
+            on_failure=dicom_job_failed,
+            user_facing_errors=(DetectionError,),
+        )

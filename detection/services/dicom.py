@@ -1,0 +1,247 @@
+"""Medical images: a DICOM file or zipped study signed at ingest, and later copies checked against it.
+
+Ingest and check are media jobs (detection.tasks_dicom); the engine (detection.engine.dicom) does the
+reading, the structural checks and the integrity records. Here: the upload, the job, and the results
+written inside the fenced transaction that finishes the job, with their ledger entries: one
+`dicom.instance.signed` per accepted instance at ingest (SOP Instance UID and digests: the signed
+record), one `dicom.study.signed` or `dicom.check` per study. Nothing here logs or stores a value of
+the file other than UIDs, digests, modality and transfer syntax.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from consent.ledger import ledger_append
+from core.errors import ApplicationError, CoreErrorCode
+from core.models import MediaJob, User
+from core.services import job_create
+from core.uploads import upload_rate_limit
+from detection.errors import DetectionErrorCode
+from detection.models import (
+    DicomInstanceRecord,
+    DicomJobKind,
+    DicomPurpose,
+    DicomStudy,
+    DicomVerdict,
+    ScanStatus,
+)
+from detection.policy import scanner_required
+
+
+def _sniff_dicom(head: bytes) -> bool:
+    """A DICOM Part 10 file, a zip (a study), or a headerless data set starting with group 0008."""
+    if head[:4] == b"PK\x03\x04":
+        return True
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    return any(head.startswith(m) for m in (b"\x08\x00\x05\x00", b"\x08\x00\x08\x00", b"\x00\x08\x00\x05"))
+
+
+def dicom_study_start(*, actor: User, file: UploadedFile | None, reference_id: Any = None) -> DicomStudy:
+    """Store an uploaded DICOM file or zipped study and queue its ingest (or, with `reference_id`, its
+    check against that signed study). A refused upload leaves neither a row nor a stored file."""
+    scanner_required(actor)
+    if file is None:
+        raise ApplicationError("Choose a DICOM file or a zipped study.", code=DetectionErrorCode.NO_FILES)
+    reference = None
+    if reference_id:
+        reference = (
+            DicomStudy.objects.filter(
+                clinic_id=actor.member_clinic_id,
+                id=reference_id,
+                purpose=DicomPurpose.INGEST,
+                verdict=DicomVerdict.SIGNED,
+            ).first()
+            if _is_uuid(reference_id)
+            else None
+        )
+        if reference is None:
+            raise ApplicationError(
+                "The study to check against is not a signed study of this clinic.",
+                code=DetectionErrorCode.NOT_FOUND,
+                status=404,
+            )
+    upload_rate_limit(actor=actor)
+    size = file.size or 0
+    if size == 0:
+        raise ApplicationError("The file is empty (0 bytes).", code=CoreErrorCode.UPLOAD_EMPTY)
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise ApplicationError(
+            f"The file is {size / 1e6:.1f} MB; at most {settings.UPLOAD_MAX_BYTES / 1e6:.0f} MB are accepted.",
+            code=CoreErrorCode.UPLOAD_TOO_LARGE,
+            status=413,
+        )
+    data = b"".join(file.chunks())
+    if not _sniff_dicom(data[:132]):
+        raise ApplicationError(
+            "This file is neither a DICOM file nor a zip of DICOM files.",
+            code=CoreErrorCode.UPLOAD_UNKNOWN_TYPE,
+            status=415,
+        )
+    study_id = uuid.uuid4()
+    is_zip = data[:4] == b"PK\x03\x04"
+    key = f"dicom/{actor.member_clinic_id}/{study_id}/original.{'zip' if is_zip else 'dcm'}"
+    stored = default_storage.save(key, ContentFile(data))
+    try:
+        with transaction.atomic():
+            return _study_create(
+                actor=actor, study_id=study_id, stored=stored, data=data, is_zip=is_zip, reference=reference
+            )
+    except BaseException:
+        default_storage.delete(stored)
+        raise
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _study_create(
+    *, actor: User, study_id: uuid.UUID, stored: str, data: bytes, is_zip: bool, reference: DicomStudy | None
+) -> DicomStudy:
+    sha256 = hashlib.sha256(data).hexdigest()
+    study = DicomStudy.objects.create(
+        id=study_id,
+        clinic_id=actor.member_clinic_id,
+        uploaded_by=actor,
+        purpose=DicomPurpose.CHECK if reference else DicomPurpose.INGEST,
+        reference=reference,
+        storage_key=stored,
+        sha256=sha256,
+        size_bytes=len(data),
+        is_zip=is_zip,
+    )
+    kind = DicomJobKind.CHECK if reference else DicomJobKind.INGEST
+    study.job = job_create(actor=actor, kind=kind, params={"study": str(study.id)})
+    study.save(update_fields=["job"])
+    ledger_append(
+        event_type="dicom.requested",
+        clinic_id=actor.member_clinic_id,
+        object_type="dicom_study",
+        object_id=study.id,
+        actor=actor,
+        data={
+            "sha256": sha256,
+            "purpose": study.purpose,
+            "reference": str(reference.id) if reference else "",
+        },
+    )
+    return study
+
+
+def dicom_signed_records(*, study_id: Any) -> list[dict[str, Any]]:
+    """The integrity records of a signed study's accepted instances (for a check job)."""
+    return list(
+        DicomInstanceRecord.objects.filter(study_id=study_id, refused=False)
+        .exclude(record={})
+        .values_list("record", flat=True)
+    )
+
+
+def dicom_result_record(*, study_id: Any, result: dict[str, Any]) -> DicomStudy:
+    """Record a finished ingest or check: instances, verdict, and the ledger entries."""
+    study = DicomStudy.objects.select_for_update().get(id=study_id)
+    study.status = ScanStatus.DONE
+    study.verdict = result["verdict"]
+    study.headline = result["headline"][:255]
+    study.modalities = ",".join(result["modalities"])[:64]
+    study.instance_count = len(result["instances"])
+    study.refused_count = sum(1 for i in result["instances"] if i["refused"])
+    study.frame_count = sum(i["frames"] for i in result["instances"])
+    study.findings = result["findings"]
+    study.comparison = result.get("comparison") or {}
+    study.duration_seconds = result.get("duration")
+    study.finished_at = timezone.now()
+    study.save()
+    DicomInstanceRecord.objects.bulk_create(
+        DicomInstanceRecord(
+            study=study,
+            clinic_id=study.clinic_id,
+            position=position,
+            upload_index=item["upload_index"],
+            sop_instance_uid=item["sop_instance_uid"][:64],
+            series_instance_uid=item["series_instance_uid"][:64],
+            modality=item["modality"][:16],
+            transfer_syntax=item["transfer_syntax"][:64],
+            frames=item["frames"],
+            refused=item["refused"],
+            findings=item["findings"],
+            record=item["record"] or {},
+        )
+        for position, item in enumerate(result["instances"])
+    )
+    if study.purpose == DicomPurpose.INGEST:
+        for item in result["instances"]:
+            if item["refused"] or not item["record"]:
+                continue
+            record = item["record"]
+            ledger_append(
+                event_type="dicom.instance.signed",
+                clinic_id=study.clinic_id,
+                object_type="dicom_study",
+                object_id=study.id,
+                data={
+                    "sop_instance_uid": record["sop_instance_uid"],
+                    "file_sha256": record["file_sha256"],
+                    "pixel_sha256": record["pixel_sha256"],
+                    "attributes_sha256": record["attributes_sha256"],
+                    "other_sha256": record["other_sha256"],
+                    "tiles_sha256": item["tiles_sha256"],
+                },
+            )
+        ledger_append(
+            event_type="dicom.study.signed"
+            if study.verdict == DicomVerdict.SIGNED
+            else "dicom.study.refused",
+            clinic_id=study.clinic_id,
+            object_type="dicom_study",
+            object_id=study.id,
+            data={
+                "sha256": study.sha256,
+                "instances": study.instance_count,
+                "refused": study.refused_count,
+                "codes": sorted({f["code"] for i in result["instances"] for f in i["findings"]}),
+            },
+        )
+    else:
+        comparison = study.comparison
+        ledger_append(
+            event_type="dicom.check",
+            clinic_id=study.clinic_id,
+            object_type="dicom_study",
+            object_id=study.id,
+            data={
+                "sha256": study.sha256,
+                "reference": str(study.reference_id),
+                "verdict": study.verdict,
+                "changed_instances": sorted(
+                    c["sop_instance_uid"]
+                    for c in comparison.get("instances", [])
+                    if c["status"] != "unchanged"
+                ),
+                "missing": comparison.get("missing", []),
+                "added": comparison.get("added", []),
+            },
+        )
+    return study
+
+
+def dicom_job_failed(job: MediaJob, code: str) -> None:
+    """The failure hook of the DICOM kinds: the study shows the job's error."""
+    DicomStudy.objects.filter(job=job).update(
+        status=ScanStatus.FAILED, error_code=code[:64], finished_at=timezone.now()
+    )

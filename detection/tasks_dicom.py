@@ -1,0 +1,132 @@
+"""The DICOM ingest and check tasks: thin wrappers that read the stored study, run the engine and hand
+back the instances, their integrity records and the verdict."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from celery import shared_task
+from django.core.files.storage import default_storage
+
+from core.jobs import JobOutcome, job_execute
+from core.models import MediaJob
+from core.progress import JobProgress
+
+
+def _verdict(purpose: str, upload: Any, comparison: Any) -> tuple[str, str]:
+    accepted = upload.accepted
+    if purpose == "ingest":
+        if not accepted:
+            return "refused", "Refused: no instance is valid DICOM."
+        refused = len(upload.instances) - len(accepted)
+        note = f"; {refused} instance(s) refused" if refused else ""
+        return "signed", f"Signed at ingest: {len(accepted)} instance(s){note}."
+    if comparison is None:
+        return "refused", "Refused: no instance of the copy is valid DICOM."
+    status = comparison.status
+    changed = [c for c in comparison.instances if c.status == status]
+    if status == "unchanged":
+        return status, "Unchanged since signed."
+    if status == "encoding_changed":
+        return status, "Same pixels and clinical attributes as signed; only the encoding changed."
+    if status == "metadata_changed":
+        names = sorted({a for c in changed for a in c.changed_attributes})
+        other = any(c.other_attributes_changed for c in changed)
+        listed = ", ".join(names + (["other (non-clinical) attributes"] if other else []))
+        return status, f"Metadata changed: {listed}."[:255]
+    if status == "pixels_changed":
+        regions = sum(len(c.regions) for c in changed)
+        return status, f"Pixels changed in {len(changed)} instance(s), {regions} region(s)."
+    return status, (
+        f"Instances changed: {len(comparison.missing)} signed instance(s) missing, "
+        f"{len(comparison.added)} not signed."
+    )
+
+
+def dicom_result(
+    purpose: str, upload: Any, signed: list[dict[str, Any]] | None, started: float
+) -> dict[str, Any]:
+    """The engine's reading (and comparison) as the JSON the job result and the rows keep."""
+    from detection.engine.dicom import slice_order
+    from detection.engine.dicom.integrity import IntegrityRecord, compare_study, integrity_record
+
+    instances = []
+    records = []
+    for instance in slice_order(upload.instances):
+        record = integrity_record(instance) if not instance.refused else None
+        if record is not None:
+            records.append(record)
+        instances.append(
+            {
+                "upload_index": instance.index,
+                "sop_instance_uid": instance.sop_instance_uid,
+                "series_instance_uid": instance.series_instance_uid,
+                "modality": instance.modality,
+                "transfer_syntax": instance.transfer_syntax,
+                "frames": len(instance.frames),
+                "refused": instance.refused,
+                "findings": [f.as_dict() for f in instance.findings],
+                "record": record.as_dict() if record else {},
+                "tiles_sha256": hashlib.sha256(
+                    json.dumps([list(t) for t in record.tiles]).encode()
+                ).hexdigest()
+                if record
+                else "",
+            }
+        )
+    comparison = None
+    if signed is not None and records:
+        comparison = compare_study([IntegrityRecord.from_dict(r) for r in signed], records)
+    verdict, headline = _verdict(purpose, upload, comparison)
+    return {
+        "verdict": verdict,
+        "headline": headline,
+        "modalities": sorted({i["modality"] for i in instances if i["modality"]}),
+        "instances": instances,
+        "findings": [f.as_dict() for f in upload.findings],
+        "comparison": comparison.as_dict() if comparison else {},
+        "duration": round(time.monotonic() - started, 4),
+    }
+
+
+def study_read(storage_key: str) -> Any:
+    """The stored study, read by the engine (raises DicomInputError for a non-DICOM upload)."""
+    from detection.engine.dicom import read_upload
+
+    with default_storage.open(storage_key, "rb") as handle:
+        data = handle.read()
+    return read_upload(data)
+
+
+def _dicom_work(job: MediaJob, progress: JobProgress, scratch: Path) -> JobOutcome:
+    from detection.models import DicomStudy
+    from detection.services.dicom import dicom_result_record, dicom_signed_records
+
+    started = time.monotonic()
+    study = DicomStudy.objects.get(id=job.params["study"])
+    progress(0.05, "reading")
+    upload = study_read(study.storage_key)
+    progress(0.6, "signing" if study.reference_id is None else "comparing")
+    signed = dicom_signed_records(study_id=study.reference_id) if study.reference_id else None
+    result = dicom_result(study.purpose, upload, signed, started)
+
+    def record(final: dict[str, Any]) -> None:
+        dicom_result_record(study_id=study.id, result=final)
+
+    return JobOutcome(result=result, record=record)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def dicom_ingest_run(job_id: str) -> None:
+    """Read a DICOM file or zipped study, check it, and sign every valid instance."""
+    job_execute(job_id=job_id, work=_dicom_work)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def dicom_check_run(job_id: str) -> None:
+    """Read a later copy of a signed study and compare it against the signed records."""
+    job_execute(job_id=job_id, work=_dicom_work)

@@ -1,0 +1,202 @@
+"""DICOM studies end to end: ingest signs each valid instance in the ledger, a later copy is checked
+against the signed records, bad input leaves nothing behind, and only the scanner roles get in."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pydicom.dataset import Dataset
+
+from consent.models import LedgerEntry
+from core.errors import ApplicationError
+from detection.models import DicomStudy, ScanStatus
+from detection.services.dicom import dicom_study_start
+
+DICOM = Path(__file__).resolve().parents[3] / "shared" / "media" / "medical" / "dicom"
+
+
+def dicom(name: str) -> Path:
+    path = DICOM / name
+    if not path.exists():
+        pytest.skip(
+            f"{path} is absent (../shared/media is for internal evaluation and not in every checkout)"
+        )
+    return path
+
+
+def run_job(job: Any) -> None:
+    from core.job_kinds import job_kind_get
+
+    job_kind_get(job.kind).task(str(job.id))
+    job.refresh_from_db()
+
+
+def started(actor: Any, data: bytes, name: str = "study.dcm", reference: Any = None) -> DicomStudy:
+    study = dicom_study_start(
+        actor=actor, file=SimpleUploadedFile(name, data), reference_id=reference.id if reference else None
+    )
+    run_job(study.job)
+    study.refresh_from_db()
+    return study
+
+
+def zipped(*members: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def edited(path: Path, edit: Callable[[Dataset], None]) -> bytes:
+    ds = pydicom.dcmread(path)
+    edit(ds)
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+def test_ingest_signs_every_valid_instance_in_the_ledger(clinic_a: Any) -> None:
+    data = zipped(
+        ("s/1.dcm", dicom("MR_small.dcm").read_bytes()),
+        ("s/2.dcm", dicom("CT_small.dcm").read_bytes()),
+        ("s/3.dcm", dicom("MR_truncated.dcm").read_bytes()),
+    )
+
+    study = started(clinic_a.compliance, data, "Doe^John.zip")
+
+    assert study.job.status == "succeeded", study.job.error_message
+    assert study.status == ScanStatus.DONE and study.verdict == "signed"
+    assert (study.instance_count, study.refused_count) == (3, 1)
+    assert study.headline == "Signed at ingest: 2 instance(s); 1 instance(s) refused."
+    refused = study.instances.get(refused=True)
+    assert [f["code"] for f in refused.findings] == ["truncated"]
+    signed = LedgerEntry.objects.filter(event_type="dicom.instance.signed", object_id=str(study.id))
+    uids = sorted(json.loads(e.entry)["data"]["sop_instance_uid"] for e in signed)
+    assert uids == sorted(i.sop_instance_uid for i in study.instances.filter(refused=False))
+    entry = json.loads(signed.first().entry)["data"]
+    assert set(entry) == {
+        "sop_instance_uid",
+        "file_sha256",
+        "pixel_sha256",
+        "attributes_sha256",
+        "other_sha256",
+        "tiles_sha256",
+    }
+    assert LedgerEntry.objects.filter(event_type="dicom.study.signed", object_id=str(study.id)).exists()
+    # The original file name (often the patient's) is kept nowhere.
+    assert "Doe" not in json.dumps(study.job.result) and not hasattr(study, "original_name")
+
+
+def test_a_study_with_no_valid_instance_is_refused_with_its_reasons(clinic_a: Any) -> None:
+    study = started(clinic_a.compliance, dicom("rtplan_truncated.dcm").read_bytes())
+
+    assert study.verdict == "refused"
+    (instance,) = study.instances.all()
+    assert "truncated" in [f["code"] for f in instance.findings]
+    assert not LedgerEntry.objects.filter(
+        event_type="dicom.instance.signed", object_id=str(study.id)
+    ).exists()
+    assert LedgerEntry.objects.filter(event_type="dicom.study.refused", object_id=str(study.id)).exists()
+
+
+def test_a_lossless_copy_is_reported_as_an_encoding_change(clinic_a: Any) -> None:
+    signed = started(clinic_a.compliance, dicom("MR_small.dcm").read_bytes())
+
+    check = started(clinic_a.admin, dicom("MR_small_jp2klossless.dcm").read_bytes(), reference=signed)
+
+    assert check.verdict == "encoding_changed", check.headline
+    assert check.comparison["instances"][0]["encoding_note"].endswith(
+        "→ JPEG 2000 Image Compression (Lossless Only)."
+    )
+    entry = LedgerEntry.objects.get(event_type="dicom.check", object_id=str(check.id))
+    assert json.loads(entry.entry)["data"]["verdict"] == "encoding_changed"
+
+
+def test_the_padded_copy_is_identical_pixels_with_changed_encoding(clinic_a: Any) -> None:
+    signed = started(clinic_a.compliance, dicom("MR_small.dcm").read_bytes())
+
+    check = started(clinic_a.compliance, dicom("MR_small_padded.dcm").read_bytes(), reference=signed)
+
+    assert check.verdict == "encoding_changed"
+    assert check.headline == "Same pixels and clinical attributes as signed; only the encoding changed."
+
+
+def test_an_unchanged_copy_and_a_tampered_one(clinic_a: Any) -> None:
+    path = dicom("CT_small.dcm")
+    signed = started(clinic_a.compliance, path.read_bytes())
+
+    same = started(clinic_a.compliance, path.read_bytes(), reference=signed)
+
+    def inject(ds: Dataset) -> None:
+        pixels = ds.pixel_array.copy()
+        pixels[70:80, 20:30] += 300
+        ds.PixelData = pixels.tobytes()
+
+    tampered = started(clinic_a.compliance, edited(path, inject), reference=signed)
+
+    assert same.verdict == "unchanged"
+    assert tampered.verdict == "pixels_changed"
+    assert tampered.headline == "Pixels changed in 1 instance(s), 1 region(s)."
+    assert tampered.comparison["instances"][0]["regions"] == [
+        {"frame": 0, "top": 64, "left": 0, "bottom": 96, "right": 32, "tiles": 1}
+    ]
+
+
+def test_a_metadata_edit_names_the_attribute(clinic_a: Any) -> None:
+    path = dicom("CT_small.dcm")
+    signed = started(clinic_a.compliance, path.read_bytes())
+
+    def shift(ds: Dataset) -> None:
+        ds.ImagePositionPatient = ["0", "0", "0"]
+
+    check = started(clinic_a.compliance, edited(path, shift), reference=signed)
+
+    assert check.verdict == "metadata_changed"
+    assert check.headline == "Metadata changed: ImagePositionPatient."
+
+
+def test_a_non_dicom_file_is_refused_and_leaves_nothing(clinic_a: Any) -> None:
+    before = DicomStudy.objects.count()
+    with pytest.raises(ApplicationError) as caught:
+        dicom_study_start(actor=clinic_a.compliance, file=SimpleUploadedFile("x.dcm", b"hello" * 100))
+
+    assert caught.value.status == 415
+    assert DicomStudy.objects.count() == before
+    assert not default_storage.exists(f"dicom/{clinic_a.clinic.id}")
+
+
+def test_a_zip_without_dicom_fails_the_job_with_a_clear_message(clinic_a: Any) -> None:
+    study = started(clinic_a.compliance, zipped(("readme.txt", b"nothing")), "x.zip")
+
+    assert study.status == ScanStatus.FAILED
+    assert study.job.error_message == "The zip file holds no DICOM files."
+
+
+def test_a_check_needs_a_signed_study_of_the_same_clinic(clinic_a: Any, clinic_b: Any) -> None:
+    signed = started(clinic_a.compliance, dicom("MR_small.dcm").read_bytes())
+
+    with pytest.raises(ApplicationError) as caught:
+        dicom_study_start(
+            actor=clinic_b.compliance,
+            file=SimpleUploadedFile("a.dcm", dicom("MR_small.dcm").read_bytes()),
+            reference_id=signed.id,
+        )
+    assert caught.value.status == 404
+
+
+def test_only_compliance_officers_and_clinic_admins_may_upload(clinic_a: Any) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        dicom_study_start(
+            actor=clinic_a.clinician, file=SimpleUploadedFile("a.dcm", dicom("MR_small.dcm").read_bytes())
+        )
+    assert caught.value.status == 403
