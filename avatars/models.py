@@ -172,6 +172,16 @@ class Video(models.Model):
     def __str__(self) -> str:
         return f"Video {self.id} ({self.status})"
 
+    @property
+    def cancelled(self) -> bool:
+        """A render someone stopped (its job was cancelled), as opposed to one that failed."""
+        return self.status == VideoStatus.FAILED and self.job.status == "cancelled"
+
+    @property
+    def status_text(self) -> str:
+        """The status as people read it: a stopped render says so instead of "Render failed"."""
+        return "Render cancelled" if self.cancelled else self.get_status_display()
+
 
 class Publication(models.Model):
     """A video shared with one patient of the clinic, or through an expiring share link."""

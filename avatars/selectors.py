@@ -16,6 +16,7 @@ from avatars.models import (
     Publication,
     Script,
     Video,
+    VideoStatus,
 )
 from core.errors import not_found
 from core.models import Role, User
@@ -24,13 +25,13 @@ from core.models import Role, User
 def enrollment_list(*, user: User) -> QuerySet[Enrollment]:
     if not policy.can_use_studio(user):
         return Enrollment.objects.none()
-    return Enrollment.objects.filter(clinic_id=user.clinic_id).select_related("clinician", "job")
+    return Enrollment.objects.filter(clinic_id=user.member_clinic_id).select_related("clinician", "job")
 
 
 def script_list(*, user: User) -> QuerySet[Script]:
     if not policy.can_use_studio(user):
         return Script.objects.none()
-    return Script.objects.filter(clinic_id=user.clinic_id).select_related("clinician", "enrollment")
+    return Script.objects.filter(clinic_id=user.member_clinic_id).select_related("clinician", "enrollment")
 
 
 def script_get(*, user: User, script_id: Any) -> Script:
@@ -64,14 +65,20 @@ def patient_publications(*, user: User) -> QuerySet[Publication]:
     """What was shared with a patient, newest first (withdrawn ones stay listed, marked withdrawn)."""
     if not policy.watches_as_patient(user):
         return Publication.objects.none()
-    return Publication.objects.filter(patient=user, video__clinic_id=user.clinic_id).select_related(
+    return Publication.objects.filter(patient=user, video__clinic_id=user.member_clinic_id).select_related(
         "video", "video__clinician", "video__script"
     )
 
 
 def videos_of_likeness(*, clinician: User) -> QuerySet[Video]:
-    """Every video ever made with a clinician's likeness (for their own view)."""
-    return Video.objects.filter(clinician=clinician).select_related("script", "job").order_by("-created_at")
+    """Every video made with a clinician's likeness (for their own view); a render stopped before it
+    produced anything is not one."""
+    return (
+        Video.objects.filter(clinician=clinician)
+        .exclude(status=VideoStatus.FAILED, job__status="cancelled")
+        .select_related("script", "job")
+        .order_by("-created_at")
+    )
 
 
 def enrollments_for_gallery(*, clinic_id: Any) -> QuerySet[Enrollment]:

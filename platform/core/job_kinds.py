@@ -77,3 +77,14 @@ def job_kind_get(kind: str) -> JobKindSpec:
         return JOB_KINDS[kind]
     except KeyError:
         raise LookupError(f"No installed app registers the job kind {kind!r}.") from None
+
+
+def job_failure_record(job: MediaJob, code: str) -> None:
+    """Run the domain side of a job that ends failed or cancelled, as its kind registered it.
+
+    Called inside the transaction that ends the job (its worker's fenced finish, the stall check, or
+    the cancellation of a job still queued), so both happen or neither does.
+    """
+    kind = JOB_KINDS.get(job.kind)
+    if kind is not None and kind.on_failure is not None:
+        kind.on_failure(job, code)

@@ -38,7 +38,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from core.job_kinds import JOB_KINDS
+from core.job_kinds import JOB_KINDS, job_failure_record
 from core.media.errors import MediaError
 from core.models import FINISHED_STATUSES, MediaJob, Upload
 from core.progress import JobCancelled, JobProgress, job_broadcast, job_refusal
@@ -165,16 +165,6 @@ def _job_end(job: MediaJob, *, code: str, message: str = "", cancelled: bool = F
     extra = {"job_id": str(job.id), "attempt": job.attempts, "error_code": code}
     logger.info("job cancelled" if cancelled else "job failed", extra=extra)
     job_outputs_discard(job_id=job.id, everything=True)
-
-
-def job_failure_record(job: MediaJob, code: str) -> None:
-    """Run the domain side of a job that ends failed or cancelled, as its kind registered it.
-
-    Called inside the fenced transaction that ends the job, so both happen or neither does.
-    """
-    kind = JOB_KINDS.get(job.kind)
-    if kind is not None and kind.on_failure is not None:
-        kind.on_failure(job, code)
 
 
 def _superseded(job: MediaJob) -> None:

@@ -12,10 +12,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.job_kinds import job_kind_get
+from core.job_kinds import job_failure_record, job_kind_get
 from core.jobs import (
     job_execute,
-    job_failure_record,
     job_outputs_discard,
     output_store,
     scratch_sweep,

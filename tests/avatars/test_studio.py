@@ -538,3 +538,29 @@ def test_a_too_long_script_is_refused_with_its_length_never_cut_by_the_browser(s
     )
     assert refused.status_code == 400
     assert "at most 20000 characters (it has 24999)" in refused.content.decode()  # stripped
+
+
+def test_a_cancelled_render_says_so_leaves_the_likeness_list_and_returns_to_its_page(
+    studio: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Issue 15 item 10: a cancelled render read "Render failed", was listed among the clinician's
+    videos (and, cancelled while queued, stayed "Rendering"), and cancel landed on a bare job page."""
+    from avatars.selectors import videos_of_likeness
+    from avatars.services import render_request, script_approve
+
+    script = _script(studio, enrollment_stock_get_or_create(actor=studio.clinician))
+    script_approve(actor=studio.clinician, script_id=script.id)
+    with django_capture_on_commit_callbacks(execute=False):
+        video = render_request(actor=studio.clinician, script_id=script.id)
+    client = signed_in_client(studio.clinician)
+    page_url = f"/videos/{video.id}/"
+    cancelled = client.post(f"/jobs/{video.job.id}/cancel/", {"next": page_url})
+    assert cancelled.status_code == 302 and cancelled["Location"] == page_url
+    video.refresh_from_db()
+    assert video.cancelled and video.status_text == "Render cancelled"
+    assert b"Render cancelled" in client.get(page_url).content
+    assert video not in videos_of_likeness(clinician=studio.clinician)
+    assert (
+        client.post(f"/jobs/{video.job.id}/cancel/", {"next": "https://evil.example/"})["Location"]
+        == f"/jobs/{video.job.id}/"
+    )
