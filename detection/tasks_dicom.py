@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from celery import shared_task
-from django.core.files.storage import default_storage
 
 from core.jobs import JobOutcome, job_execute
 from core.models import MediaJob
@@ -93,18 +92,9 @@ def dicom_result(
     }
 
 
-def study_read(storage_key: str) -> Any:
-    """The stored study, read by the engine (raises DicomInputError for a non-DICOM upload)."""
-    from detection.engine.dicom import read_upload
-
-    with default_storage.open(storage_key, "rb") as handle:
-        data = handle.read()
-    return read_upload(data)
-
-
 def _dicom_work(job: MediaJob, progress: JobProgress, scratch: Path) -> JobOutcome:
     from detection.models import DicomStudy
-    from detection.services.dicom import dicom_result_record, dicom_signed_records
+    from detection.services.dicom import dicom_result_record, dicom_signed_records, study_read
 
     started = time.monotonic()
     study = DicomStudy.objects.get(id=job.params["study"])

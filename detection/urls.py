@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from detection import views
+from detection import views, views_dicom
 
 app_name = "detection"
 urlpatterns = [
@@ -14,4 +14,11 @@ urlpatterns = [
     path("scanner/scans/<uuid:scan_id>/case/", views.case_open_view, name="case-open"),
     path("scanner/cases/<uuid:case_id>/", views.case_page, name="case"),
     path("scanner/cases/<uuid:case_id>/takedown.pdf", views.takedown_pdf_view, name="takedown"),
+    path("scanner/dicom/", views_dicom.dicom_page, name="dicom"),
+    path("scanner/dicom/<uuid:study_id>/", views_dicom.dicom_study_page, name="dicom-study"),
+    path(
+        "scanner/dicom/<uuid:study_id>/slices/<int:number>.png",
+        views_dicom.dicom_slice_view,
+        name="dicom-slice",
+    ),
 ]

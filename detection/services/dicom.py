@@ -143,6 +143,15 @@ def _study_create(
     return study
 
 
+def study_read(storage_key: str) -> Any:
+    """The stored study, read by the engine (raises DicomInputError for a non-DICOM upload)."""
+    from detection.engine.dicom import read_upload
+
+    with default_storage.open(storage_key, "rb") as handle:
+        data = handle.read()
+    return read_upload(data)
+
+
 def dicom_signed_records(*, study_id: Any) -> list[dict[str, Any]]:
     """The integrity records of a signed study's accepted instances (for a check job)."""
     return list(

@@ -20,6 +20,7 @@ from consent.models import LedgerEntry
 from core.errors import ApplicationError
 from detection.models import DicomStudy, ScanStatus
 from detection.services.dicom import dicom_study_start
+from tests.support import signed_in_client
 
 DICOM = Path(__file__).resolve().parents[3] / "shared" / "media" / "medical" / "dicom"
 
@@ -200,3 +201,51 @@ def test_only_compliance_officers_and_clinic_admins_may_upload(clinic_a: Any) ->
             actor=clinic_a.clinician, file=SimpleUploadedFile("a.dcm", dicom("MR_small.dcm").read_bytes())
         )
     assert caught.value.status == 403
+
+
+def test_the_pages_sign_a_study_show_the_viewer_and_flag_a_tampered_copy(clinic_a: Any) -> None:
+    from PIL import Image
+
+    client = signed_in_client(clinic_a.compliance)
+    path = dicom("CT_small.dcm")
+
+    response = client.post("/scanner/dicom/", {"file": SimpleUploadedFile("a.dcm", path.read_bytes())})
+    assert response.status_code == 302
+    study = DicomStudy.objects.get(id=response.url.rstrip("/").rsplit("/", 1)[-1])
+    run_job(study.job)
+    page = client.get(response.url)
+    assert page.status_code == 200
+    assert b'data-verdict="signed"' in page.content and b'id="dicom-slice"' in page.content
+
+    png = client.get(f"/scanner/dicom/{study.id}/slices/0.png?wc=40&ww=400")
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(png.content)).size == (128, 128)
+    narrow = client.get(f"/scanner/dicom/{study.id}/slices/0.png?wc=40&ww=10").content
+    assert narrow != png.content  # the window changes the picture
+    assert client.get(f"/scanner/dicom/{study.id}/slices/1.png").status_code == 404
+
+    def inject(ds: Dataset) -> None:
+        pixels = ds.pixel_array.copy()
+        pixels[70:80, 20:30] += 300
+        ds.PixelData = pixels.tobytes()
+
+    response = client.post(
+        "/scanner/dicom/",
+        {"file": SimpleUploadedFile("b.dcm", edited(path, inject)), "reference": str(study.id)},
+    )
+    check = DicomStudy.objects.get(id=response.url.rstrip("/").rsplit("/", 1)[-1])
+    run_job(check.job)
+    page = client.get(response.url)
+    assert b'data-verdict="pixels_changed"' in page.content
+    assert b"frame 0: rows 64\xe2\x80\x9396, columns 0\xe2\x80\x9332" in page.content
+    outlined = Image.open(io.BytesIO(client.get(f"/scanner/dicom/{check.id}/slices/0.png?overlay=1").content))
+    assert outlined.mode == "RGB" and outlined.getpixel((0, 64)) == (255, 40, 40)
+
+
+def test_other_roles_and_clinics_are_kept_out_of_the_pages(clinic_a: Any, clinic_b: Any) -> None:
+    study = started(clinic_a.compliance, dicom("MR_small.dcm").read_bytes())
+
+    assert signed_in_client(clinic_a.clinician).get("/scanner/dicom/").status_code == 403
+    other = signed_in_client(clinic_b.compliance)
+    assert other.get(f"/scanner/dicom/{study.id}/").status_code == 404
+    assert other.get(f"/scanner/dicom/{study.id}/slices/0.png").status_code == 404

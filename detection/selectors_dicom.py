@@ -1,0 +1,72 @@
+"""Reads of DICOM studies, scoped to the acting user's clinic and the scanner roles; the viewer's slices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from core.errors import not_found
+from core.models import User
+from detection.models import DicomPurpose, DicomStudy, DicomVerdict
+from detection.policy import may_scan
+
+
+def dicom_study_list(*, user: User) -> QuerySet[DicomStudy]:
+    if not may_scan(user):
+        return DicomStudy.objects.none()
+    return DicomStudy.objects.filter(clinic_id=user.member_clinic_id).select_related("job", "uploaded_by")
+
+
+def dicom_study_get(*, user: User, study_id: Any) -> DicomStudy:
+    try:
+        return dicom_study_list(user=user).prefetch_related("instances").get(id=study_id)
+    except (DicomStudy.DoesNotExist, ValueError, TypeError):
+        raise not_found("DICOM study") from None
+
+
+def dicom_signed_studies(*, user: User) -> QuerySet[DicomStudy]:
+    """Studies a later copy can be checked against."""
+    return dicom_study_list(user=user).filter(purpose=DicomPurpose.INGEST, verdict=DicomVerdict.SIGNED)
+
+
+def dicom_slice_count(study: DicomStudy) -> int:
+    return sum(i.frames for i in study.instances.all() if not i.refused)
+
+
+def dicom_slice_png(
+    *, study: DicomStudy, number: int, center: float | None, width: float | None, overlay: bool
+) -> tuple[bytes, dict[str, Any]]:
+    """Slice `number` (0-based, over every frame of every accepted instance in viewing order) as PNG,
+    windowed at center/width (the file's own window when not given), with changed regions outlined
+    when `overlay` and the study is a check; and what the page shows about the slice."""
+    from detection.engine.dicom import slice_order
+    from detection.engine.dicom.render import Window, default_window, render_png
+    from detection.services.dicom import study_read
+
+    upload = study_read(study.storage_key)
+    frames = [(i, n) for i in slice_order(upload.accepted) for n in range(len(i.frames))]
+    if not 0 <= number < len(frames):
+        raise not_found("Slice")
+    instance, frame_number = frames[number]
+    frame = instance.frames[frame_number]
+    window = (
+        Window(center, width)
+        if center is not None and width is not None and width > 0
+        else default_window(frame, instance.dataset)
+    )
+    regions: list[tuple[int, int, int, int]] = []
+    if overlay:
+        for change in study.comparison.get("instances", []):
+            if change["sop_instance_uid"] == instance.sop_instance_uid:
+                regions = [
+                    (r["top"], r["left"], r["bottom"], r["right"])
+                    for r in change["regions"]
+                    if r["frame"] == frame_number
+                ]
+    png = render_png(frame, instance.dataset, window if frame.ndim == 2 else None, regions)
+    return png, {
+        "center": round(window.center, 2),
+        "width": round(window.width, 2),
+        "regions": len(regions),
+    }
