@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -27,6 +28,7 @@ from avatars.services import (
     enrollment_sign_off,
     enrollment_stock_get_or_create,
     link_publication_find,
+    render_refusal,
     render_request,
     script_approve,
     script_save,
@@ -34,10 +36,12 @@ from avatars.services import (
     video_publish,
     video_review,
 )
+from consent.selectors import clinicians_consenting
 from core.errors import ApplicationError
 from core.http import stored_file_response
 from core.models import Role, User
 from core.progress import job_state_message
+from core.requests import AuthenticatedHttpRequest
 
 
 def _forbidden(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:
@@ -48,7 +52,9 @@ def _enrollment_choices(user: User) -> list[tuple[str, str]]:
     choices = []
     for e in enrollment_list(user=user).filter(status=EnrollmentStatus.READY):
         who = (
-            "Stock presenter (no real person)" if e.kind == EnrollmentKind.STOCK else e.clinician.printed_name
+            "Stock presenter (no real person)"
+            if e.kind == EnrollmentKind.STOCK or e.clinician is None
+            else e.clinician.printed_name
         )
         choices.append((str(e.id), f"{who} — {e.get_kind_display()}"))
     return choices
@@ -56,7 +62,7 @@ def _enrollment_choices(user: User) -> list[tuple[str, str]]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def studio_page(request: HttpRequest) -> HttpResponse:
+def studio_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     if not policy.can_use_studio(user):
         return _forbidden(request, policy.STUDIO_REFUSAL)
@@ -76,10 +82,14 @@ def studio_page(request: HttpRequest) -> HttpResponse:
     portrait_form = PortraitForm(
         request.POST if is_portrait else None, request.FILES if is_portrait else None
     )
-    clinicians = User.objects.filter(clinic_id=user.clinic_id, role=Role.CLINICIAN).order_by("username")
+    clinicians = User.objects.filter(clinic_id=user.member_clinic_id, role=Role.CLINICIAN).order_by(
+        "username"
+    )
     for form in (enrollment_form, portrait_form):
         if policy.can_enroll_for_others(user):
-            form.fields["clinician"].choices = [(str(c.pk), c.printed_name) for c in clinicians]
+            cast(forms.ChoiceField, form.fields["clinician"]).choices = [
+                (str(c.pk), c.printed_name) for c in clinicians
+            ]
         else:
             del form.fields["clinician"]  # clinicians enroll only themselves
     form = portrait_form if is_portrait else enrollment_form
@@ -106,12 +116,14 @@ def studio_page(request: HttpRequest) -> HttpResponse:
             form.add_error("photo" if is_portrait else "footage", exc.message)
             refusal_status = exc.status  # a rate limit stays a 429, a role refusal a 403
     script_form = ScriptForm()
-    script_form.fields["enrollment"].choices = _enrollment_choices(user)
+    cast(forms.ChoiceField, script_form.fields["enrollment"]).choices = _enrollment_choices(user)
     return render(
         request,
         "avatars/studio.html",
         {
             "enrollments": enrollment_list(user=user),
+            # Whose likeness may be used now: the others' material is marked, not offered silently.
+            "consenting": clinicians_consenting(clinic_id=user.clinic_id),
             "scripts": script_list(user=user)[:50],
             "videos": video_list(user=user)[:50],
             "enrollment_form": enrollment_form,
@@ -127,7 +139,7 @@ def studio_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def script_page(request: HttpRequest, script_id: str | None = None) -> HttpResponse:
+def script_page(request: AuthenticatedHttpRequest, script_id: str | None = None) -> HttpResponse:
     user = request.user
     if not policy.can_use_studio(user):
         return _forbidden(request, policy.STUDIO_REFUSAL)
@@ -151,7 +163,7 @@ def script_page(request: HttpRequest, script_id: str | None = None) -> HttpRespo
     # not an empty form full of "This field is required." (issue 15 item 8).
     saving = request.method == "POST" and not ({"approve", "render"} & set(request.POST))
     form = ScriptForm(request.POST if saving else None, request.FILES if saving else None, initial=initial)
-    form.fields["enrollment"].choices = _enrollment_choices(user)
+    cast(forms.ChoiceField, form.fields["enrollment"]).choices = _enrollment_choices(user)
     status = 200
     if request.method == "POST":
         try:
@@ -183,14 +195,20 @@ def script_page(request: HttpRequest, script_id: str | None = None) -> HttpRespo
     return render(
         request,
         "avatars/script.html",
-        {"script": script, "form": form},
+        {
+            "script": script,
+            "form": form,
+            "render_refusal": render_refusal(script=script)
+            if script and script.status == "approved"
+            else None,
+        },
         status=status if status != 200 else (400 if form.errors else 200),
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def video_page(request: HttpRequest, video_id: str) -> HttpResponse:
+def video_page(request: AuthenticatedHttpRequest, video_id: str) -> HttpResponse:
     """Staff: progress, review, publication. Patients: the viewer."""
     user = request.user
     try:
@@ -201,8 +219,9 @@ def video_page(request: HttpRequest, video_id: str) -> HttpResponse:
         return _viewer(request, video, patient=user)
     review_form = ReviewForm(request.POST if "decision" in request.POST else None)
     publish_form = PublishForm(request.POST if "publish" in request.POST else None)
-    publish_form.fields["patients"].choices = [
-        (str(p.pk), p.printed_name) for p in User.objects.filter(clinic_id=user.clinic_id, role=Role.PATIENT)
+    cast(forms.ChoiceField, publish_form.fields["patients"]).choices = [
+        (str(p.pk), p.printed_name)
+        for p in User.objects.filter(clinic_id=user.member_clinic_id, role=Role.PATIENT)
     ]
     link = None
     try:
@@ -278,7 +297,7 @@ _MEDIA = {"video.mp4": "video_key", "poster.jpg": "poster_key", "captions.vtt": 
 
 
 @login_required
-def video_media(request: HttpRequest, video_id: str, name: str) -> HttpResponse:
+def video_media(request: AuthenticatedHttpRequest, video_id: str, name: str) -> HttpResponseBase:
     try:
         video = video_get(user=request.user, video_id=video_id)
     except ApplicationError as exc:
@@ -288,7 +307,7 @@ def video_media(request: HttpRequest, video_id: str, name: str) -> HttpResponse:
     )
 
 
-def _media(request: HttpRequest, video: Video, name: str, *, patient: User | None) -> HttpResponse:
+def _media(request: HttpRequest, video: Video, name: str, *, patient: User | None) -> HttpResponseBase:
     if name not in _MEDIA or not getattr(video, _MEDIA[name]):
         return HttpResponse("Not found.", status=404)
     live_for_patient = (
@@ -307,7 +326,7 @@ def link_viewer(request: HttpRequest, token: str) -> HttpResponse:
     return _viewer(request, publication.video, patient=None, token=token)
 
 
-def link_media(request: HttpRequest, token: str, name: str) -> HttpResponse:
+def link_media(request: HttpRequest, token: str, name: str) -> HttpResponseBase:
     try:
         publication = link_publication_find(token=token)
     except ApplicationError:

@@ -13,6 +13,7 @@ from consent.models import (
     DisclosureLabel,
     LedgerEntry,
     LikenessConsent,
+    LikenessStatus,
     PatientConsent,
 )
 from consent.policy import can_view_compliance, is_clinic_staff, is_member
@@ -39,6 +40,16 @@ def likeness_consent_current(*, clinician: User) -> LikenessConsent | None:
         .select_related("signature", "text")
         .order_by("-created_at")
         .first()
+    )
+
+
+def clinicians_consenting(*, clinic_id: Any) -> set[int]:
+    """Ids of the clinic's clinicians whose likeness consent is active now (the studio marks the
+    material of everyone else as unusable)."""
+    return set(
+        LikenessConsent.objects.filter(clinic_id=clinic_id, status=LikenessStatus.ACTIVE).values_list(
+            "clinician_id", flat=True
+        )
     )
 
 

@@ -34,7 +34,7 @@ from avatars.services.publication import (
     video_withdraw,
     videos_withdraw_for_consent,
 )
-from avatars.services.renders import render_failed, render_request, render_run
+from avatars.services.renders import render_failed, render_refusal, render_request, render_run
 from avatars.services.scripts import script_approve, script_save
 from avatars.services.statement import statement_check_queue, statement_check_run
 from avatars.services.viewer import video_acknowledge_view
@@ -56,6 +56,7 @@ __all__ = [
     "enrollment_stock_get_or_create",
     "link_publication_find",
     "render_failed",
+    "render_refusal",
     "render_request",
     "render_run",
     "script_approve",

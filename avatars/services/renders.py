@@ -40,6 +40,7 @@ from consent.services import (
     likeness_consent_assert_allows,
     likeness_consent_record_use,
 )
+from core.errors import ApplicationError
 from core.jobs import JobOutcome, job_checkpoint, output_store, upload_fetch
 from core.media.hashing import file_sha256
 from core.models import MediaJob, User
@@ -78,9 +79,21 @@ def render_gate(*, script: Script, stage: str) -> LikenessConsent | None:
     if script.enrollment.kind == EnrollmentKind.STOCK:
         return None  # no one's likeness: nothing to consent to
     clinician = script.enrollment.clinician
+    assert clinician is not None  # only stock enrollments have none
     return likeness_consent_assert_allows(
         clinician=clinician, use=_intended_use(script), clinic_id=script.clinic_id
     )
+
+
+def render_refusal(*, script: Script) -> str | None:
+    """Why a render of `script` would be refused now, or None: pages say it instead of showing a
+    Render button that fails only on click (a revoked consent, an out-of-scope topic, a script edited
+    since its approval). Makes no change."""
+    try:
+        render_gate(script=script, stage="page")
+    except ApplicationError as exc:
+        return exc.message
+    return None
 
 
 def video_disclosure(
@@ -88,7 +101,9 @@ def video_disclosure(
 ) -> RenderedDisclosure:
     """The label and spoken disclaimers for a video of this script (the label says when the voice is synthetic)."""
     if consent is not None:
-        rendered = disclosure_render(label=label, clinician=script.enrollment.clinician, consent=consent)
+        clinician = script.enrollment.clinician
+        assert clinician is not None  # a consent is someone's: the enrollment is theirs
+        rendered = disclosure_render(label=label, clinician=clinician, consent=consent)
     else:
         clinic = script.clinic
         values = {
@@ -138,7 +153,7 @@ def render_request(*, actor: User, script_id: Any) -> Video:
         )
         video = Video.objects.create(
             id=video_id,
-            clinic_id=actor.clinic_id,
+            clinic_id=actor.member_clinic_id,
             script=script,
             script_sha256=script.approved_sha256,
             clinician=script.enrollment.clinician,
@@ -182,7 +197,7 @@ def render_finish(*, video_id: Any, outputs: dict[str, Any]) -> Video:
         video.signed = outputs["signed"]
         video.status = VideoStatus.IN_REVIEW
         video.save()
-        if video.likeness_consent_id:
+        if video.likeness_consent is not None:
             likeness_consent_record_use(
                 consent=video.likeness_consent, object_type="video", object_id=video.id, actor=None
             )
@@ -239,6 +254,7 @@ def render_run(
     if enrollment.kind == EnrollmentKind.STOCK:
         avatar: Any = engine.StockAvatar()
     elif enrollment.kind == EnrollmentKind.FOOTAGE:
+        assert enrollment.footage is not None  # each kind's enrollment holds its upload
         footage = upload_fetch(upload=enrollment.footage, scratch=scratch)
         analysis = None
         if enrollment.analysis_key:
@@ -247,8 +263,10 @@ def render_run(
                 analysis.write_bytes(src.read())
         avatar = engine.FootageAvatar(enrollment=footage, analysis=analysis)
     else:
+        assert enrollment.photo is not None
         avatar = engine.PortraitAvatar(photo=upload_fetch(upload=enrollment.photo, scratch=scratch))
     if script.narration_source == NarrationSource.RECORDING:
+        assert script.narration is not None  # a recorded narration is the script's upload
         narration: Any = engine.RecordedNarration(
             audio=upload_fetch(upload=script.narration, scratch=scratch), language=script.language
         )

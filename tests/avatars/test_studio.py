@@ -564,3 +564,25 @@ def test_a_cancelled_render_says_so_leaves_the_likeness_list_and_returns_to_its_
         client.post(f"/jobs/{video.job.id}/cancel/", {"next": "https://evil.example/"})["Location"]
         == f"/jobs/{video.job.id}/"
     )
+
+
+@pytest.mark.media
+def test_after_revocation_the_studio_marks_the_footage_and_offers_no_render_button(
+    studio: Any, footage_enrollment: Any
+) -> None:
+    """Issue 15 item 13: after revocation the footage still read "Ready" and approved scripts showed
+    a Render button that failed only on click."""
+    from consent.services import likeness_consent_revoke
+
+    consent = active_consent(studio, synthetic_voice_allowed=True)
+    script = _likeness_script(studio, footage_enrollment)
+    client = signed_in_client(studio.clinician)
+    before = client.get(f"/studio/scripts/{script.id}/").content.decode()
+    assert 'id="render-button"' in before and 'id="render-refusal"' not in before
+    assert 'data-field="no-consent"' not in client.get("/studio/").content.decode()
+
+    likeness_consent_revoke(actor=studio.clinician, consent_id=consent.id)
+    after = client.get(f"/studio/scripts/{script.id}/").content.decode()
+    assert 'id="render-button"' not in after
+    assert 'id="render-refusal"' in after and "was revoked" in after
+    assert 'data-field="no-consent"' in client.get("/studio/").content.decode()
