@@ -263,21 +263,6 @@ class DisclosureLabel(models.Model):
         return f"Label v{self.version} ({self.language})"
 
 
-class ClinicalReview(models.Model):
-    """A licensed clinician's review of one piece of content (by hash): the only way to omit the label."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="+")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reviewer_name = models.CharField(max_length=200)
-    licence = models.CharField(max_length=100)
-    content_sha256 = models.CharField(max_length=64)
-    reviewed_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"Review by {self.reviewer_name} of {self.content_sha256[:12]}"
-
-
 class LedgerEntry(models.Model):
     """One append-only ledger entry: canonical JSON (ids, hashes and codes; never PHI) and its leaf hash.
 
