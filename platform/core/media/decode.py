@@ -101,13 +101,8 @@ def container_video_info(container: Any) -> VideoInfo:
 
 def video_info(path: str | Path) -> VideoInfo:
     """The `VideoInfo` of a file; raises `MediaError` when it cannot be opened or has no video."""
-    import av
-
     with open_input(path) as container:
-        try:
-            return container_video_info(container)
-        except av.FFmpegError as exc:  # pragma: no cover - headers were read by open
-            raise MediaError(f"'{Path(path).name}' cannot be read.", code="media_undecodable") from exc
+        return container_video_info(container)
 
 
 def to_rgb(frame: Any, *, exact: bool = False) -> NDArray[np.uint8]:
