@@ -146,3 +146,25 @@ def test_every_manipulation_analyzer_scores_the_statement(
     assert all({"score", "threshold", "flagged"} <= set(a) for a in analyzers.values())
     entry = _checked_entry(consent)
     assert '"synthetic_speech_milli"' in entry and '"visual_manipulation_threshold_milli"' in entry
+
+
+def test_a_face_swap_of_the_enrolled_person_with_their_real_voice_is_held(
+    studio: Any, django_capture_on_commit_callbacks: Any, tmp_path: Path
+) -> None:
+    """The enrolled person's fresh recording, face pasted onto another person, real voice under it:
+    identity passes (the face and the voice are theirs), so the scanner's analyzers must say why."""
+    from bench.statement_face_swap import ENROLLED_SECONDS, make_swap
+    from provenance.engine.media_io import transcode
+
+    donor, host = RETALKING / "3.mp4", RETALKING / "1.mp4"
+    if not (donor.exists() and host.exists()):
+        pytest.skip("../shared/media/talking/retalking is absent")
+    enrollment = transcode(donor, tmp_path / "enrollment.mp4", max_seconds=ENROLLED_SECONDS)
+    _enroll(studio, enrollment, django_capture_on_commit_callbacks)
+    swapped = make_swap(donor, host, tmp_path / "swap.mp4")
+    consent = _live_statement(studio, swapped, django_capture_on_commit_callbacks)
+    checks = consent.statement_checks
+    assert consent.status == "awaiting_verification"
+    assert checks["identity"]["passed"] is True  # the old check's face and voice are fooled
+    assert checks["manipulation"]["passed"] is False
+    assert checks["manipulation"]["analyzers"]["blending_flicker"]["flagged"] is True
