@@ -44,6 +44,8 @@ from avatars.engine.anonymize.synthetic import PALETTES
 from avatars.engine.anonymize.track import BufferedFrame, Observation, Track, Tracker, half_size
 from avatars.engine.compose import Overlay, disclosure_overlay
 from avatars.engine.errors import EngineError
+from core.media import decode
+from core.media.errors import MediaError
 
 #: Frames wait this long before they are written, so tracks can look ahead (and behind) that far.
 BUFFER_SECONDS = 0.5
@@ -109,15 +111,13 @@ def _validate(spec: AnonymizeSpec) -> None:
 
 
 def _open(path: Path) -> Any:
-    import av
-
     if not path.is_file() or path.stat().st_size == 0:
         raise AnonymizeError(
             f"The recording '{path.name}' is missing or empty; upload it again.", code="file_missing"
         )
     try:
-        return av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        return decode.open_input(path)
+    except MediaError as exc:
         raise AnonymizeError(
             f"'{path.name}' is not a readable video (it may be damaged or cut short); export it again.",
             code="file_corrupt",
@@ -125,16 +125,7 @@ def _open(path: Path) -> Any:
 
 
 def _to_rgb(frame: Any) -> NDArray[np.uint8]:
-    if (
-        frame.format.name == "yuv420p"
-        and frame.color_range != 2
-        and not frame.width % 2
-        and not frame.height % 2
-    ):
-        # OpenCV's conversion is about 4x faster than FFmpeg's for the common camera format.
-        rgb = np.asarray(cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
-    else:
-        rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+    rgb = decode.to_rgb(frame)
     turns = round((frame.rotation or 0) / 90) % 4
     # Phones store portrait video sideways with a display rotation; faces must be upright for the
     # detectors, and the output (which carries no metadata) must show them upright.
