@@ -28,10 +28,14 @@ DEMO_SCRIPT = (
 
 def demo_video_ensure(*, clinician: User, patient: User) -> Video:
     """Render (in this process), approve and publish the demo video once; later runs reuse it."""
-    existing = Video.objects.filter(clinic_id=clinician.clinic_id, status=VideoStatus.PUBLISHED).first()
+    existing = Video.objects.filter(
+        clinic_id=clinician.member_clinic_id, status=VideoStatus.PUBLISHED
+    ).first()
     if existing is not None:
         return existing
-    script = Script.objects.filter(clinic_id=clinician.clinic_id, title="Checking your blood sugar").first()
+    script = Script.objects.filter(
+        clinic_id=clinician.member_clinic_id, title="Checking your blood sugar"
+    ).first()
     if script is None:
         script = script_save(
             actor=clinician,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import models
 
 from avatars.engine.errors import EngineError
 from avatars.errors import AvatarErrorCode
 from avatars.policy import studio_required
 from core.errors import ApplicationError
 from core.models import User
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 def refuse(message: str, code: AvatarErrorCode, status: int = 400, **extra: Any) -> ApplicationError:
@@ -27,9 +32,11 @@ def staff_only(actor: User) -> None:
     studio_required(actor)
 
 
-def get_for_update(model: type, actor: User, object_id: Any, what: str, **filters: Any) -> Any:
+def get_for_update(model: type[_M], actor: User, object_id: Any, what: str, **filters: Any) -> _M:
     """Lock one row of the actor's clinic; a row of another clinic is as missing as no row (404)."""
     try:
-        return model.objects.select_for_update().get(clinic_id=actor.clinic_id, id=object_id, **filters)
-    except (model.DoesNotExist, ValueError, TypeError):
+        return model._default_manager.select_for_update().get(
+            clinic_id=actor.member_clinic_id, id=object_id, **filters
+        )
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise refuse(f"{what} not found.", AvatarErrorCode.NOT_FOUND, 404) from None

@@ -26,10 +26,12 @@ from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
 def enrollment_stock_get_or_create(*, actor: User) -> Enrollment:
     """The clinic's stock presenter: no likeness, nothing to analyse, always ready."""
     staff_only(actor)
-    enrollment = Enrollment.objects.filter(clinic_id=actor.clinic_id, kind=EnrollmentKind.STOCK).first()
+    enrollment = Enrollment.objects.filter(
+        clinic_id=actor.member_clinic_id, kind=EnrollmentKind.STOCK
+    ).first()
     if enrollment is None:
         enrollment = Enrollment.objects.create(
-            clinic_id=actor.clinic_id,
+            clinic_id=actor.member_clinic_id,
             kind=EnrollmentKind.STOCK,
             status=EnrollmentStatus.READY,
             created_by=actor,
@@ -66,7 +68,7 @@ def enrollment_footage_start(
 
         def create(upload: Any) -> Enrollment:
             enrollment = Enrollment.objects.create(
-                clinic_id=actor.clinic_id,
+                clinic_id=actor.member_clinic_id,
                 clinician=clinician,
                 kind=EnrollmentKind.FOOTAGE,
                 footage=upload,
@@ -120,7 +122,7 @@ def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedF
         def create(upload: Any) -> Enrollment:
             own = actor.pk == clinician.pk
             enrollment = Enrollment.objects.create(
-                clinic_id=actor.clinic_id,
+                clinic_id=actor.member_clinic_id,
                 clinician=clinician,
                 kind=EnrollmentKind.PORTRAIT,
                 photo=upload,

@@ -84,7 +84,9 @@ def video_publish(
                 AvatarErrorCode.SCRIPT_NOT_APPROVED,
             )
         render_gate(script=video.script, stage="publish")
-        patients = list(User.objects.filter(clinic_id=actor.clinic_id, role=Role.PATIENT, pk__in=patient_ids))
+        patients = list(
+            User.objects.filter(clinic_id=actor.member_clinic_id, role=Role.PATIENT, pk__in=patient_ids)
+        )
         if len(patients) != len(set(patient_ids)):
             raise refuse("Choose patients of your clinic.", AvatarErrorCode.INVALID_INPUT, field="patients")
         if not patients and not link_days:
@@ -122,7 +124,7 @@ def video_publish(
                 },
             )
             Disclosure.objects.create(
-                clinic_id=actor.clinic_id,
+                clinic_id=actor.member_clinic_id,
                 made_by=actor,
                 what="publication",
                 recipient=f"patient {publication.patient_id}"

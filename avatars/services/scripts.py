@@ -69,7 +69,7 @@ def script_save(
             )
         if script_id is None:
             script = Script(
-                clinic_id=actor.clinic_id, clinician=clinician, enrollment=enrollment, created_by=actor
+                clinic_id=actor.member_clinic_id, clinician=clinician, enrollment=enrollment, created_by=actor
             )
         else:
             script = get_for_update(Script, actor, script_id, "Script")

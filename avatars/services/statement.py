@@ -195,9 +195,10 @@ def _identity_check(
     enrollment = Enrollment.objects.select_related("footage", "voice").get(id=enrollment_id)
     footage_dir = scratch / "enrollment"
     footage_dir.mkdir()
+    assert enrollment.footage is not None  # only footage enrollments are checked against statements
     footage = upload_fetch(upload=enrollment.footage, scratch=footage_dir)
     voice = None
-    if enrollment.voice_id:
+    if enrollment.voice is not None:
         voice_dir = scratch / "voice"
         voice_dir.mkdir()
         voice = upload_fetch(upload=enrollment.voice, scratch=voice_dir)

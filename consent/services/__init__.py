@@ -10,8 +10,8 @@ counting, disclosure rendering, the statement check's result, and the likeness l
 drive). Code inside the consent app imports from the sub-domain module.
 """
 
+from consent.challenge_words import CHALLENGE_WORDS
 from consent.services.challenges import (
-    CHALLENGE_WORDS,
     IssuedChallenge,
     statement_challenge_issue,
     statement_text,

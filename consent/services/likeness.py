@@ -132,11 +132,11 @@ def likeness_consent_sign(
     scope = scope.clean()
     text = (
         ConsentText.objects.filter(
-            clinic_id=clinician.clinic_id, kind=ConsentKind.LIKENESS, id=text_id
+            clinic_id=clinician.member_clinic_id, kind=ConsentKind.LIKENESS, id=text_id
         ).first()
         if text_id
         else ConsentText.objects.filter(
-            clinic_id=clinician.clinic_id, kind=ConsentKind.LIKENESS, language="en"
+            clinic_id=clinician.member_clinic_id, kind=ConsentKind.LIKENESS, language="en"
         )
         .order_by("-version")
         .first()
@@ -146,7 +146,7 @@ def likeness_consent_sign(
     now = timezone.now()
     with transaction.atomic():
         consent = LikenessConsent(
-            clinic_id=clinician.clinic_id,
+            clinic_id=clinician.member_clinic_id,
             clinician=clinician,
             text=text,
             text_sha256=text.sha256,
@@ -170,13 +170,13 @@ def likeness_consent_sign(
             record_id=consent.id,
             text=text,
             terms=likeness_terms(consent),
-            meaning=LIKENESS_MEANING.format(clinic=clinician.clinic.name),
+            meaning=LIKENESS_MEANING.format(clinic=clinician.member_clinic.name),
         )
         consent.signature = signature
         consent.save()
         ledger_append(
             event_type="likeness_consent.signed",
-            clinic_id=clinician.clinic_id,
+            clinic_id=clinician.member_clinic_id,
             object_type="likeness_consent",
             object_id=consent.id,
             actor=clinician,
@@ -242,7 +242,7 @@ def likeness_consent_attach_evidence(
     the avatar studio then checks it (identity, words, re-use, manipulation)."""
     with transaction.atomic():
         consent = get_for_update(
-            LikenessConsent, clinic_id=clinician.clinic_id, object_id=consent_id, clinician=clinician
+            LikenessConsent, clinic_id=clinician.member_clinic_id, object_id=consent_id, clinician=clinician
         )
         if consent.status != LikenessStatus.AWAITING_VERIFICATION:
             raise refuse(
@@ -274,7 +274,7 @@ def likeness_consent_attach_evidence(
         )
         ledger_append(
             event_type="likeness_consent.evidence_attached",
-            clinic_id=clinician.clinic_id,
+            clinic_id=clinician.member_clinic_id,
             object_type="likeness_consent",
             object_id=consent.id,
             actor=clinician,
@@ -454,7 +454,7 @@ def clinician_departure_record(*, actor: User, clinician_id: Any, reason: str) -
     with transaction.atomic():
         consents = list(
             LikenessConsent.objects.select_for_update().filter(
-                clinic_id=actor.clinic_id, clinician_id=clinician_id, status__in=REVOCABLE
+                clinic_id=actor.member_clinic_id, clinician_id=clinician_id, status__in=REVOCABLE
             )
         )
         for consent in consents:
@@ -508,7 +508,7 @@ def likeness_consent_assert_allows(
                 ConsentErrorCode.NO_CONSENT,
                 failed="consent",
             )
-        reasons = {
+        reasons: dict[str, str] = {
             LikenessStatus.REVOKED: "was revoked",
             LikenessStatus.EXPIRED: "has expired",
             LikenessStatus.AWAITING_VERIFICATION: "is not verified yet",

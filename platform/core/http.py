@@ -27,7 +27,8 @@ def stored_file_response(
         parameters: dict[str, str] = {}
         if download_name:
             parameters["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
-        return HttpResponseRedirect(default_storage.url(key, parameters=parameters, expire=seconds))
+        # default_storage is S3's here (querystring_auth), whose url() signs; the base Storage's takes only the name.
+        return HttpResponseRedirect(default_storage.url(key, parameters=parameters, expire=seconds))  # type: ignore[call-arg]
     size = default_storage.size(key)
     response: HttpResponseBase
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
