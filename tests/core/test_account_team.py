@@ -157,3 +157,11 @@ def test_the_team_page_offers_account_actions_to_admins_only(clinic_a: ClinicPeo
     assert _deactivate_url(clinic_a.admin) not in admin_page  # not for oneself
     officer_page = signed_in_client(clinic_a.compliance).get("/team/").content.decode()
     assert "/team/members/" not in officer_page
+
+
+def test_an_unknown_member_action_is_not_found(clinic_a: ClinicPeople) -> None:
+    admin = signed_in_client(clinic_a.admin)
+    assert admin.get(_deactivate_url(clinic_a.clinician)).status_code == 200
+    assert admin.get(f"/team/members/{clinic_a.clinician.pk}/delete/").status_code == 404
+    assert admin.post(f"/team/members/{clinic_a.clinician.pk}/delete/").status_code == 404
+    assert User.objects.get(pk=clinic_a.clinician.pk).is_active
