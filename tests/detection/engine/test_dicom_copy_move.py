@@ -1,0 +1,61 @@
+"""Passive copy-move evidence: a region copied within a slice is found at its shift, with a heatmap on
+both places; an untouched slice scores nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detection.engine.dicom import read_instance
+from detection.engine.dicom.copy_move import copy_move
+
+
+def textured(seed: int, size: int = 96) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 4096, size=(size, size)).astype(np.int16)
+
+
+def test_a_copied_region_is_found_at_its_shift_with_a_heatmap_on_both_places() -> None:
+    image = textured(1)
+    image[60:84, 50:74] = image[10:34, 5:29]
+
+    result = copy_move(image)
+
+    assert result.shift == (50, 45)
+    assert result.score == (24 - 8 + 1) ** 2
+    assert result.heatmap[20, 15] == 1.0 and result.heatmap[70, 60] == 1.0
+    assert result.heatmap[5, 80] == 0.0
+
+
+def test_an_untouched_noise_image_scores_nothing() -> None:
+    result = copy_move(textured(2))
+
+    assert result.score == 0 and result.shift == (0, 0) and not result.heatmap.any()
+
+
+def test_flat_and_posterized_regions_do_not_match() -> None:
+    image = np.zeros((96, 96), dtype=np.uint8)
+    image[:, 48:] = 200  # two flat halves and one straight edge: every block repeats
+    image[10:20, 10:20] = 90
+
+    assert copy_move(image).score == 0
+
+
+def test_a_tiny_slice_is_left_alone() -> None:
+    assert copy_move(np.ones((10, 10), dtype=np.uint8)).score == 0
+
+
+def test_a_copy_move_edit_of_a_real_ct_slice_outscores_the_slice(shared_media: Path) -> None:
+    path = shared_media / "medical" / "dicom" / "CT_small.dcm"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    frame = read_instance(path.read_bytes()).frames[0]
+    edited = frame.copy()
+    edited[80:104, 70:94] = frame[30:54, 40:64]
+
+    untouched, tampered = copy_move(frame), copy_move(edited)
+
+    assert untouched.score == 0
+    assert tampered.shift == (50, 30) and tampered.score > 50
