@@ -61,8 +61,9 @@ def _milli(value: float) -> int:
     return int(round(value * 1000))
 
 
-def _earlier_uploads(consent: LikenessConsent) -> list[tuple[str, Upload]]:
-    """The clinician's enrollment footage, voice samples and earlier statements, newest first."""
+def _earlier_uploads(consent: LikenessConsent, current: Upload) -> list[tuple[str, Upload]]:
+    """The clinician's enrollment footage, voice samples and every earlier statement upload (also
+    those a later upload replaced on the same consent), newest first."""
     found: list[tuple[str, Upload]] = []
     for enrollment in (
         Enrollment.objects.filter(clinician_id=consent.clinician_id)
@@ -73,21 +74,21 @@ def _earlier_uploads(consent: LikenessConsent) -> list[tuple[str, Upload]]:
             found.append((f"enrollment footage {enrollment.id}", enrollment.footage))
         if enrollment.voice is not None:
             found.append((f"enrollment voice sample {enrollment.id}", enrollment.voice))
-    for earlier in (
-        LikenessConsent.objects.filter(clinician_id=consent.clinician_id, evidence_upload__isnull=False)
-        .exclude(id=consent.id)
-        .select_related("evidence_upload")
+    earlier = (
+        Upload.objects.filter(owner_id=consent.clinician_id, purpose="consent_statement")
+        .exclude(id=current.id)
         .order_by("-created_at")
-    ):
-        assert earlier.evidence_upload is not None
-        found.append((f"statement of consent {earlier.id}", earlier.evidence_upload))
+    )
+    found += [
+        (f"earlier statement {upload.id} ({upload.created_at:%Y-%m-%d %H:%M})", upload) for upload in earlier
+    ]
     return found
 
 
 def _reuse_check(consent: LikenessConsent, statement: Path, upload: Upload, scratch: Path) -> dict[str, Any]:
     from avatars.engine.statement_reuse import MAX_AUDIO_BIT_ERRORS, ReuseReference, check_reuse
 
-    earlier = _earlier_uploads(consent)
+    earlier = _earlier_uploads(consent, upload)
     same_bytes = [label for label, other in earlier if other.sha256 == upload.sha256]
     references = []
     for number, (label, other) in enumerate(earlier[:MAX_REUSE_REFERENCES]):
