@@ -26,7 +26,7 @@ from tests.support import PASSWORD
 CHECKS = ("identity", "liveness", "words", "reuse", "manipulation")
 
 
-def _verdicts(monkeypatch: pytest.MonkeyPatch, failing: str | None) -> None:
+def _verdicts(monkeypatch: pytest.MonkeyPatch, failing: str | None, *, real_reuse: bool = False) -> None:
     def identity(*args: Any) -> dict[str, Any]:
         return {
             "passed": failing != "identity",
@@ -41,11 +41,12 @@ def _verdicts(monkeypatch: pytest.MonkeyPatch, failing: str | None) -> None:
         "_words_check",
         lambda *a: {"passed": failing != "words", "score": 2.0, "threshold": 1.0, "words": []},
     )
-    monkeypatch.setattr(
-        statement_service,
-        "_reuse_check",
-        lambda *a: {"passed": failing != "reuse", "score": 0.47, "threshold": 0.25, "matches": []},
-    )
+    if not real_reuse:
+        monkeypatch.setattr(
+            statement_service,
+            "_reuse_check",
+            lambda *a: {"passed": failing != "reuse", "score": 0.47, "threshold": 0.25, "matches": []},
+        )
     monkeypatch.setattr(
         statement_service,
         "_manipulation_check",
@@ -53,8 +54,11 @@ def _verdicts(monkeypatch: pytest.MonkeyPatch, failing: str | None) -> None:
     )
 
 
-def _live_statement(studio: Any, video: Path, capture: Any, *, live: bool = True) -> LikenessConsent:
-    consent = likeness_consent_sign(clinician=studio.clinician, scope=scope(), password=PASSWORD)
+def _live_statement(
+    studio: Any, video: Path, capture: Any, *, live: bool = True, consent: LikenessConsent | None = None
+) -> LikenessConsent:
+    if consent is None:
+        consent = likeness_consent_sign(clinician=studio.clinician, scope=scope(), password=PASSWORD)
     extra: dict[str, Any] = {}
     if live:
         issued = statement_challenge_issue(clinician=studio.clinician, consent_id=consent.id)
@@ -66,7 +70,9 @@ def _live_statement(studio: Any, video: Path, capture: Any, *, live: bool = True
             file=SimpleUploadedFile("statement.mp4", video.read_bytes()),
             **extra,
         )
-    run_job(MediaJob.objects.get(kind="statement_check", params__consent=str(consent.id)))
+    run_job(
+        MediaJob.objects.filter(kind="statement_check", params__consent=str(consent.id)).latest("created_at")
+    )
     return LikenessConsent.objects.get(id=consent.id)
 
 
@@ -103,3 +109,17 @@ def test_an_uploaded_file_passing_every_check_still_waits(
     consent = _live_statement(studio, tiny_video, django_capture_on_commit_callbacks, live=False)
     assert consent.status == "awaiting_verification"
     assert consent.statement_checks["capture"] == {"passed": False, "value": "file"}
+
+
+def test_a_statement_uploaded_again_to_the_same_consent_is_held_as_re_use(
+    studio: Any, tiny_video: Path, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The earlier upload is no longer the consent's evidence, but it is still compared with."""
+    _verdicts(monkeypatch, failing=None, real_reuse=True)
+    consent = _live_statement(studio, tiny_video, django_capture_on_commit_callbacks, live=False)
+    consent = _live_statement(studio, tiny_video, django_capture_on_commit_callbacks, consent=consent)
+    reuse = consent.statement_checks["reuse"]
+    assert consent.status == "awaiting_verification" and reuse["passed"] is False
+    assert any(
+        m["measure"] == "sha256" and m["reference"].startswith("earlier statement") for m in reuse["matches"]
+    )
