@@ -16,6 +16,7 @@ from detection.policy import may_scan
 from detection.selectors_dicom import (
     dicom_signed_studies,
     dicom_slice_count,
+    dicom_slice_evidence,
     dicom_slice_png,
     dicom_study_get,
     dicom_study_list,
@@ -97,6 +98,12 @@ def dicom_study_page(request: AuthenticatedHttpRequest, study_id: str) -> HttpRe
     window_query = (
         f"&wc={_number(center)}&ww={_number(width)}" if _number(center) is not None and _number(width) else ""
     )
+    evidence = None
+    if count and request.GET.get("evidence") == "1":
+        try:
+            evidence = dicom_slice_evidence(study=study, number=current)
+        except ApplicationError as exc:
+            return _refused(request, exc)
     return render(
         request,
         "detection/dicom_study.html",
@@ -113,6 +120,7 @@ def dicom_study_page(request: AuthenticatedHttpRequest, study_id: str) -> HttpRe
             "width": width,
             "window_query": window_query,
             "overlay": study.verdict == "pixels_changed",
+            "evidence": evidence,
         },
     )
 
@@ -128,6 +136,7 @@ def dicom_slice_view(request: AuthenticatedHttpRequest, study_id: str, number: i
             center=_number(request.GET.get("wc")),
             width=_number(request.GET.get("ww")),
             overlay=request.GET.get("overlay") == "1",
+            evidence=request.GET.get("evidence") == "1",
         )
     except ApplicationError as exc:
         return HttpResponse(exc.message, status=exc.status, content_type="text/plain")

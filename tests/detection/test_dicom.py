@@ -249,3 +249,29 @@ def test_other_roles_and_clinics_are_kept_out_of_the_pages(clinic_a: Any, clinic
     other = signed_in_client(clinic_b.compliance)
     assert other.get(f"/scanner/dicom/{study.id}/").status_code == 404
     assert other.get(f"/scanner/dicom/{study.id}/slices/0.png").status_code == 404
+
+
+def test_the_viewer_shows_copy_move_evidence_with_its_heatmap(clinic_a: Any) -> None:
+    from PIL import Image
+
+    path = dicom("CT_small.dcm")
+
+    def copy_region(ds: Dataset) -> None:
+        pixels = ds.pixel_array.copy()
+        pixels[80:104, 70:94] = pixels[30:54, 40:64]
+        ds.PixelData = pixels.tobytes()
+
+    clean = started(clinic_a.compliance, path.read_bytes())
+    tampered = started(clinic_a.compliance, edited(path, copy_region))
+    client = signed_in_client(clinic_a.compliance)
+
+    page = client.get(f"/scanner/dicom/{tampered.id}/?slice=0&evidence=1")
+    assert page.status_code == 200
+    assert b'id="copy-move"' in page.content and b"rows 50, columns 30" in page.content
+    assert b'data-score="0.0"' in client.get(f"/scanner/dicom/{clean.id}/?evidence=1").content
+
+    png = client.get(f"/scanner/dicom/{tampered.id}/slices/0.png?evidence=1&wc=40&ww=400").content
+    heat = Image.open(io.BytesIO(png)).convert("RGB")
+    red, green, _ = heat.getpixel((80, 90))  # inside the copy
+    assert red > green + 60
+    assert heat.getpixel((5, 5))[0] == heat.getpixel((5, 5))[1]  # untouched corner stays grey

@@ -53,8 +53,10 @@ def render_png(
     ds: Dataset | None,
     window: Window | None = None,
     regions: Sequence[tuple[int, int, int, int]] = (),
+    heat: npt.NDArray[np.float32] | None = None,
 ) -> bytes:
-    """A frame as PNG; grey frames windowed (DICOM linear VOI), colour frames as stored."""
+    """A frame as PNG; grey frames windowed (DICOM linear VOI), colour frames as stored; changed
+    regions outlined in red; a heatmap in [0, 1] (same height and width) blended in red."""
     if frame.ndim == 3:
         rgb = frame.astype(np.float64)
         top = float(rgb.max()) or 1.0
@@ -68,6 +70,11 @@ def render_png(
         if ds is not None and str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
             grey = 255 - grey
         image = Image.fromarray(grey, "L")
+    if heat is not None and heat.shape == (image.height, image.width):
+        base = np.asarray(image.convert("RGB"), dtype=np.float64)
+        alpha = np.clip(heat.astype(np.float64), 0.0, 1.0)[..., None] * 0.6
+        red = np.array([255.0, 0.0, 0.0])
+        image = Image.fromarray(np.clip(base * (1 - alpha) + red * alpha, 0, 255).astype(np.uint8), "RGB")
     if regions:
         image = image.convert("RGB")
         draw = ImageDraw.Draw(image)
