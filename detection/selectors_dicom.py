@@ -46,14 +46,18 @@ COPY_MOVE_LIMITS = (
 
 
 def _slice(study: DicomStudy, number: int) -> tuple[Any, int]:
-    from detection.engine.dicom import slice_order
-    from detection.services.dicom import study_read
+    """The decoded instance holding slice `number` and the frame's index in it; only that instance is read."""
+    from detection.services.dicom import study_instance_read
 
-    upload = study_read(study.storage_key)
-    frames = [(i, n) for i in slice_order(upload.accepted) for n in range(len(i.frames))]
-    if not 0 <= number < len(frames):
-        raise not_found("Slice")
-    return frames[number]
+    remaining = number
+    for row in study.instances.filter(refused=False).order_by("position"):
+        if 0 <= remaining < row.frames:
+            instance = study_instance_read(study, row.upload_index)
+            if instance.refused or remaining >= len(instance.frames):
+                break
+            return instance, remaining
+        remaining -= row.frames
+    raise not_found("Slice")
 
 
 def dicom_slice_evidence(*, study: DicomStudy, number: int) -> dict[str, Any]:

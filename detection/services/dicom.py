@@ -152,6 +152,16 @@ def study_read(storage_key: str) -> Any:
     return read_upload(data)
 
 
+def study_instance_read(study: DicomStudy, upload_index: int) -> Any:
+    """One instance of a stored study, decoded; the other files of a zipped study are not read."""
+    from detection.engine.dicom import read_instance, read_zip_member
+
+    with default_storage.open(study.storage_key, "rb") as handle:
+        if study.is_zip:
+            return read_zip_member(handle, upload_index)
+        return read_instance(handle.read())
+
+
 def dicom_signed_records(*, study_id: Any) -> list[dict[str, Any]]:
     """The integrity records of a signed study's accepted instances (for a check job)."""
     return list(

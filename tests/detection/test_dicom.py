@@ -275,3 +275,26 @@ def test_the_viewer_shows_copy_move_evidence_with_its_heatmap(clinic_a: Any) -> 
     red, green, _ = heat.getpixel((80, 90))  # inside the copy
     assert red > green + 60
     assert heat.getpixel((5, 5))[0] == heat.getpixel((5, 5))[1]  # untouched corner stays grey
+
+
+def test_the_viewer_walks_every_frame_of_a_zipped_study(clinic_a: Any) -> None:
+    from PIL import Image
+
+    data = zipped(
+        ("a/mr.dcm", dicom("MR_small.dcm").read_bytes()),
+        ("a/ct.dcm", dicom("CT_small.dcm").read_bytes()),
+        ("a/dose.dcm", dicom("rtdose.dcm").read_bytes()),
+        ("a/broken.dcm", dicom("MR_truncated.dcm").read_bytes()),
+    )
+    study = started(clinic_a.compliance, data, "study.zip")
+    client = signed_in_client(clinic_a.compliance)
+
+    assert study.frame_count == 17
+    sizes = [
+        Image.open(io.BytesIO(client.get(f"/scanner/dicom/{study.id}/slices/{n}.png").content)).size
+        for n in range(17)
+    ]
+    assert sorted(sizes) == [(10, 10)] * 15 + [(64, 64), (128, 128)]
+    assert client.get(f"/scanner/dicom/{study.id}/slices/17.png").status_code == 404
+    page = client.get(f"/scanner/dicom/{study.id}/?slice=16")
+    assert b"Slice 17 of 17" in page.content

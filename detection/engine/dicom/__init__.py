@@ -11,6 +11,7 @@ from detection.engine.dicom.reader import (
     decodable_transfer_syntaxes,
     read_instance,
     read_upload,
+    read_zip_member,
     slice_order,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "decodable_transfer_syntaxes",
     "read_instance",
     "read_upload",
+    "read_zip_member",
     "slice_order",
 ]

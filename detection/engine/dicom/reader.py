@@ -15,7 +15,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -376,10 +376,35 @@ def read_upload(data: bytes, *, decode: bool = True) -> DicomUpload:
     return DicomUpload(instances=[instance])
 
 
+def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members read as instances, in the order their `index` counts (from 1)."""
+    return sorted(
+        (m for m in archive.infolist() if not m.is_dir() and not _ignored(m.filename)),
+        key=lambda m: m.filename,
+    )
+
+
+def read_zip_member(source: BinaryIO, index: int, *, decode: bool = True) -> DicomInstance:
+    """One instance of a zipped study by its `index` (as read_upload numbered it), without reading the
+    others: what a viewer needs to show one slice of a large study."""
+    try:
+        archive = zipfile.ZipFile(source)
+        members = _members(archive)
+        if not 1 <= index <= len(members):
+            raise DicomInputError("The zipped study has no such file.")
+        member = members[index - 1]
+        if member.file_size > ZIP_MAX_MEMBER_BYTES:
+            raise DicomInputError("The zipped study is too large once unpacked.")
+        payload = archive.read(member)
+    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
+        raise DicomInputError("The zip file cannot be read.") from exc
+    return read_instance(payload, index=index, decode=decode)
+
+
 def _read_zip(data: bytes, *, decode: bool) -> DicomUpload:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [m for m in archive.infolist() if not m.is_dir() and not _ignored(m.filename)]
+        members = _members(archive)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DicomInputError("The zip file cannot be read.") from exc
     if not members:
@@ -391,7 +416,7 @@ def _read_zip(data: bytes, *, decode: bool) -> DicomUpload:
     ):
         raise DicomInputError("The zipped study is too large once unpacked.")
     upload = DicomUpload(instances=[], is_zip=True)
-    for position, member in enumerate(sorted(members, key=lambda m: m.filename), start=1):
+    for position, member in enumerate(members, start=1):
         try:
             payload = archive.read(member)
         except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):

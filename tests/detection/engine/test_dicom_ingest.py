@@ -181,3 +181,20 @@ def test_the_decoder_table_says_which_transfer_syntaxes_decode_here() -> None:
     assert table["1.2.840.10008.1.2.1"] and table["1.2.840.10008.1.2.5"]
     assert table["1.2.840.10008.1.2.4.90"] and table["1.2.840.10008.1.2.4.50"]
     assert not table["1.2.840.10008.1.2.4.100"]  # MPEG-2 video: no decoder
+
+
+def test_one_member_of_a_zipped_study_is_read_alone_by_its_index(dicom_dir: Path) -> None:
+    from detection.engine.dicom import read_zip_member
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("b.dcm", (dicom_dir / "CT_small.dcm").read_bytes())
+        archive.writestr("a.dcm", (dicom_dir / "MR_small.dcm").read_bytes())
+    upload = read_upload(buffer.getvalue())
+
+    for instance in upload.instances:
+        alone = read_zip_member(io.BytesIO(buffer.getvalue()), instance.index)
+        assert alone.sop_instance_uid == instance.sop_instance_uid
+        assert np.array_equal(alone.frames[0], instance.frames[0])
+    with pytest.raises(DicomInputError):
+        read_zip_member(io.BytesIO(buffer.getvalue()), 3)
