@@ -39,7 +39,12 @@ def _verdict(purpose: str, upload: Any, comparison: Any) -> tuple[str, str]:
         return status, f"Metadata changed: {listed}."[:255]
     if status == "pixels_changed":
         regions = sum(len(c.regions) for c in changed)
-        return status, f"Pixels changed in {len(changed)} instance(s), {regions} region(s)."
+        lossy = (
+            " Some copies were re-encoded with lossy compression, which changes pixels throughout."
+            if any(c.lossy_reencoding for c in changed)
+            else ""
+        )
+        return status, f"Pixels changed in {len(changed)} instance(s), {regions} region(s).{lossy}"[:255]
     return status, (
         f"Instances changed: {len(comparison.missing)} signed instance(s) missing, "
         f"{len(comparison.added)} not signed."

@@ -62,6 +62,17 @@ CLINICAL_ATTRIBUTES: tuple[str, ...] = (
     "ContrastBolusAgent",
 )
 TILE = 32
+#: Transfer syntaxes that may change pixel values (lossy JPEG, JPEG 2000, JPEG-LS near-lossless, HTJ2K).
+LOSSY_TRANSFER_SYNTAXES = frozenset(
+    {
+        "1.2.840.10008.1.2.4.50",
+        "1.2.840.10008.1.2.4.51",
+        "1.2.840.10008.1.2.4.81",
+        "1.2.840.10008.1.2.4.91",
+        "1.2.840.10008.1.2.4.93",
+        "1.2.840.10008.1.2.4.203",
+    }
+)
 RECORD_VERSION = 1
 
 Status = Literal["unchanged", "encoding_changed", "metadata_changed", "pixels_changed"]
@@ -157,10 +168,14 @@ class InstanceChange:
     changed_tiles: int = 0
     total_tiles: int = 0
     encoding_note: str = ""
+    #: Pixels changed and the copy is in a lossy transfer syntax the signed file was not in: small
+    #: changes everywhere are what lossy compression does; they still are changed pixels.
+    lossy_reencoding: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "sop_instance_uid": self.sop_instance_uid,
+            "lossy_reencoding": self.lossy_reencoding,
             "status": self.status,
             "changed_attributes": list(self.changed_attributes),
             "other_attributes_changed": self.other_attributes_changed,
@@ -310,6 +325,10 @@ def compare_instance(signed: IntegrityRecord, later: IntegrityRecord) -> Instanc
     if signed.pixel_sha256 != later.pixel_sha256:
         _pixel_changes(signed, later, change)
         change.status = "pixels_changed"
+        change.lossy_reencoding = (
+            later.transfer_syntax in LOSSY_TRANSFER_SYNTAXES
+            and later.transfer_syntax != signed.transfer_syntax
+        )
     elif change.changed_attributes or change.other_attributes_changed:
         change.status = "metadata_changed"
     elif signed.file_sha256 != later.file_sha256:

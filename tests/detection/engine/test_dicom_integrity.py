@@ -179,3 +179,34 @@ def test_the_pixel_digest_ignores_byte_order_but_not_dtype() -> None:
     assert pixel_digest(array) == pixel_digest(array.astype(">i2"))
     assert pixel_digest(array) != pixel_digest(array.astype("<i4"))
     assert pixel_digest(array) != pixel_digest(array.reshape(4, 3))
+
+
+def test_a_lossy_re_encoding_is_changed_pixels_and_says_it_is_lossy(dicom_dir: Path) -> None:
+    from pydicom.uid import JPEG2000, JPEG2000Lossless
+
+    path = dicom_dir / "CT_small.dcm"
+    signed = record(path.read_bytes())
+
+    lossy = compare_instance(
+        signed,
+        record(edited(path, lambda ds: ds.compress(JPEG2000, j2k_psnr=[50], generate_instance_uid=False))),
+    )
+    lossless = compare_instance(
+        signed, record(edited(path, lambda ds: ds.compress(JPEG2000Lossless, generate_instance_uid=False)))
+    )
+
+    assert lossy.status == "pixels_changed" and lossy.lossy_reencoding
+    assert lossy.changed_tiles > lossy.total_tiles // 2
+    assert lossless.status == "encoding_changed" and not lossless.lossy_reencoding
+
+
+def test_pixel_tampering_in_the_original_encoding_is_not_called_lossy(dicom_dir: Path) -> None:
+    path = dicom_dir / "CT_small.dcm"
+    signed = record(path.read_bytes())
+
+    def paint(ds: Dataset) -> None:
+        pixels = ds.pixel_array.copy()
+        pixels[0:4, 0:4] = 0
+        ds.PixelData = pixels.tobytes()
+
+    assert not compare_instance(signed, record(edited(path, paint))).lossy_reencoding
