@@ -382,6 +382,27 @@ def _regions(grid: npt.NDArray[np.bool_], frame: int, tile: int, rows: int, cols
         )
 
 
+#: Attributes that place an instance in its study, for pairing one whose SOP Instance UID changed.
+PLACE_ATTRIBUTES = ("SeriesInstanceUID", "InstanceNumber", "ImagePositionPatient")
+
+
+def _pixel_key(record: IntegrityRecord) -> tuple[str, ...] | None:
+    return (record.pixel_sha256,) if record.pixel_sha256 else None
+
+
+def _place_key(record: IntegrityRecord) -> tuple[str, ...] | None:
+    """The digests of series, instance number and position; None when any of them is absent."""
+    values = tuple(record.attribute_digests.get(k, "") for k in PLACE_ATTRIBUTES)
+    if any(not v or v == _absent_digest(k) for k, v in zip(PLACE_ATTRIBUTES, values, strict=True)):
+        return None
+    return values
+
+
+def _absent_digest(keyword: str) -> str:
+    # How attribute_digests writes an attribute the instance does not have.
+    return hashlib.sha256(f"{keyword}={json.dumps(None)}".encode()).hexdigest()[:32]
+
+
 def compare_study(signed: Sequence[IntegrityRecord], later: Sequence[IntegrityRecord]) -> StudyComparison:
     """Instance by instance (matched on SOP Instance UID), and the study's worst status."""
     before = {r.sop_instance_uid: r for r in signed}
@@ -389,6 +410,21 @@ def compare_study(signed: Sequence[IntegrityRecord], later: Sequence[IntegrityRe
     changes = [compare_instance(before[uid], after[uid]) for uid in before if uid in after]
     missing = sorted(set(before) - set(after))
     added = sorted(set(after) - set(before))
+    # A copy given a new SOP Instance UID (as transcoders often do) is still the same instance when its
+    # pixels are identical, or when series, instance number and position all match.
+    for key in (_pixel_key, _place_key):
+        keyed: dict[tuple[str, ...], list[str]] = {}
+        for uid in added:
+            k = key(after[uid])
+            if k is not None:
+                keyed.setdefault(k, []).append(uid)
+        for uid in list(missing):
+            k = key(before[uid])
+            candidates = keyed.get(k, []) if k is not None else []
+            if len(candidates) == 1 and candidates[0] in added:
+                changes.append(compare_instance(before[uid], after[candidates[0]]))
+                missing.remove(uid)
+                added.remove(candidates[0])
     statuses: set[str] = {c.status for c in changes}
     if missing or added:
         statuses.add("instances_changed")

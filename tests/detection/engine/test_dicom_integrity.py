@@ -210,3 +210,19 @@ def test_pixel_tampering_in_the_original_encoding_is_not_called_lossy(dicom_dir:
         ds.PixelData = pixels.tobytes()
 
     assert not compare_instance(signed, record(edited(path, paint))).lossy_reencoding
+
+
+def test_a_copy_with_a_new_sop_instance_uid_is_paired_by_pixels_or_by_place(dicom_dir: Path) -> None:
+    from pydicom.uid import JPEG2000, RLELossless
+
+    path = dicom_dir / "CT_small.dcm"
+    signed = record(path.read_bytes())
+
+    same_pixels = compare_study([signed], [record(edited(path, lambda ds: ds.compress(RLELossless)))])
+    lossy = compare_study([signed], [record(edited(path, lambda ds: ds.compress(JPEG2000, j2k_psnr=[50])))])
+
+    assert (same_pixels.missing, same_pixels.added) == ([], [])
+    assert same_pixels.status == "metadata_changed"
+    assert same_pixels.instances[0].changed_attributes == ["SOPInstanceUID"]
+    assert (lossy.missing, lossy.added) == ([], [])
+    assert lossy.status == "pixels_changed" and lossy.instances[0].lossy_reencoding
