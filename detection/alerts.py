@@ -56,11 +56,8 @@ def scan_alert_send(*, scan_id: Any) -> None:
     )
     if not recipients:
         return
-    link = (
-        f"{settings.SITE_URL.rstrip('/')}{message['url']}"
-        if getattr(settings, "SITE_URL", "")
-        else message["url"]
-    )
+    site_url = getattr(settings, "SITE_URL", "")
+    link = f"{site_url.rstrip('/')}{message['url']}" if site_url else message["url"]
     body = (
         f"The impersonation scanner found: {scan.headline}.\n\n"
         f"File: {scan.original_name} (SHA-256 {scan.sha256})\n"

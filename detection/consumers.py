@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, socket_user_allowed
+from core.models import User
 from detection.alerts import alert_group, alert_message
 from detection.models import ALERTING_VERDICTS, Scan
 from detection.policy import may_scan
@@ -43,11 +44,11 @@ class ScanAlertConsumer(AsyncJsonWebsocketConsumer):
         if not await socket_user_allowed(user, self.scope.get("session")):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not may_scan(user):
+        if not isinstance(user, User) or not may_scan(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.sent: set[str] = set()
-        self.since = timezone.now()
+        self.since: datetime = timezone.now()
         self.group = alert_group(user.clinic_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_json({"type": "ready"})

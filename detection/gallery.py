@@ -25,7 +25,7 @@ FOOTAGE_FACE_SAMPLES = 12
 
 def _cached(kind: str, upload: Upload, make: Callable[[], list[list[float]]]) -> list[list[float]]:
     key = f"detection:template:{kind}:{upload.sha256}"
-    found = cache.get(key)
+    found: list[list[float]] | None = cache.get(key)
     if found is None:
         found = make()
         if found:  # a failure (no face, a model not yet installed) is tried again next scan
@@ -81,6 +81,7 @@ def clinic_gallery(*, clinic_id: Any, scratch: Path) -> tuple[Any, ...]:
         folder = scratch / f"gallery-{number}"
         folder.mkdir(parents=True, exist_ok=True)
         who = str(enrollment.clinician_id)
+        assert enrollment.clinician is not None  # the gallery has no stock enrollments
         labels[who] = enrollment.clinician.printed_name
         if enrollment.photo is not None:
             faces.setdefault(who, []).extend(_face_templates(enrollment.photo, folder, still=True))

@@ -15,7 +15,7 @@ from detection.policy import may_scan
 def scan_list(*, user: User) -> QuerySet[Scan]:
     if not may_scan(user):
         return Scan.objects.none()
-    return Scan.objects.filter(clinic_id=user.clinic_id).select_related(
+    return Scan.objects.filter(clinic_id=user.member_clinic_id).select_related(
         "matched_clinician", "job", "uploaded_by"
     )
 
@@ -30,7 +30,7 @@ def scan_get(*, user: User, scan_id: Any) -> Scan:
 def case_list(*, user: User) -> QuerySet[ImpersonationCase]:
     if not may_scan(user):
         return ImpersonationCase.objects.none()
-    return ImpersonationCase.objects.filter(clinic_id=user.clinic_id).select_related(
+    return ImpersonationCase.objects.filter(clinic_id=user.member_clinic_id).select_related(
         "scan", "scan__matched_clinician", "opened_by", "reviewer"
     )
 

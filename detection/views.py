@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
 from core.http import stored_file_response
+from core.requests import AuthenticatedHttpRequest
 from detection.forms import CaseStepForm
 from detection.models import CaseOutcome, CaseStatus
 from detection.plot import timeline_plot
@@ -37,19 +38,19 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def scanner_page(request: HttpRequest) -> HttpResponse:
+def scanner_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not may_scan(request.user):
         return _forbidden(request)
     error = ""
     if request.method == "POST":
         try:
-            scans = scans_start(actor=request.user, files=request.FILES.getlist("files"))
+            started = scans_start(actor=request.user, files=request.FILES.getlist("files"))
         except ApplicationError as exc:
             error = exc.message
         else:
-            if len(scans) == 1:
-                return redirect("detection:scan-detail", scans[0].id)
-            messages.success(request, f"{len(scans)} files are being scanned.")
+            if len(started) == 1:
+                return redirect("detection:scan-detail", started[0].id)
+            messages.success(request, f"{len(started)} files are being scanned.")
             return redirect("detection:scanner")
     scans = scan_list(user=request.user)[:50]
     return render(
@@ -62,7 +63,7 @@ def scanner_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def scan_page(request: HttpRequest, scan_id: str) -> HttpResponse:
+def scan_page(request: AuthenticatedHttpRequest, scan_id: str) -> HttpResponse:
     try:
         scan = scan_get(user=request.user, scan_id=scan_id)
     except ApplicationError as exc:
@@ -84,7 +85,7 @@ def scan_page(request: HttpRequest, scan_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def evidence_image(request: HttpRequest, scan_id: str, evidence_id: int) -> HttpResponse:
+def evidence_image(request: AuthenticatedHttpRequest, scan_id: str, evidence_id: int) -> HttpResponseBase:
     try:
         scan = scan_get(user=request.user, scan_id=scan_id)
     except ApplicationError as exc:
@@ -97,7 +98,7 @@ def evidence_image(request: HttpRequest, scan_id: str, evidence_id: int) -> Http
 
 @login_required
 @require_POST
-def case_open_view(request: HttpRequest, scan_id: str) -> HttpResponse:
+def case_open_view(request: AuthenticatedHttpRequest, scan_id: str) -> HttpResponse:
     try:
         case = case_open(actor=request.user, scan_id=scan_id, notes=request.POST.get("notes", ""))
     except ApplicationError as exc:
@@ -107,7 +108,7 @@ def case_open_view(request: HttpRequest, scan_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
+def case_page(request: AuthenticatedHttpRequest, case_id: str) -> HttpResponse:
     try:
         case = case_get(user=request.user, case_id=case_id)
     except ApplicationError as exc:
@@ -133,7 +134,9 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
             else:
                 return redirect("detection:case", case.id)
         else:
-            error = "Check the form: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            error = "Check the form: " + "; ".join(
+                f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items()
+            )
         case = case_get(user=request.user, case_id=case.id)
     return render(
         request,
@@ -145,7 +148,7 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def takedown_pdf_view(request: HttpRequest, case_id: str) -> HttpResponse:
+def takedown_pdf_view(request: AuthenticatedHttpRequest, case_id: str) -> HttpResponse:
     try:
         pdf = case_takedown_pdf(actor=request.user, case_id=case_id)
     except ApplicationError as exc:

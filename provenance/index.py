@@ -72,7 +72,7 @@ class SharedFingerprintIndex:
             )
             if not rows:
                 break
-            marked = [(content_id, fingerprint_unpack(data)) for _, content_id, data in rows if data]
+            marked = [(content_id, fingerprint_unpack(bytes(data))) for _, content_id, data in rows if data]
             if marked:
                 self._index.add_many(
                     [content_id for content_id, _ in marked],

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from detection.models import ImpersonationCase, Scan, ScanEvidence
 
 
-class ClinicianOut(serializers.Serializer):
+class ClinicianOut(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     name = serializers.CharField(source="printed_name")
 
 
-class EvidenceOut(serializers.ModelSerializer):
+class EvidenceOut(serializers.ModelSerializer[ScanEvidence]):
     heatmap_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -34,7 +36,7 @@ class EvidenceOut(serializers.ModelSerializer):
         return reverse("detection:evidence", args=[item.scan_id, item.id]) if item.heatmap_key else None
 
 
-class CaseOut(serializers.ModelSerializer):
+class CaseOut(serializers.ModelSerializer[ImpersonationCase]):
     class Meta:
         model = ImpersonationCase
         fields = [
@@ -51,7 +53,7 @@ class CaseOut(serializers.ModelSerializer):
         ]
 
 
-class ScanSummaryOut(serializers.ModelSerializer):
+class ScanSummaryOut(serializers.ModelSerializer[Scan]):
     job = serializers.UUIDField(source="job_id")
     matched_clinician = ClinicianOut(allow_null=True)
 

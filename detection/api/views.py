@@ -8,11 +8,11 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import ApiPagination, paginated_response
+from core.requests import AuthenticatedRequest
 from detection.api.serializers import CaseOut, ScanOut, ScanSummaryOut
 from detection.models import CaseOutcome
 from detection.policy import scanner_required
@@ -33,14 +33,14 @@ class ScanListCreateApi(APIView):
     parser_classes = [MultiPartParser]
     pagination_class = ApiPagination
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "ScanCreateInput"
 
         files = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=True)
 
     @extend_schema(responses=ScanSummaryOut(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         scanner_required(request.user)
         return paginated_response(self, request, scan_list(user=request.user), ScanSummaryOut)
 
@@ -48,7 +48,7 @@ class ScanListCreateApi(APIView):
         request=InputSerializer,
         responses={202: inline_serializer("ScanCreated", {"scans": ScanSummaryOut(many=True)})},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         files = request.FILES.getlist("files") or request.FILES.getlist("file")
         scans = scans_start(actor=request.user, files=files)
         return Response({"scans": ScanSummaryOut(scans, many=True).data}, status=status.HTTP_202_ACCEPTED)
@@ -58,21 +58,21 @@ class ScanDetailApi(APIView):
     """One scan with its verdict, scores, timeline, explanation, evidence and cases."""
 
     @extend_schema(responses=ScanOut)
-    def get(self, request: Request, scan_id: Any) -> Response:
+    def get(self, request: AuthenticatedRequest, scan_id: Any) -> Response:
         return Response(ScanOut(scan_get(user=request.user, scan_id=scan_id)).data)
 
 
 class CaseCreateApi(APIView):
     """Open a case on a finished scan."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "CaseCreateInput"
 
         notes = serializers.CharField(required=False, allow_blank=True, default="")
 
     @extend_schema(request=InputSerializer, responses={201: CaseOut})
-    def post(self, request: Request, scan_id: Any) -> Response:
+    def post(self, request: AuthenticatedRequest, scan_id: Any) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         case = case_open(actor=request.user, scan_id=scan_id, notes=data.validated_data["notes"])
@@ -82,7 +82,7 @@ class CaseCreateApi(APIView):
 class CaseUpdateApi(APIView):
     """One step of a case: `review`, `takedown` (platform, url) or `close` (outcome)."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "CaseUpdateInput"
 
@@ -93,7 +93,7 @@ class CaseUpdateApi(APIView):
         outcome = serializers.ChoiceField(choices=CaseOutcome.choices, required=False)
 
     @extend_schema(request=InputSerializer, responses=CaseOut)
-    def patch(self, request: Request, case_id: Any) -> Response:
+    def patch(self, request: AuthenticatedRequest, case_id: Any) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         step = data.validated_data
@@ -114,7 +114,7 @@ class TakedownPdfApi(APIView):
     """The case's takedown notice as a PDF addressed to the platform."""
 
     @extend_schema(responses={(200, "application/pdf"): bytes})
-    def get(self, request: Request, case_id: Any) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, case_id: Any) -> HttpResponse:
         pdf = case_takedown_pdf(actor=request.user, case_id=case_id)
         response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="takedown-{case_id}.pdf"'

@@ -55,7 +55,7 @@ def case_open(*, actor: User, scan_id: Any, notes: str = "") -> ImpersonationCas
             "This scan already has an open case.", code=DetectionErrorCode.CASE_ALREADY_OPEN, status=409
         )
     case = ImpersonationCase.objects.create(
-        clinic_id=actor.clinic_id, scan=scan, opened_by=actor, notes=notes
+        clinic_id=actor.member_clinic_id, scan=scan, opened_by=actor, notes=notes
     )
     _append(case, actor, "opened", {"verdict": scan.verdict_kind})
     return case

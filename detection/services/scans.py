@@ -64,7 +64,7 @@ def scans_start(*, actor: User, files: Sequence[UploadedFile]) -> list[Scan]:
 
 def _scan_create(*, actor: User, upload: Any, batch_id: uuid.UUID | None) -> Scan:
     scan = Scan.objects.create(
-        clinic_id=actor.clinic_id,
+        clinic_id=actor.member_clinic_id,
         uploaded_by=actor,
         upload=upload,
         sha256=upload.sha256,

@@ -24,7 +24,7 @@ class VerifyApi(APIView):
     authentication_classes: list[Any] = []
     parser_classes = [MultiPartParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         class Meta:
             ref_name = "VerifyInput"
 
