@@ -288,6 +288,9 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["seq"]
         verbose_name_plural = "ledger entries"
+        # A clinic's newest entries (the ledger list's keyset pages): without it PostgreSQL reads every
+        # entry of the clinic and sorts them (105 ms at 82,000 entries, growing with the ledger).
+        indexes = [models.Index(fields=["clinic_id", "-seq"], name="ledger_clinic_newest_idx")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.event_type}"
