@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -158,7 +158,8 @@ def study_instance_read(study: DicomStudy, upload_index: int) -> Any:
 
     with default_storage.open(study.storage_key, "rb") as handle:
         if study.is_zip:
-            return read_zip_member(handle, upload_index)
+            # A stored File reads, seeks and tells like the binary file it wraps (zipfile needs those).
+            return read_zip_member(cast(BinaryIO, handle), upload_index)
         return read_instance(handle.read())
 
 
