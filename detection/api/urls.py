@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from detection.api import views
+from detection.api import dicom, views
 
 urlpatterns = [
     path("scans/", views.ScanListCreateApi.as_view(), name="scan-list"),
@@ -12,4 +12,6 @@ urlpatterns = [
     path(
         "scans/cases/<uuid:case_id>/takedown.pdf", views.TakedownPdfApi.as_view(), name="scan-case-takedown"
     ),
+    path("dicom/studies/", dicom.DicomStudyListCreateApi.as_view(), name="dicom-study-list"),
+    path("dicom/studies/<uuid:study_id>/", dicom.DicomStudyDetailApi.as_view(), name="dicom-study-detail"),
 ]

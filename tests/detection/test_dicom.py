@@ -298,3 +298,43 @@ def test_the_viewer_walks_every_frame_of_a_zipped_study(clinic_a: Any) -> None:
     assert client.get(f"/scanner/dicom/{study.id}/slices/17.png").status_code == 404
     page = client.get(f"/scanner/dicom/{study.id}/?slice=16")
     assert b"Slice 17 of 17" in page.content
+
+
+def test_the_api_signs_a_study_checks_a_copy_and_reports_the_verdict(clinic_a: Any, clinic_b: Any) -> None:
+    from tests.support import api_client
+
+    client = api_client(clinic_a.compliance)
+    response = client.post(
+        "/api/v1/dicom/studies/",
+        {"file": SimpleUploadedFile("a.dcm", dicom("MR_small.dcm").read_bytes())},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    signed = DicomStudy.objects.get(id=response.json()["id"])
+    run_job(signed.job)
+
+    response = client.post(
+        "/api/v1/dicom/studies/",
+        {
+            "file": SimpleUploadedFile("b.dcm", dicom("MR_small_RLE.dcm").read_bytes()),
+            "reference": str(signed.id),
+        },
+        format="multipart",
+    )
+    check = DicomStudy.objects.get(id=response.json()["id"])
+    run_job(check.job)
+    body = client.get(f"/api/v1/dicom/studies/{check.id}/").json()
+
+    assert body["verdict"] == "encoding_changed" and body["reference"] == str(signed.id)
+    assert body["comparison"]["instances"][0]["encoding_note"].endswith("→ RLE Lossless.")
+    assert body["instances"][0]["pixel_sha256"] and body["instances"][0]["findings"] == []
+    assert [s["id"] for s in client.get("/api/v1/dicom/studies/").json()["results"]] == [
+        str(check.id),
+        str(signed.id),
+    ]
+    refused = client.post(
+        "/api/v1/dicom/studies/", {"file": SimpleUploadedFile("x.dcm", b"hello" * 50)}, format="multipart"
+    )
+    assert refused.status_code == 415
+    assert api_client(clinic_b.compliance).get(f"/api/v1/dicom/studies/{check.id}/").status_code == 404
+    assert api_client(clinic_a.clinician).get("/api/v1/dicom/studies/").status_code == 403
