@@ -7,10 +7,15 @@ uploaded it and the clinic's admins; a withdrawn output reaches no one.
 
 from __future__ import annotations
 
+from typing import cast
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.http import require_http_methods
 
 from avatars import policy
@@ -29,20 +34,25 @@ from avatars.services.anonymize import NOT_DEIDENTIFIED
 from core.errors import ApplicationError
 from core.http import stored_file_response
 from core.models import Role, User
+from core.requests import AuthenticatedHttpRequest
 
 
-def _refusal(request: HttpRequest, message: str, status: int) -> HttpResponse:
+def _refusal(request: AuthenticatedHttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "core/not_found.html", {"message": message}, status=status)
 
 
-def _upload_form(user: User, data: object = None, files: object = None) -> AnonymizationForm:
+def _upload_form(
+    user: User, data: QueryDict | None = None, files: MultiValueDict[str, UploadedFile] | None = None
+) -> AnonymizationForm:
     form = AnonymizationForm(data, files)
-    form.fields["patient"].choices = [
+    cast(forms.ChoiceField, form.fields["patient"]).choices = [
         (str(p.pk), p.printed_name)
-        for p in User.objects.filter(clinic_id=user.clinic_id, role=Role.PATIENT).order_by("username")
+        for p in User.objects.filter(clinic_id=user.member_clinic_id, role=Role.PATIENT).order_by("username")
     ]
-    clinicians = User.objects.filter(clinic_id=user.clinic_id, role=Role.CLINICIAN).order_by("username")
-    form.fields["keep"].choices = [("", "No one: replace every face")] + [
+    clinicians = User.objects.filter(clinic_id=user.member_clinic_id, role=Role.CLINICIAN).order_by(
+        "username"
+    )
+    cast(forms.ChoiceField, form.fields["keep"]).choices = [("", "No one: replace every face")] + [
         (str(c.pk), c.printed_name) for c in clinicians
     ]
     if user.role == Role.CLINICIAN and data is None:
@@ -52,7 +62,7 @@ def _upload_form(user: User, data: object = None, files: object = None) -> Anony
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def anonymize_page(request: HttpRequest) -> HttpResponse:
+def anonymize_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The list of anonymizations the user may see; for clinicians and admins, the upload form."""
     user = request.user
     form = None
@@ -86,7 +96,7 @@ def anonymize_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _get(request: HttpRequest, anonymization_id: str) -> Anonymization | HttpResponse:
+def _get(request: AuthenticatedHttpRequest, anonymization_id: str) -> Anonymization | HttpResponse:
     try:
         anonymization = anonymization_get(user=request.user, anonymization_id=anonymization_id)
     except ApplicationError as exc:
@@ -98,7 +108,7 @@ def _get(request: HttpRequest, anonymization_id: str) -> Anonymization | HttpRes
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def anonymization_page(request: HttpRequest, anonymization_id: str) -> HttpResponse:
+def anonymization_page(request: AuthenticatedHttpRequest, anonymization_id: str) -> HttpResponse:
     """Progress while it runs; then the output (beside the original, for the reviewers), review and
     publication, and the residual-risk report."""
     found = _get(request, anonymization_id)
@@ -143,7 +153,9 @@ def anonymization_page(request: HttpRequest, anonymization_id: str) -> HttpRespo
 
 
 @login_required
-def anonymization_media(request: HttpRequest, anonymization_id: str, name: str) -> HttpResponse:
+def anonymization_media(
+    request: AuthenticatedHttpRequest, anonymization_id: str, name: str
+) -> HttpResponseBase:
     """The output for everyone who sees it; the original's preview for the reviewers only."""
     found = _get(request, anonymization_id)
     if isinstance(found, HttpResponse):
@@ -163,7 +175,7 @@ def anonymization_media(request: HttpRequest, anonymization_id: str, name: str) 
 
 
 @login_required
-def anonymization_report(request: HttpRequest, anonymization_id: str) -> HttpResponse:
+def anonymization_report(request: AuthenticatedHttpRequest, anonymization_id: str) -> HttpResponse:
     """The residual-risk report as PDF."""
     found = _get(request, anonymization_id)
     if isinstance(found, HttpResponse):

@@ -131,13 +131,13 @@ def anonymization_request(
     policy.require(policy.can_anonymize(actor), policy.STUDIO_REFUSAL)
     if mode not in AnonymizationMode.values:
         raise refuse("Choose how faces are replaced.", AvatarErrorCode.INVALID_INPUT, field="mode")
-    patient = User.objects.filter(clinic_id=actor.clinic_id, role=Role.PATIENT, pk=patient_id).first()
+    patient = User.objects.filter(clinic_id=actor.member_clinic_id, role=Role.PATIENT, pk=patient_id).first()
     if patient is None:
         raise refuse("Choose a patient of your clinic.", AvatarErrorCode.INVALID_INPUT, field="patient")
     clinician = None
     if keep_clinician_id not in (None, ""):
         clinician = User.objects.filter(
-            clinic_id=actor.clinic_id, role=Role.CLINICIAN, pk=keep_clinician_id
+            clinic_id=actor.member_clinic_id, role=Role.CLINICIAN, pk=keep_clinician_id
         ).first()
         if clinician is None:
             raise refuse(
@@ -176,7 +176,7 @@ def anonymization_request(
         )
         anonymization = Anonymization.objects.create(
             id=anonymization_id,
-            clinic_id=actor.clinic_id,
+            clinic_id=actor.member_clinic_id,
             patient=patient,
             consent=consent,
             kept_clinician=clinician,
@@ -513,7 +513,7 @@ def anonymization_publish(*, actor: User, anonymization_id: Any) -> Anonymizatio
         _remember(anonymization, "published", seq)
         anonymization.save()
         Disclosure.objects.create(
-            clinic_id=actor.clinic_id,
+            clinic_id=actor.member_clinic_id,
             made_by=actor,
             what="anonymization.publication",
             recipient="the clinic's teaching library",
@@ -642,7 +642,7 @@ def anonymization_report_sections(anonymization: Anonymization) -> list[ReportSe
         else (),
     )
     if voice.get("has_audio"):
-        voice_lines = (
+        voice_lines: tuple[str, ...] = (
             f"Speech heard: {_number(voice.get('speech_seconds'), 1)} s; kept as the clinician: "
             f"{_number(voice.get('kept_seconds'), 1)} s; changed: {_number(voice.get('anonymized_seconds'), 1)} s.",
             "Speaker similarity of the changed speech to the original (resemblyzer cosine; 1 = same "
