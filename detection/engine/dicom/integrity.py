@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from scipy import ndimage
 
-from detection.engine.dicom.reader import DicomInstance
+from detection.engine.dicom.reader import DicomInstance, quiet
 
 #: The attributes a reader's diagnosis depends on: identity of the image, geometry, value mapping and
 #: display. Names, IDs and dates of the patient are deliberately absent.
@@ -284,6 +284,7 @@ def _feed(ds: Dataset, digest: Any, *, top: bool) -> None:
             digest.update(b"<unreadable>")
 
 
+@quiet
 def integrity_record(instance: DicomInstance, tile: int = TILE) -> IntegrityRecord:
     """The record of an accepted instance (its frames decoded)."""
     if instance.dataset is None or instance.refused:

@@ -8,14 +8,15 @@ patient name, ID or date can leak into a log, a job or a message.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,28 @@ from detection.engine.dicom import structure
 from detection.engine.errors import DetectionInputError
 
 log = logging.getLogger(__name__)
+# pydicom logs its warnings (misc.warn_and_log) with values quoted from the file, a patient's name or
+# date among them: keep its logger out of the application's logs entirely.
+_pydicom_log = logging.getLogger("pydicom")
+_pydicom_log.propagate = False
+if not any(isinstance(h, logging.NullHandler) for h in _pydicom_log.handlers):
+    _pydicom_log.addHandler(logging.NullHandler())
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def quiet(function: F) -> F:
+    """Run `function` with Python warnings ignored: pydicom's warnings quote values from the file, and
+    Django routes warnings into the logs (logging.captureWarnings)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return function(*args, **kwargs)
+
+    return cast(F, wrapper)
+
 
 Severity = Literal["error", "warning", "info"]
 
@@ -142,6 +165,7 @@ def decodable_transfer_syntaxes() -> dict[str, bool]:
     return table
 
 
+@quiet
 def read_instance(data: bytes, *, index: int = 0, decode: bool = True) -> DicomInstance:
     """Check one DICOM file and decode its frames; problems become findings, never exceptions."""
     instance = DicomInstance(index=index, file_sha256=hashlib.sha256(data).hexdigest())
@@ -366,6 +390,7 @@ def split_frames(array: npt.NDArray[Any], ds: Dataset) -> list[npt.NDArray[Any]]
     return [array]
 
 
+@quiet
 def read_upload(data: bytes, *, decode: bool = True) -> DicomUpload:
     """A single DICOM file or a zip of them (a study); raises DicomInputError for anything else."""
     if zipfile.is_zipfile(io.BytesIO(data)) and data[:2] == b"PK":
@@ -384,6 +409,7 @@ def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     )
 
 
+@quiet
 def read_zip_member(source: BinaryIO, index: int, *, decode: bool = True) -> DicomInstance:
     """One instance of a zipped study by its `index` (as read_upload numbered it), without reading the
     others: what a viewer needs to show one slice of a large study."""
@@ -443,6 +469,7 @@ def _ignored(name: str) -> bool:
     return name.startswith("__MACOSX/") or base.startswith(".") or base.upper() == "DICOMDIR"
 
 
+@quiet
 def slice_order(instances: list[DicomInstance]) -> list[DicomInstance]:
     """Instances in viewing order: by series, then position along the slice normal, then number."""
 

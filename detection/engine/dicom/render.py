@@ -12,6 +12,8 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw
 from pydicom.dataset import Dataset
 
+from detection.engine.dicom.reader import quiet
+
 
 @dataclass(frozen=True)
 class Window:
@@ -37,6 +39,7 @@ def modality_values(frame: npt.NDArray[Any], ds: Dataset | None) -> npt.NDArray[
     return frame.astype(np.float64) * slope + intercept
 
 
+@quiet
 def default_window(frame: npt.NDArray[Any], ds: Dataset | None) -> Window:
     """The file's first Window Center/Width, or the frame's 1st–99th percentile range."""
     if ds is not None and ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
@@ -48,6 +51,7 @@ def default_window(frame: npt.NDArray[Any], ds: Dataset | None) -> Window:
     return Window(float(low + high) / 2, max(1.0, float(high - low)))
 
 
+@quiet
 def render_png(
     frame: npt.NDArray[Any],
     ds: Dataset | None,

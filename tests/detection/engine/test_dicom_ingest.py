@@ -198,3 +198,41 @@ def test_one_member_of_a_zipped_study_is_read_alone_by_its_index(dicom_dir: Path
         assert np.array_equal(alone.frames[0], instance.frames[0])
     with pytest.raises(DicomInputError):
         read_zip_member(io.BytesIO(buffer.getvalue()), 3)
+
+
+def test_reading_bad_files_logs_and_warns_no_value_from_them(dicom_dir: Path) -> None:
+    """What reaches the application's logs (a handler on the root logger) and its warnings (which
+    Django routes into the logs) quotes nothing from the files."""
+    import logging
+    import warnings
+
+    from detection.engine.dicom.integrity import integrity_record
+
+    class Keep(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    keep = Keep()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(keep)
+    root.setLevel(logging.DEBUG)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for name in ("badVR.dcm", "rtdose.dcm", "no_meta.dcm", "CT_small.dcm"):
+                instance = read_instance((dicom_dir / name).read_bytes())
+                if not instance.refused:
+                    integrity_record(instance)
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)
+    text = "\n".join(keep.lines + [str(w.message) for w in caught])
+
+    assert "1A" not in text  # badVR.dcm's broken Number of Frames
+    assert "0123.4567" not in text  # rtdose.dcm's broken reference UID
+    assert "CompressedSamples" not in text  # CT_small.dcm's patient name
