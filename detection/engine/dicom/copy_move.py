@@ -61,6 +61,82 @@ def scaled(frame: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     return np.clip((grey - low) / max(float(high - low), 1e-9), 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class CrossSliceResult:
+    score: float  # matched block pairs at the dominant shift, one block in each slice
+    shift: tuple[int, int]  # (rows, columns) from the first slice's block to the second's
+    heatmaps: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+
+def _blocks(
+    grey: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Features and top-left corners of the textured blocks of a scaled slice."""
+    windows = np.lib.stride_tricks.sliding_window_view(grey, (BLOCK, BLOCK))[::STRIDE, ::STRIDE]
+    grid_cols = windows.shape[1]
+    blocks = windows.reshape(-1, BLOCK, BLOCK)
+    ys, xs = np.divmod(np.arange(blocks.shape[0]), grid_cols)
+    ys, xs = ys * STRIDE, xs * STRIDE
+    flat = blocks.reshape(blocks.shape[0], -1)
+    distinct = (np.diff(np.sort(flat, axis=1), axis=1) > 0).sum(axis=1) + 1
+    keep = (flat.std(axis=1) >= MIN_BLOCK_STD) & (distinct >= MIN_DISTINCT)
+    blocks, ys, xs = blocks[keep], ys[keep], xs[keep]
+    if blocks.shape[0] == 0:
+        return np.zeros((0, COEFFICIENTS)), ys, xs
+    coefficients = dctn(blocks, axes=(1, 2), norm="ortho")
+    features = np.stack([coefficients[:, i, j] for i, j in ZIGZAG], axis=1)
+    return features, ys, xs
+
+
+def _pairs(
+    features: npt.NDArray[np.float64],
+    ys: npt.NDArray[np.intp],
+    xs: npt.NDArray[np.intp],
+    owner: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Matching block pairs at least MIN_SHIFT apart; with two owners (slices), only pairs across them,
+    ordered so that `a` is in the first slice."""
+    order = np.lexsort(np.round(features / MATCH_DISTANCE).T[::-1])
+    count = features.shape[0]
+    found_a: list[npt.NDArray[np.intp]] = []
+    found_b: list[npt.NDArray[np.intp]] = []
+    for step in range(1, min(WINDOW, count - 1) + 1):
+        a, b = order[: count - step], order[step:]
+        close = np.linalg.norm(features[a] - features[b], axis=1) < MATCH_DISTANCE
+        far = np.hypot(ys[a] - ys[b], xs[a] - xs[b]) >= MIN_SHIFT
+        chosen = close & far
+        if owner.max() > 0:
+            chosen &= owner[a] != owner[b]
+        a, b = a[chosen], b[chosen]
+        swap = owner[a] > owner[b]
+        found_a.append(np.where(swap, b, a))
+        found_b.append(np.where(swap, a, b))
+    if not found_a:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    return np.concatenate(found_a), np.concatenate(found_b)
+
+
+def _dominant(
+    dy: npt.NDArray[np.intp], dx: npt.NDArray[np.intp]
+) -> tuple[int, tuple[int, int], npt.NDArray[np.bool_]]:
+    shifts, inverse, votes = np.unique(
+        np.stack([dy, dx], axis=1), axis=0, return_inverse=True, return_counts=True
+    )
+    best = int(votes.argmax())
+    return int(votes[best]), (int(shifts[best][0]), int(shifts[best][1])), inverse.reshape(-1) == best
+
+
+def _heat(
+    shape: tuple[int, int], ys: npt.NDArray[np.intp], xs: npt.NDArray[np.intp]
+) -> npt.NDArray[np.float32]:
+    heat = np.zeros(shape, dtype=np.float32)
+    for y, x in zip(ys, xs, strict=True):
+        heat[y : y + BLOCK, x : x + BLOCK] += 1.0
+    if heat.max() > 0:
+        heat /= heat.max()
+    return heat
+
+
 def copy_move(frame: npt.NDArray[Any]) -> CopyMoveResult:
     """Copy-move evidence of one slice (grey, or colour averaged to grey)."""
     grey = scaled(frame)
@@ -68,48 +144,49 @@ def copy_move(frame: npt.NDArray[Any]) -> CopyMoveResult:
     empty = CopyMoveResult(0.0, (0, 0), np.zeros((rows, cols), dtype=np.float32))
     if rows < BLOCK * 2 or cols < BLOCK * 2:
         return empty
-    windows = np.lib.stride_tricks.sliding_window_view(grey, (BLOCK, BLOCK))[::STRIDE, ::STRIDE]
-    grid_rows, grid_cols = windows.shape[:2]
-    blocks = windows.reshape(-1, BLOCK, BLOCK)
-    ys, xs = np.divmod(np.arange(blocks.shape[0]), grid_cols)
-    ys, xs = ys * STRIDE, xs * STRIDE
-    flat = blocks.reshape(blocks.shape[0], -1)
-    distinct = (np.diff(np.sort(flat, axis=1), axis=1) > 0).sum(axis=1) + 1
-    keep = (flat.std(axis=1) >= MIN_BLOCK_STD) & (distinct >= MIN_DISTINCT)
-    if keep.sum() < 2:
+    features, ys, xs = _blocks(grey)
+    if features.shape[0] < 2:
         return empty
-    blocks, ys, xs = blocks[keep], ys[keep], xs[keep]
-    coefficients = dctn(blocks, axes=(1, 2), norm="ortho")
-    features = np.stack([coefficients[:, i, j] for i, j in ZIGZAG], axis=1)
-    order = np.lexsort(np.round(features / MATCH_DISTANCE).T[::-1])
-    features, ys, xs = features[order], ys[order], xs[order]
-    pairs_a: list[npt.NDArray[np.intp]] = []
-    pairs_b: list[npt.NDArray[np.intp]] = []
-    count = features.shape[0]
-    for step in range(1, min(WINDOW, count - 1) + 1):
-        a = np.arange(count - step)
-        b = a + step
-        close = np.linalg.norm(features[a] - features[b], axis=1) < MATCH_DISTANCE
-        far = np.hypot(ys[a] - ys[b], xs[a] - xs[b]) >= MIN_SHIFT
-        chosen = close & far
-        pairs_a.append(a[chosen])
-        pairs_b.append(b[chosen])
-    a = np.concatenate(pairs_a)
-    b = np.concatenate(pairs_b)
+    a, b = _pairs(features, ys, xs, np.zeros(features.shape[0], dtype=np.intp))
     if a.size == 0:
         return empty
     # One direction per pair, so a shift and its opposite vote together.
     dy, dx = ys[b] - ys[a], xs[b] - xs[a]
     flip = (dy < 0) | ((dy == 0) & (dx < 0))
     dy, dx = np.where(flip, -dy, dy), np.where(flip, -dx, dx)
-    shifts, inverse, votes = np.unique(
-        np.stack([dy, dx], axis=1), axis=0, return_inverse=True, return_counts=True
+    score, shift, chosen = _dominant(dy, dx)
+    both = np.concatenate([a[chosen], b[chosen]])
+    return CopyMoveResult(float(score), shift, _heat((rows, cols), ys[both], xs[both]))
+
+
+def copy_move_between(first: npt.NDArray[Any], second: npt.NDArray[Any]) -> CrossSliceResult:
+    """Copy-move evidence across two neighbouring slices of the same size: a region of one copied to a
+    different place (at least MIN_SHIFT away) of the other. Both are scaled by their joint range; a copy
+    to the same place is indistinguishable from anatomy that continues across slices."""
+    rows, cols = first.shape[:2]
+    empty = CrossSliceResult(
+        0.0, (0, 0), (np.zeros((rows, cols), dtype=np.float32), np.zeros(second.shape[:2], dtype=np.float32))
     )
-    best = int(votes.argmax())
-    chosen = inverse.reshape(-1) == best
-    heat = np.zeros((rows, cols), dtype=np.float32)
-    for index in np.concatenate([a[chosen], b[chosen]]):
-        heat[ys[index] : ys[index] + BLOCK, xs[index] : xs[index] + BLOCK] += 1.0
-    if heat.max() > 0:
-        heat /= heat.max()
-    return CopyMoveResult(float(votes[best]), (int(shifts[best][0]), int(shifts[best][1])), heat)
+    if first.shape != second.shape or rows < BLOCK * 2 or cols < BLOCK * 2:
+        return empty
+    joint = scaled(np.concatenate([first, second], axis=0))
+    grey_a, grey_b = joint[:rows], joint[rows:]
+    features_a, ys_a, xs_a = _blocks(grey_a)
+    features_b, ys_b, xs_b = _blocks(grey_b)
+    if features_a.shape[0] == 0 or features_b.shape[0] == 0:
+        return empty
+    features = np.concatenate([features_a, features_b])
+    ys, xs = np.concatenate([ys_a, ys_b]), np.concatenate([xs_a, xs_b])
+    owner = np.concatenate([np.zeros(len(ys_a), dtype=np.intp), np.ones(len(ys_b), dtype=np.intp)])
+    a, b = _pairs(features, ys, xs, owner)
+    if a.size == 0:
+        return empty
+    score, shift, chosen = _dominant(ys[b] - ys[a], xs[b] - xs[a])
+    return CrossSliceResult(
+        float(score),
+        shift,
+        (
+            _heat((rows, cols), ys[a[chosen]], xs[a[chosen]]),
+            _heat((rows, cols), ys[b[chosen]], xs[b[chosen]]),
+        ),
+    )

@@ -59,3 +59,39 @@ def test_a_copy_move_edit_of_a_real_ct_slice_outscores_the_slice(shared_media: P
 
     assert untouched.score == 0
     assert tampered.shift == (50, 30) and tampered.score > 50
+
+
+def test_a_region_copied_from_a_neighbouring_slice_to_another_place_is_found() -> None:
+    from detection.engine.dicom.copy_move import copy_move_between
+
+    first, second = textured(3), textured(4)
+    second[50:74, 60:84] = first[10:34, 5:29]
+
+    result = copy_move_between(first, second)
+    untouched = copy_move_between(first, textured(4))
+
+    assert result.shift == (40, 55) and result.score == (24 - 8 + 1) ** 2
+    assert result.heatmaps[0][20, 15] == 1.0 and result.heatmaps[1][60, 70] == 1.0
+    assert result.heatmaps[0][60, 70] == 0.0  # the copy is in the second slice only
+    assert untouched.score == 0
+
+
+def test_slices_of_different_sizes_are_not_compared() -> None:
+    from detection.engine.dicom.copy_move import copy_move_between
+
+    assert copy_move_between(textured(1, 96), textured(2, 64)).score == 0
+
+
+def test_neighbouring_frames_of_a_real_study_score_low_until_one_is_edited(shared_media: Path) -> None:
+    from detection.engine.dicom.copy_move import copy_move_between
+
+    path = shared_media / "medical" / "dicom" / "examples_ybr_color.dcm"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    frames = read_instance(path.read_bytes()).frames
+    edited = frames[1].copy()
+    edited[150:182, 200:232] = frames[0][100:132, 120:152]
+
+    assert copy_move_between(frames[0], frames[1]).score < 20
+    tampered = copy_move_between(frames[0], edited)
+    assert tampered.shift == (50, 80) and tampered.score > 200
