@@ -65,13 +65,24 @@ def dicom_slice_evidence(*, study: DicomStudy, number: int) -> dict[str, Any]:
     from detection.engine.dicom.copy_move import copy_move
 
     instance, frame_number = _slice(study, number)
-    result = copy_move(instance.frames[frame_number])
-    return {
+    frame = instance.frames[frame_number]
+    result = copy_move(frame)
+    evidence: dict[str, Any] = {
         "score": result.score,
         "shift": result.shift,
         "accuracy": COPY_MOVE_ACCURACY,
         "limits": COPY_MOVE_LIMITS,
+        "previous": None,
     }
+    if number > 0:
+        from detection.engine.dicom.copy_move import copy_move_between
+
+        before, before_number = _slice(study, number - 1)
+        previous = before.frames[before_number]
+        if previous.shape == frame.shape:
+            cross = copy_move_between(previous, frame)
+            evidence["previous"] = {"score": cross.score, "shift": cross.shift}
+    return evidence
 
 
 def dicom_slice_png(

@@ -338,3 +338,22 @@ def test_the_api_signs_a_study_checks_a_copy_and_reports_the_verdict(clinic_a: A
     assert refused.status_code == 415
     assert api_client(clinic_b.compliance).get(f"/api/v1/dicom/studies/{check.id}/").status_code == 404
     assert api_client(clinic_a.clinician).get("/api/v1/dicom/studies/").status_code == 403
+
+
+def test_the_viewer_compares_a_slice_with_the_previous_one(clinic_a: Any) -> None:
+    path = dicom("examples_ybr_color.dcm")
+
+    def paste_from_previous_frame(ds: Dataset) -> None:
+        ds.decompress()
+        frames = ds.pixel_array.copy()
+        frames[1, 150:182, 200:232] = frames[0, 100:132, 120:152]
+        ds.PixelData = frames.tobytes()
+
+    study = started(clinic_a.compliance, edited(path, paste_from_previous_frame))
+    client = signed_in_client(clinic_a.compliance)
+
+    page = client.get(f"/scanner/dicom/{study.id}/?slice=1&evidence=1")
+    assert b'id="copy-move-previous"' in page.content
+    assert b"at rows 50, columns 80" in page.content
+    first = client.get(f"/scanner/dicom/{study.id}/?slice=0&evidence=1")
+    assert b'id="copy-move-previous"' not in first.content
