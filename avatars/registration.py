@@ -9,8 +9,10 @@ from avatars.engine.errors import EngineError, RenderCancelled
 from avatars.models import AvatarJobKind
 from avatars.selectors import patient_publications
 from avatars.services import (
+    anonymization_output_stands,
     anonymizations_withdraw_for_patient_consent,
     statement_check_queue,
+    video_output_stands,
     videos_withdraw_for_consent,
 )
 from avatars.tasks import (
@@ -30,6 +32,7 @@ from core.demo import DemoContribution, demo_contribution_register
 from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
 from core.models import Role, User
+from provenance.services import output_standing_register
 
 # The studio's engine stops with RenderCancelled when its progress callback is cancelled, and words
 # every EngineError for the clinician; this holds for all three kinds, which run the engine.
@@ -69,6 +72,9 @@ def register() -> None:
     consent_end_handler_register(videos_withdraw_for_consent)
     patient_consent_end_handler_register(anonymizations_withdraw_for_patient_consent)
     evidence_checker_register(statement_check_queue)
+    # The verify page asks whether an output still stands; the studio answers for its own outputs.
+    output_standing_register(video_output_stands)
+    output_standing_register(anonymization_output_stands)
     home_panel_register(
         HomePanel(role=Role.PATIENT, template="avatars/_home_patient.html", context=_patient_home_context)
     )

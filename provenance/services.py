@@ -9,6 +9,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -283,35 +284,35 @@ def _labels(ranges: tuple[TimeRange, ...]) -> str:
     return ", ".join(r.label() for r in ranges)
 
 
+#: Whether a registered output still stands (its consent in force, not withdrawn): each app that makes
+#: outputs registers a check that answers for its own records and None for the others', so provenance
+#: never imports the apps that use it (the avatars app registers its videos and anonymizations).
+OutputStandingCheck = Callable[[ProvenanceRecord], "bool | None"]
+_standing_checks: list[OutputStandingCheck] = []
+
+
+def output_standing_register(check: OutputStandingCheck) -> None:
+    """Add an app's answer to "does this output still stand?" (registering it again changes nothing)."""
+    if check not in _standing_checks:
+        _standing_checks.append(check)
+
+
 def _consent_active(record: ProvenanceRecord | None, manifest: ManifestReport) -> bool | None:
-    """Is the consent behind the output still in force (and the video not withdrawn)?"""
-    from avatars.models import Anonymization, AnonymizationStatus, VideoStatus
+    """Is the consent behind the output still in force (and the output not withdrawn)?"""
     from consent.models import LikenessConsent, LikenessStatus
 
-    now = timezone.now()
-
-    def in_force(consent: LikenessConsent) -> bool:
-        return consent.status == LikenessStatus.ACTIVE and consent.valid_until > now
-
-    if record is not None and record.video is not None:
-        video = record.video
-        if video.status == VideoStatus.WITHDRAWN or video.withdrawn_at is not None:
-            return False
-        return video.likeness_consent is None or in_force(video.likeness_consent)
-    if record is not None and record.output_kind == OutputKind.ANONYMIZED_VIDEO:
-        # An anonymized consultation has no avatar video row: its own record says whether it stands
-        # (the patient withdrawing a consent withdraws it).
-        anonymization = Anonymization.objects.filter(
-            clinic_id=record.clinic_id, content_id=record.content_id
-        ).first()
-        return anonymization is not None and anonymization.status != AnonymizationStatus.WITHDRAWN
     if record is not None:
+        for check in _standing_checks:
+            answer = check(record)
+            if answer is not None:
+                return answer
         return True
     # No registry row (an output signed before registration existed): the signed consent ids.
     if manifest.consent is None:
         return None
+    now = timezone.now()
     consents = LikenessConsent.objects.filter(id__in=_uuids(manifest.consent.consent_ids))
-    return all(in_force(consent) for consent in consents)
+    return all(consent.status == LikenessStatus.ACTIVE and consent.valid_until > now for consent in consents)
 
 
 def _uuids(values: tuple[str, ...]) -> list[str]:

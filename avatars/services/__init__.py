@@ -11,6 +11,7 @@ what they use. Code inside the services package imports from the sub-domain modu
 
 from avatars.services.anonymize import (
     anonymization_job_failed,
+    anonymization_output_stands,
     anonymization_publish,
     anonymization_report_facts,
     anonymization_report_pdf,
@@ -29,6 +30,7 @@ from avatars.services.enrollment import (
 )
 from avatars.services.publication import (
     link_publication_find,
+    video_output_stands,
     video_publish,
     video_review,
     video_withdraw,
@@ -41,6 +43,7 @@ from avatars.services.viewer import video_acknowledge_view
 
 __all__ = [
     "anonymization_job_failed",
+    "anonymization_output_stands",
     "anonymization_publish",
     "anonymization_report_facts",
     "anonymization_report_pdf",
@@ -64,6 +67,7 @@ __all__ = [
     "statement_check_queue",
     "statement_check_run",
     "video_acknowledge_view",
+    "video_output_stands",
     "video_publish",
     "video_review",
     "video_withdraw",

@@ -44,7 +44,7 @@ from core.progress import JobProgress
 from core.services import job_create, job_request_cancel
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
 from provenance.engine.c2pa_sign import SourceType
-from provenance.models import OutputKind
+from provenance.models import OutputKind, ProvenanceRecord
 from provenance.services import OutputProvenance, output_register, output_sign, output_watermark_video
 
 if TYPE_CHECKING:
@@ -689,3 +689,14 @@ def anonymization_report_pdf(anonymization: Anonymization) -> bytes:
         sections=anonymization_report_sections(anonymization),
         footer="Candor anonymization report — not HIPAA de-identification",
     )
+
+
+def anonymization_output_stands(record: ProvenanceRecord) -> bool | None:
+    """provenance's "does this output still stand?" for anonymized consultations (they have no video
+    row): not once withdrawn (the patient withdrawing a consent withdraws it); None for other outputs."""
+    if record.output_kind != OutputKind.ANONYMIZED_VIDEO:
+        return None
+    anonymization = Anonymization.objects.filter(
+        clinic_id=record.clinic_id, content_id=record.content_id
+    ).first()
+    return anonymization is not None and anonymization.status != AnonymizationStatus.WITHDRAWN

@@ -18,9 +18,10 @@ from avatars.services._common import get_for_update, refuse, staff_only
 from avatars.services.renders import render_gate
 from consent.hooks import ConsentEndEffect
 from consent.ledger import ledger_append
-from consent.models import Disclosure, LikenessConsent
+from consent.models import Disclosure, LikenessConsent, LikenessStatus
 from core.models import Role, User
 from core.services import job_request_cancel
+from provenance.models import ProvenanceRecord
 
 
 def video_review(*, actor: User, video_id: Any, approve: bool, note: str = "") -> Video:
@@ -177,3 +178,17 @@ def link_publication_find(*, token: str) -> Publication:
     if publication is None or (publication.expires_at and publication.expires_at <= timezone.now()):
         raise refuse("This link is not valid or has expired.", AvatarErrorCode.NOT_FOUND, 404)
     return publication
+
+
+def video_output_stands(record: ProvenanceRecord) -> bool | None:
+    """provenance's "does this output still stand?" for avatar videos and their posters: not when the
+    video was withdrawn or its likeness consent is no longer in force; None for other outputs."""
+    video = record.video
+    if video is None:
+        return None
+    if video.status == VideoStatus.WITHDRAWN or video.withdrawn_at is not None:
+        return False
+    consent = video.likeness_consent
+    return consent is None or (
+        consent.status == LikenessStatus.ACTIVE and consent.valid_until > timezone.now()
+    )

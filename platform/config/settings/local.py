@@ -1,8 +1,8 @@
 """Embedded development and demo settings: everything works with no configuration at all."""
 
+from config.env import env_bool
 from config.settings.base import *  # noqa: F403
 from config.settings.base import SECRET_KEY, VAR_DIR
-from config.env import env_bool
 
 # The demo looks like the product: no debug pages (an unknown address is the product's own 404, not
 # a list of every URL pattern). DJANGO_DEBUG=True turns them back on for development.
