@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+from tests.media_location import SHARED_MEDIA as SHARED_MEDIA  # re-exported for the suite
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -24,6 +24,18 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"candor database: {db['ENGINE'].rsplit('.', 1)[-1]} ({source})",
         f"candor broker/channel layer: {'redis' if settings.REDIS_URL else 'in-memory (no REDIS_URL)'}",
     ]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Every skip for want of ../shared/media says how to provide it (CANDOR_SHARED_MEDIA)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        from tests.media_location import skip_reason_with_how_to
+
+        path, line, message = report.longrepr
+        report.longrepr = (path, line, skip_reason_with_how_to(message))
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-GRID = Path(__file__).resolve().parents[3] / "shared" / "media" / "talking" / "grid"
+from tests.media_location import SHARED_MEDIA
+
+GRID = SHARED_MEDIA / "talking" / "grid"
 
 
 def run_job(job: Any) -> None:

@@ -19,11 +19,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from consent.models import LedgerEntry, LikenessConsent
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_studio_flow import _sign_in, _sign_out
+from tests.media_location import SHARED_MEDIA
 from tests.support import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
-RETALKING = Path(__file__).resolve().parents[3] / "shared" / "media" / "talking" / "retalking" / "1.mp4"
+RETALKING = SHARED_MEDIA / "talking" / "retalking" / "1.mp4"
 
 
 def _fake_devices(clip: Path, folder: Path) -> tuple[Path, Path]:

@@ -20,9 +20,10 @@ from consent.models import LedgerEntry
 from core.errors import ApplicationError
 from detection.models import DicomStudy, ScanStatus
 from detection.services.dicom import dicom_study_start
+from tests.media_location import SHARED_MEDIA
 from tests.support import signed_in_client
 
-DICOM = Path(__file__).resolve().parents[3] / "shared" / "media" / "medical" / "dicom"
+DICOM = SHARED_MEDIA / "medical" / "dicom"
 
 
 def dicom(name: str) -> Path:

@@ -14,9 +14,10 @@ from core.errors import ApplicationError
 from detection.models import Scan, ScanStatus
 from detection.selectors import scan_get, scan_list
 from detection.services.scans import scans_start
+from tests.media_location import SHARED_MEDIA
 from tests.support import signed_in_client
 
-MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
+MEDIA = SHARED_MEDIA
 
 
 def shared(relative: str) -> Path:

@@ -11,7 +11,9 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-GRID = Path(__file__).resolve().parents[4] / "shared" / "media" / "talking" / "grid"
+from tests.media_location import SHARED_MEDIA
+
+GRID = SHARED_MEDIA / "talking" / "grid"
 
 #: Other speech for lip-sync controls: a video should be in sync with its own narration, not these.
 CONTROL_SCRIPTS = [

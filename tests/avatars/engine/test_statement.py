@@ -28,8 +28,9 @@ from avatars.engine.statement import (
     enrolled_face_embeddings,
     speaker_embedding,
 )
+from tests.media_location import SHARED_MEDIA
 
-MEDIA = Path(__file__).resolve().parents[4] / "shared" / "media"
+MEDIA = SHARED_MEDIA
 RETALKING = MEDIA / "talking" / "retalking"
 GRID = MEDIA / "talking" / "grid"
 LIBRISPEECH = MEDIA / "speech" / "librispeech"

@@ -16,8 +16,9 @@ import pytest
 from numpy.typing import NDArray
 
 from avatars.engine.statement import StatementCheckResult, StatementCheckSpec, check_consent_statement
+from tests.media_location import SHARED_MEDIA
 
-RETALKING = Path(__file__).resolve().parents[4] / "shared" / "media" / "talking" / "retalking"
+RETALKING = SHARED_MEDIA / "talking" / "retalking"
 NO_VOICE = "no enrolled voice to compare the statement with"
 RATE = 48_000
 

@@ -10,8 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.media.mp4 import Mp4Writer
-
-SHARED_MEDIA = Path(__file__).resolve().parents[4] / "shared" / "media"
+from tests.media_location import SHARED_MEDIA as SHARED_MEDIA  # re-exported for the tests here
 
 
 def textured_frames(

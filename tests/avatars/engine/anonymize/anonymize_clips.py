@@ -18,9 +18,10 @@ from numpy.typing import NDArray
 
 from avatars.engine.motion import Pose, idle_motion
 from avatars.engine.stock import StockPresenter
+from tests.media_location import SHARED_MEDIA
 
 BACKGROUND = (150, 176, 196)
-MEDIA = Path(__file__).resolve().parents[5] / "shared" / "media"
+MEDIA = SHARED_MEDIA
 
 
 def presenter_frames(
