@@ -242,6 +242,9 @@ REQUEST_UPLOAD_PATHS = [
     r"^/api/v1/verify/$",
     r"^/scanner/$",
     r"^/api/v1/scans/$",
+    r"^/scanner/dicom/$",
+    r"^/scanner/dicom/[^/]+/$",
+    r"^/api/v1/dicom/studies/$",
 ]
 REQUEST_UPLOAD_MARGIN_BYTES = env_int("CANDOR_REQUEST_UPLOAD_MARGIN_BYTES", 16 * 1024 * 1024, minimum=0)
 # Public upload paths whose per-address rate limit is checked (not counted) before the body is read,
