@@ -51,12 +51,11 @@ def _forbidden(request: HttpRequest, message: str, status: int = 403) -> HttpRes
 def _enrollment_choices(user: User) -> list[tuple[str, str]]:
     choices = []
     for e in enrollment_list(user=user).filter(status=EnrollmentStatus.READY):
-        who = (
-            "Stock presenter (no real person)"
-            if e.kind == EnrollmentKind.STOCK or e.clinician is None
-            else e.clinician.printed_name
-        )
-        choices.append((str(e.id), f"{who} — {e.get_kind_display()}"))
+        if e.kind == EnrollmentKind.STOCK or e.clinician is None:
+            label = "Stock presenter (depicts no real person)"  # its kind says the same: once is enough
+        else:
+            label = f"{e.clinician.printed_name} — {e.get_kind_display()}"
+        choices.append((str(e.id), label))
     return choices
 
 

@@ -586,3 +586,10 @@ def test_after_revocation_the_studio_marks_the_footage_and_offers_no_render_butt
     assert 'id="render-button"' not in after
     assert 'id="render-refusal"' in after and "was revoked" in after
     assert 'data-field="no-consent"' in client.get("/studio/").content.decode()
+
+
+def test_the_stock_presenter_is_named_once_in_the_presenter_list(studio: Any) -> None:
+    """Issue 15 item 17: "Stock presenter (no real person) — Stock presenter (no real person)"."""
+    enrollment_stock_get_or_create(actor=studio.clinician)
+    page = signed_in_client(studio.clinician).get("/studio/scripts/new/").content.decode()
+    assert page.count("Stock presenter") == 1 and "depicts no real person" in page
