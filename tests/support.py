@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -76,3 +79,20 @@ def api_client(user: User) -> APIClient:
     assert response.status_code == 200, response.content
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     return client
+
+
+# Personas of the policy matrices (tests/consent/test_policy.py, tests/avatars/test_studio_policy.py):
+# the four roles of one clinic, an anonymous visitor, and a platform operator (a superuser with no
+# clinic and no role), who may do nothing in a clinic.
+ANONYMOUS = "anonymous"
+OPERATOR = "operator"
+PERSONAS = [*Role.values, ANONYMOUS, OPERATOR]
+
+
+def policy_persona(name: str, pk: int = 1) -> Any:
+    """An unsaved user: the rules read only the user's role, clinic and sign-in state."""
+    if name == ANONYMOUS:
+        return AnonymousUser()
+    if name == OPERATOR:
+        return User(pk=pk, username="operator", is_superuser=True, is_staff=True)
+    return User(pk=pk, username=f"alpha-{name}", role=name, clinic=Clinic(name="Clinic alpha", slug="alpha"))

@@ -12,18 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from avatars import policy
 from avatars.models import Enrollment, Script, Video
 from core.errors import ApplicationError
-from core.models import Clinic, Role, User
-from tests.support import signed_in_client
+from core.models import Role
+from tests.support import ANONYMOUS, OPERATOR, PERSONAS, policy_persona, signed_in_client
 
-ANONYMOUS = "anonymous"
-OPERATOR = "operator"
-PERSONAS = [*Role.values, ANONYMOUS, OPERATOR]
 STUDIO = {Role.CLINICIAN, Role.CLINIC_ADMIN}
 
 # Who each rule about the actor alone lets through; everyone else is refused.
@@ -47,16 +43,6 @@ OBJECT_RULES = {
 }
 
 
-def _persona(name: str, pk: int = 1) -> Any:
-    """An unsaved user: the rules read only the user's role, clinic and sign-in state."""
-    if name == ANONYMOUS:
-        return AnonymousUser()
-    if name == OPERATOR:
-        return User(pk=pk, username="operator", is_superuser=True, is_staff=True)
-    clinic = Clinic(name="Clinic alpha", slug="alpha")
-    return User(pk=pk, username=f"alpha-{name}", role=name, clinic=clinic)
-
-
 def test_the_matrix_covers_every_rule_of_the_policy() -> None:
     rules = {
         function
@@ -69,25 +55,25 @@ def test_the_matrix_covers_every_rule_of_the_policy() -> None:
 @pytest.mark.parametrize("rule", list(ALLOWED), ids=lambda rule: rule.__name__)
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_each_rule_lets_through_exactly_its_roles(persona: str, rule: Callable[[Any], bool]) -> None:
-    assert rule(_persona(persona)) is (persona in ALLOWED[rule])
+    assert rule(policy_persona(persona)) is (persona in ALLOWED[rule])
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_enrolling_a_clinician_is_for_that_clinician_and_clinic_admins(persona: str) -> None:
-    actor = _persona(persona, pk=7)
-    other_clinician = _persona(Role.CLINICIAN, pk=8)
+    actor = policy_persona(persona, pk=7)
+    other_clinician = policy_persona(Role.CLINICIAN, pk=8)
     assert policy.can_enroll(actor, other_clinician) is (persona == Role.CLINIC_ADMIN)
     assert policy.can_enroll(actor, actor) is (persona == Role.CLINICIAN)
 
 
 @pytest.mark.parametrize("persona", [Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER])
 def test_nobody_enrolls_someone_who_is_not_a_clinician(persona: str) -> None:
-    assert policy.can_enroll(_persona(Role.CLINIC_ADMIN, pk=7), _persona(persona, pk=8)) is False
+    assert policy.can_enroll(policy_persona(Role.CLINIC_ADMIN, pk=7), policy_persona(persona, pk=8)) is False
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_only_the_presenting_clinician_signs_off_approves_and_reviews(persona: str) -> None:
-    actor = _persona(persona, pk=7)
+    actor = policy_persona(persona, pk=7)
     theirs = {"enrollment": Enrollment(clinician_id=7), "script": Script(clinician_id=7)}
     someone_elses = {"enrollment": Enrollment(clinician_id=8), "script": Script(clinician_id=8)}
     signed_in = persona not in (ANONYMOUS, OPERATOR)
@@ -101,7 +87,7 @@ def test_only_the_presenting_clinician_signs_off_approves_and_reviews(persona: s
 def test_a_patients_original_recording_is_seen_only_by_its_uploader_and_clinic_admins(persona: str) -> None:
     from avatars.models import Anonymization
 
-    actor = _persona(persona, pk=7)
+    actor = policy_persona(persona, pk=7)
     uploaded_by_actor = Anonymization(created_by_id=7, patient_id=9, status="in_review")
     uploaded_by_other = Anonymization(created_by_id=8, patient_id=9, status="in_review")
     studio = persona in STUDIO
@@ -117,7 +103,7 @@ def test_an_anonymized_output_is_seen_by_reviewers_compliance_its_patient_and_on
 ) -> None:
     from avatars.models import Anonymization
 
-    actor = _persona(persona, pk=9)  # the patient shown, when a patient
+    actor = policy_persona(persona, pk=9)  # the patient shown, when a patient
     in_review = Anonymization(created_by_id=8, patient_id=9, status="in_review")
     published = Anonymization(created_by_id=8, patient_id=9, status="published")
     before = {Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER, Role.PATIENT}
@@ -129,9 +115,9 @@ def test_an_anonymized_output_is_seen_by_reviewers_compliance_its_patient_and_on
 
 
 def test_studio_required_refuses_with_403_and_the_studio_code() -> None:
-    assert policy.studio_required(_persona(Role.CLINICIAN)) is None
+    assert policy.studio_required(policy_persona(Role.CLINICIAN)) is None
     with pytest.raises(ApplicationError) as refused:
-        policy.studio_required(_persona(Role.COMPLIANCE_OFFICER))
+        policy.studio_required(policy_persona(Role.COMPLIANCE_OFFICER))
     assert (refused.value.status, refused.value.code) == (403, "permission_denied")
     assert refused.value.message == policy.STUDIO_REFUSAL
 

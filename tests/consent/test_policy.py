@@ -12,18 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
 
 from consent import policy
 from consent.errors import ConsentErrorCode
 from consent.models import LedgerEntry, LikenessConsent, LikenessStatus
 from core.errors import ApplicationError
-from core.models import Clinic, Role, User
-from tests.support import PASSWORD, signed_in_client
+from core.models import Role, User
+from tests.support import PASSWORD, PERSONAS, policy_persona, signed_in_client
 
-ANONYMOUS = "anonymous"
-OPERATOR = "operator"
-PERSONAS = [*Role.values, ANONYMOUS, OPERATOR]
 STAFF = {Role.CLINIC_ADMIN, Role.CLINICIAN, Role.COMPLIANCE_OFFICER}
 OVERSIGHT = {Role.CLINIC_ADMIN, Role.COMPLIANCE_OFFICER}
 
@@ -43,16 +39,6 @@ ALLOWED: dict[Callable[[Any], bool], set[str]] = {
 OBJECT_RULES = {policy.can_revoke_likeness_consent}
 
 
-def _persona(name: str, pk: int = 1) -> Any:
-    """An unsaved user: the rules read only the user's role, clinic and sign-in state."""
-    if name == ANONYMOUS:
-        return AnonymousUser()
-    if name == OPERATOR:
-        return User(pk=pk, username="operator", is_superuser=True, is_staff=True)
-    clinic = Clinic(name="Clinic alpha", slug="alpha")
-    return User(pk=pk, username=f"alpha-{name}", role=name, clinic=clinic)
-
-
 def test_the_matrix_covers_every_rule_of_the_policy() -> None:
     rules = {
         function
@@ -65,27 +51,27 @@ def test_the_matrix_covers_every_rule_of_the_policy() -> None:
 @pytest.mark.parametrize("rule", list(ALLOWED), ids=lambda rule: rule.__name__)
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_each_rule_lets_through_exactly_its_roles(persona: str, rule: Callable[[Any], bool]) -> None:
-    assert rule(_persona(persona)) is (persona in ALLOWED[rule])
+    assert rule(policy_persona(persona)) is (persona in ALLOWED[rule])
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_nobody_may_revoke_a_likeness_consent_that_is_not_theirs(persona: str) -> None:
     someone_elses = LikenessConsent(clinician_id=8)
-    assert policy.can_revoke_likeness_consent(_persona(persona, pk=7), someone_elses) is False
+    assert policy.can_revoke_likeness_consent(policy_persona(persona, pk=7), someone_elses) is False
 
 
 def test_a_clinician_may_revoke_their_own_likeness_consent() -> None:
-    clinician = _persona(Role.CLINICIAN, pk=7)
+    clinician = policy_persona(Role.CLINICIAN, pk=7)
     assert policy.can_revoke_likeness_consent(clinician, LikenessConsent(clinician=clinician)) is True
 
 
 def test_require_lets_an_allowed_action_pass() -> None:
-    assert policy.require(policy.can_manage_texts(_persona(Role.CLINIC_ADMIN))) is None
+    assert policy.require(policy.can_manage_texts(policy_persona(Role.CLINIC_ADMIN))) is None
 
 
 def test_require_refuses_with_403_and_the_services_message_and_code() -> None:
     with pytest.raises(ApplicationError) as refused:
-        policy.require(policy.can_manage_texts(_persona(Role.CLINICIAN)))
+        policy.require(policy.can_manage_texts(policy_persona(Role.CLINICIAN)))
     assert refused.value.status == 403
     assert refused.value.code == ConsentErrorCode.NOT_ALLOWED
     assert refused.value.message == "Your role cannot do this."
