@@ -29,6 +29,15 @@ class EnrollmentStatus(models.TextChoices):
     AWAITING_SIGNOFF = "awaiting_signoff", "Waiting for the clinician's sign-off"
     READY = "ready", "Ready"
     REJECTED = "rejected", "Needs re-recording"
+    DELETED = "deleted", "Deleted: biometric data destroyed"
+
+
+class EnrollmentDeletionReason(models.TextChoices):
+    """Why an enrollment's biometric data was destroyed (avatars.services.biometrics)."""
+
+    BY_CLINICIAN = "deleted_by_clinician", "Deleted by the clinician"
+    BY_CLINIC_ADMIN = "deleted_by_clinic_admin", "Deleted by a clinic admin on the clinician's behalf"
+    RETENTION_EXPIRED = "retention_expired", "Retention period ended"
 
 
 class Enrollment(models.Model):
@@ -69,6 +78,13 @@ class Enrollment(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # A deleted enrollment keeps its row (scripts and videos refer to it) but no biometric data: its
+    # uploads, their files, the stored analysis and every cached template are destroyed.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    deletion_reason = models.CharField(max_length=32, choices=EnrollmentDeletionReason.choices, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
