@@ -74,7 +74,7 @@ def _image_video(image: Path, target: Path, frames: int = 10) -> Path:
 def _judge(original: Path, output: Path, mode: str) -> dict[str, Any]:
     """Compare input and output frame by frame with dlib."""
     from avatars.engine.anonymize import identity
-    from avatars.engine.faces import detect_faces
+    from core.media.faces import detect_faces
 
     before, after = _rgb_frames(original), _rgb_frames(output)
     leaks, found_after, faces_before, aligned = 0, 0, 0, []
@@ -157,8 +157,8 @@ def part_faces(media: Path, work: Path, modes: list[str]) -> None:
 
 def part_keep(media: Path, work: Path) -> None:
     from avatars.engine.anonymize import AnonymizeSpec, anonymize, identity
-    from avatars.engine.faces import detect_faces
     from avatars.engine.media import read_image
+    from core.media.faces import detect_faces
 
     def enrol(pictures: list[np.ndarray]) -> np.ndarray:
         embeddings = []

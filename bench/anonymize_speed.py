@@ -206,7 +206,7 @@ def missed_frames(original: Path, outputs: dict[str, Path], identity_check: set[
     import numpy as np
 
     from avatars.engine.anonymize import identity
-    from avatars.engine.faces import detect_faces
+    from core.media.faces import detect_faces
 
     containers = {name: av.open(str(path)) for name, path in outputs.items()}
     decoders = {name: c.decode(video=0) for name, c in containers.items()}

@@ -33,7 +33,7 @@ def swap_face(source: NDArray[np.uint8], target: NDArray[np.uint8]) -> NDArray[n
     """`target` with the face of `source` pasted over its own face (unchanged without both faces)."""
     import cv2
 
-    from avatars.engine.faces import detect_faces
+    from core.media.faces import detect_faces
 
     donors, hosts = detect_faces(source), detect_faces(target)
     if not donors or not hosts:
@@ -55,7 +55,7 @@ def swap_face(source: NDArray[np.uint8], target: NDArray[np.uint8]) -> NDArray[n
 
 
 def _similarity(points: NDArray[np.float64], target: NDArray[np.float64]) -> NDArray[np.float64]:
-    from avatars.engine.faces import similarity_to
+    from core.media.faces import similarity_to
 
     return similarity_to(points, target)
 

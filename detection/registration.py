@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from avatars.services.statement_manipulation import statement_analyzer_register
 from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
 from core.models import Role, User
@@ -12,6 +13,7 @@ from detection.models import ALERTING_VERDICTS, DetectionJobKind, DicomJobKind
 from detection.selectors import scan_list
 from detection.services.dicom import dicom_job_failed
 from detection.services.scans import scan_job_failed
+from detection.services.statement_analysis import statement_manipulation_analyze
 from detection.tasks import scan_run
 from detection.tasks_dicom import dicom_check_run, dicom_ingest_run
 
@@ -37,6 +39,9 @@ def register() -> None:
             role=Role.COMPLIANCE_OFFICER, template="detection/_home_alerts.html", context=_alerts_home_context
         )
     )
+    # The studio's consent statement check runs the manipulation analyzers (the studio cannot import
+    # the scanner, which sits above it).
+    statement_analyzer_register(statement_manipulation_analyze)
     # Medical images (DICOM): ingest signs every valid instance, a check compares a later copy.
     for kind, task in ((DicomJobKind.INGEST, dicom_ingest_run), (DicomJobKind.CHECK, dicom_check_run)):
         job_kind_register(

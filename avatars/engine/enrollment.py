@@ -16,9 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from avatars.engine.errors import EnrollmentError, MediaInputError
-from avatars.engine.faces import CANONICAL_POINTS, detect_faces, similarity_to
 from avatars.engine.media import iter_video_frames, probe_video
 from avatars.engine.specs import Progress
+from core.media.faces import CANONICAL_POINTS, detect_faces, similarity_to
 
 #: Footage beyond this is not analysed: a few minutes give every mouth shape many times, and the
 #: stored mouth patches (about 30-50 kB each) stay below ~250 MB.

@@ -26,9 +26,9 @@ from avatars.engine.enrollment import (
     face_sharpness,
 )
 from avatars.engine.errors import EnrollmentError
-from avatars.engine.faces import Face, detect_faces
 from avatars.engine.media import read_image
 from avatars.engine.motion import Pose
+from core.media.faces import Face, detect_faces
 
 #: Jaw drop at full opening, in eye distances (outer corners); about what a wide "ah" shows.
 JAW_DROP = 0.2

@@ -39,12 +39,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from avatars.engine.errors import EngineError, EnrollmentError, InvalidSpecError, MediaInputError
-from avatars.engine.faces import CANONICAL_POINTS, Face, detect_faces, similarity_to
-from avatars.engine.loaders.dlib_faces import face_encoder
-from avatars.engine.loaders.resemblyzer_voice import VOICE_SAMPLE_RATE, voice_encoder
 from avatars.engine.media import iter_video_frames, probe_video, read_audio
 from avatars.engine.specs import Progress
 from avatars.engine.speech import SAMPLE_RATE, speech_energy
+from core.media.faces import CANONICAL_POINTS, Face, detect_faces, similarity_to
+from core.media.loaders.dlib_faces import face_encoder
+from core.media.loaders.resemblyzer_voice import VOICE_SAMPLE_RATE, voice_encoder
 
 #: Enrollment voice beyond this is not embedded: two minutes of speech pin a voice down, and the
 #: encoder's cost grows linearly with length.

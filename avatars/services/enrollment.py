@@ -104,9 +104,9 @@ def enrollment_footage_start(
 
 def enrollment_portrait_create(*, actor: User, clinician: User, photo: UploadedFile) -> Enrollment:
     """Enroll one consented portrait photo (portrait mode); refused with advice if it is unusable."""
-    from avatars.engine.faces import detect_faces
     from avatars.engine.media import read_image
     from avatars.engine.portrait import check_photo
+    from core.media.faces import detect_faces
 
     _enrollment_allowed(actor=actor, clinician=clinician)
     upload_rate_limit(actor=actor)

@@ -9,8 +9,9 @@ issue 12). The checks:
 * **words**: `avatars.engine.statement_words` (the challenge phrase heard, against a cohort);
 * **reuse**: SHA-256 here, picture and sound fingerprints in `avatars.engine.statement_reuse`,
   against every enrollment upload and every earlier statement of the clinician;
-* **manipulation**: the impersonation scanner's analyzers (`detection.engine.scan`): visual
-  manipulation, lip-sync, identity drift, blending flicker and synthetic speech.
+* **manipulation**: the impersonation scanner's analyzers (visual manipulation, lip-sync, identity
+  drift, blending flicker, synthetic speech), which the scanner registers with
+  `avatars.services.statement_manipulation`; without them the statement waits for a clinic admin.
 """
 
 from __future__ import annotations
@@ -21,16 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, EnrollmentStatus
+from avatars.services.statement_manipulation import statement_manipulation_check as _manipulation_check
 from consent.models import LikenessConsent, StatementCapture
 from consent.services import CHALLENGE_WORDS, likeness_consent_verify_automated, statement_text
 from core.jobs import JobOutcome, upload_fetch
 from core.models import MediaJob, Upload
 from core.services import job_create
 
-#: The scanner's analyzers that speak to manipulation of a statement.
-MANIPULATION_ANALYZERS = frozenset(
-    {"visual_manipulation", "lip_sync", "identity_drift", "blending_flicker", "synthetic_speech"}
-)
 #: Earlier material compared perceptually (the newest first); SHA-256 covers all of it.
 MAX_REUSE_REFERENCES = 12
 COHORT_SIZE = 8
@@ -157,30 +155,6 @@ def _phrase_of(consent: LikenessConsent) -> str:
     return text.split(marker, 1)[1].rstrip(".").strip() if marker in text else ""
 
 
-def _manipulation_check(statement: Path) -> dict[str, Any]:
-    from detection.engine import ScanSpec, scan
-
-    result = scan(ScanSpec(path=statement, analyzers=MANIPULATION_ANALYZERS, max_seconds=120.0))
-    analyzers = {
-        r.name: {
-            "score": round(r.score, 3),
-            "threshold": round(r.threshold, 3),
-            "flagged": r.flagged,
-            "skipped": r.skipped,
-            "evidence": [
-                {
-                    "note": e.note,
-                    "start": round(e.time_range.start, 2) if e.time_range else None,
-                    "end": round(e.time_range.end, 2) if e.time_range else None,
-                }
-                for e in r.evidence[:6]
-            ],
-        }
-        for r in result.results
-    }
-    return {"passed": not any(a["flagged"] for a in analyzers.values()), "analyzers": analyzers}
-
-
 def _identity_check(
     consent: LikenessConsent, job: MediaJob, statement: Path, scratch: Path
 ) -> dict[str, Any]:
@@ -279,7 +253,10 @@ def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float
     if not reuse["passed"]:
         reasons.append("The statement repeats an earlier recording; record a new statement live.")
     if not manipulation["passed"]:
-        reasons.append("The recording shows signs of manipulation; a clinic admin will review it.")
+        reasons.append(
+            manipulation.get("reason")
+            or "The recording shows signs of manipulation; a clinic admin will review it."
+        )
     return JobOutcome(
         result={"passed": passed, "reasons": reasons, "scores": scores},
         record=lambda _: likeness_consent_verify_automated(

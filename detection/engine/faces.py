@@ -1,8 +1,8 @@
 """Faces for the analyzers: detection, 128-d identity embeddings and the manipulation model's crop.
 
-Detection and landmarks are the product's own (`avatars.engine.faces`: dlib HOG and the 5-point
+Detection and landmarks are the product's own (`core.media.faces`: dlib HOG and the 5-point
 model); embeddings come from the same dlib encoder as the consent statement check's
-(`avatars.engine.loaders.dlib_faces`), so an enrolled template made by either part of the product
+(`core.media.loaders.dlib_faces`), so an enrolled template made by either part of the product
 compares with the other. This module only adapts them: it loads no model of its own.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.faces import DETECTION_HEIGHT, Face, detect_faces
-from avatars.engine.loaders.dlib_faces import face_detector, face_encoder
+from core.media.faces import DETECTION_HEIGHT, Face, detect_faces, detect_faces_at
+from core.media.loaders.dlib_faces import face_encoder
 from detection.engine.errors import DetectionInputError
 
 #: The manipulation model sees a square around the face box this many box widths wide: the face
@@ -43,31 +43,8 @@ __all__ = [
 
 
 def detect(rgb: NDArray[np.uint8], *, thorough: bool = False) -> list[Face]:
-    """Faces in an RGB picture, largest first (see `avatars.engine.faces.detect_faces`)."""
+    """Faces in an RGB picture, largest first (see `core.media.faces.detect_faces`)."""
     return detect_faces(rgb, thorough=thorough)
-
-
-def _detect_at(rgb: NDArray[np.uint8], height: int) -> list[Face]:
-    """dlib's HOG detector at `height` rows, landmarks at full resolution (largest face first)."""
-    import cv2
-
-    # The one loaded detector and 5-point model (the product's too); only the scale differs here.
-    models = face_detector()
-    scale = min(1.0, height / rgb.shape[0])
-    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-    found: list[Face] = []
-    for rect in models.detector(small, 0):
-        box = (
-            int(rect.left() / scale),
-            int(rect.top() / scale),
-            int(rect.right() / scale),
-            int(rect.bottom() / scale),
-        )
-        shape = models.landmarks(rgb, models.rectangle(*box))
-        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float64)
-        found.append(Face(box=box, points=points))
-    found.sort(key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]), reverse=True)
-    return found
 
 
 @dataclass
@@ -86,11 +63,11 @@ class FaceFinder:
     def find(self, rgb: NDArray[np.uint8]) -> list[Face]:
         """The faces of one sampled frame, largest first."""
         if self.fine:
-            return _detect_at(rgb, FINE_HEIGHT)
+            return detect_faces_at(rgb, FINE_HEIGHT)
         faces = detect_faces(rgb)
         if faces or rgb.shape[0] <= DETECTION_HEIGHT * 1.5 or self.tries >= FINE_TRIES:
             return faces
-        faces = _detect_at(rgb, FINE_HEIGHT)
+        faces = detect_faces_at(rgb, FINE_HEIGHT)
         if faces:
             self.fine = True
         else:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.loaders.resemblyzer_voice import is_silent, voice_encoder
+from core.media.loaders.resemblyzer_voice import is_silent, voice_encoder
 from detection.engine.faces import Face, embed
 from detection.engine.media import AUDIO_RATE
 from detection.engine.results import (

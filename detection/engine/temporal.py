@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.faces import CANONICAL_POINTS, similarity_to
 from avatars.engine.speech import SAMPLE_RATE, speech_energy
+from core.media.faces import CANONICAL_POINTS, similarity_to
 from detection.engine.media import AUDIO_RATE
 from detection.engine.results import Analyzer, AnalyzerResult, Evidence, TimeRange, clamp01, logistic
 

@@ -12,7 +12,7 @@ in the two at the matched times:
 * **voice**: when both have sound with speech, the speaker embeddings (resemblyzer) of the two
   matched stretches are compared; a similarity under `voice_similarity` is a difference.
 
-The models are the product's own (`avatars.engine.faces` for detection and landmarks, the consent
+The models are the product's own (`core.media.faces` for detection and landmarks, the consent
 statement check's recognition and voice encoders): nothing is loaded twice. Thresholds come from
 measurements on `../shared/media` (see `LikenessThresholds`).
 """
@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.errors import EngineError
-from avatars.engine.loaders.dlib_faces import face_encoder
-from avatars.engine.loaders.resemblyzer_voice import VOICE_SAMPLE_RATE, voice_encoder
+from core.media.errors import MediaError
+from core.media.faces import detect_faces
+from core.media.loaders.dlib_faces import face_encoder
+from core.media.loaders.resemblyzer_voice import VOICE_SAMPLE_RATE, voice_encoder
 from provenance.engine.errors import ProvenanceError
 from provenance.engine.media_io import AUDIO_RATE, iter_audio, iter_timed_frames
 
@@ -106,8 +107,6 @@ def _embed_faces(
     rgb: NDArray[np.uint8], *, thorough: bool = False, min_pixels: int = 0
 ) -> list[NDArray[np.float64]]:
     """Embeddings of the (at most two) largest faces of a frame at least `min_pixels` tall."""
-    from avatars.engine.faces import detect_faces
-
     frame = np.ascontiguousarray(rgb)
     # The one loaded dlib recognition model (the consent statement check's too).
     encoder = face_encoder()
@@ -235,7 +234,7 @@ def compare_likeness(
     limits = thresholds or LikenessThresholds()
     suspect_path, original_path = Path(suspect), Path(original)
     notes: list[str] = []
-    unreadable = (EngineError, ProvenanceError, OSError, av.FFmpegError)
+    unreadable = (MediaError, ProvenanceError, OSError, av.FFmpegError)
     try:
         compared, differing, largest = _compare_faces(
             suspect_path, original_path, offset_seconds, max_seconds, sample_hz, limits

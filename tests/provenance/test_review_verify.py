@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 from PIL import Image
 from rest_framework.test import APIClient
 
-from avatars.engine.faces import detect_faces, similarity_to
 from avatars.models import Video
+from core.media.faces import detect_faces, similarity_to
 from core.media.mp4 import Mp4Writer
 from provenance.engine.media_io import iter_audio, iter_frames, video_info
 from provenance.index import fingerprint_index_reset

@@ -1,7 +1,7 @@
 """Who a tracked face is: dlib's 128-d embedding, sampled on a few frames of each track.
 
 The product's dlib models are reused, not loaded again: HOG detection and the 5-point landmarks
-from `avatars.engine.faces`, the recognition model from `avatars.engine.loaders.dlib_faces` (the
+from `core.media.faces`, the recognition model from `core.media.loaders.dlib_faces` (the
 same encoder that made the clinician's enrolled template, so distances compare like with like). dlib
 also serves as the engine's independent check on its own output: it is a different detector from
 the BlazeFace models that find the faces to replace.
@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.faces import Face, detect_faces
-from avatars.engine.loaders.dlib_faces import face_encoder
+from core.media.faces import Face, detect_faces
+from core.media.loaders.dlib_faces import face_encoder
 
 #: Crops are scaled so the face is about this tall: dlib's HOG detector finds faces from ~80 px
 #: and its embedding is computed on a 150 px chip, so more resolution would only cost time.

@@ -385,7 +385,7 @@ class _Run:
         self, frame: BufferedFrame, kept: list[Region], replaced: list[tuple[Track, Observation]]
     ) -> None:
         """The independent check: dlib looks at the finished frame for faces that are not kept."""
-        from avatars.engine.faces import detect_faces
+        from core.media.faces import detect_faces
 
         self.checked += 1
         for face in detect_faces(frame.rgb):

@@ -338,7 +338,7 @@ class VoiceReport:
 
 
 def _encoder() -> object:
-    from avatars.engine.loaders.resemblyzer_voice import voice_encoder
+    from core.media.loaders.resemblyzer_voice import voice_encoder
 
     # One loaded resemblyzer model for the whole product (the statement check's too).
     return voice_encoder().encoder

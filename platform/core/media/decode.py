@@ -22,6 +22,8 @@ from numpy.typing import NDArray
 
 from core.media.errors import MediaError
 
+#: The audio rate the product works at: the MP4 writer's, and what the voice encoder takes in.
+AUDIO_RATE = 48_000
 #: The frame rate assumed when a stream declares none.
 DEFAULT_RATE = Fraction(25)
 

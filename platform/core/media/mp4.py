@@ -14,9 +14,10 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from core.media.decode import AUDIO_RATE
 from core.media.errors import MediaError
 
-AUDIO_RATE = 48_000
+__all__ = ["AUDIO_RATE", "Mp4Writer", "even_size"]
 
 
 class Mp4Writer:

@@ -34,8 +34,8 @@ from avatars.engine.anonymize import (
     anonymize,
 )
 from avatars.engine.anonymize.replace import MASK_COLOR, REDACTION_COLOR
-from avatars.engine.faces import detect_faces
 from avatars.engine.speech import synthesize
+from core.media.faces import detect_faces
 
 FRAMES = 40
 

@@ -14,8 +14,8 @@ import pytest
 from anonymize_clips import decoded, media, write_clip
 
 from avatars.engine.anonymize import AnonymizeSpec, anonymize, identity, voice
-from avatars.engine.faces import detect_faces
 from avatars.engine.media import read_image
+from core.media.faces import detect_faces
 
 pytestmark = pytest.mark.media
 

@@ -1,7 +1,7 @@
-"""Face detection and 5-point landmarks for the product (footage and portrait modes).
+"""Face detection and 5-point landmarks shared by every engine (the studio's, the scanner's, provenance's).
 
 dlib's HOG detector and its 5-point landmark model (eye corners and the base of the nose) ship
-with `face-recognition-models` and run offline on a CPU; `avatars.engine.loaders.dlib_faces` loads
+with `face-recognition-models` and run offline on a CPU; `core.media.loaders.dlib_faces` loads
 them once per process. The 68-point model is deliberately not used here: its training data
 excludes commercial use (SPEC §6); mouth geometry is derived from the five points instead.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.loaders.dlib_faces import face_detector
+from core.media.loaders.dlib_faces import face_detector
 
 #: Detection runs on frames scaled down to this height (faces in talking-head footage stay far
 #: above dlib's ~80 px minimum), which makes it about 4x cheaper at 720p.
@@ -51,25 +51,46 @@ def detect_faces(rgb: NDArray[np.uint8], *, thorough: bool = False) -> list[Face
     `thorough` (for single photos, where time matters less than a miss) also searches the full
     resolution and an upsampled pass before giving up.
     """
+    # Small frames get one upsampling pass so faces of 40-80 px are still found.
+    boxes = _boxes(rgb, DETECTION_HEIGHT, upsample_below=300)
+    if not boxes and thorough:
+        boxes = _boxes(rgb, rgb.shape[0], upsample_below=1001)
+    return _with_landmarks(rgb, boxes)
+
+
+def detect_faces_at(rgb: NDArray[np.uint8], height: int) -> list[Face]:
+    """The faces dlib's detector finds in one pass at `height` rows (no upsampling), largest first;
+    landmarks at full resolution."""
+    return _with_landmarks(rgb, _boxes(rgb, height))
+
+
+def _boxes(
+    rgb: NDArray[np.uint8], height: int, *, upsample_below: int = 0
+) -> list[tuple[int, int, int, int]]:
+    """Face boxes (in frame pixels) found at `height` rows; a frame then under `upsample_below` rows
+    that shows none is searched again upsampled once."""
     import cv2
 
-    models = face_detector()
-    height = rgb.shape[0]
-    scale = min(1.0, DETECTION_HEIGHT / height)
+    detector = face_detector().detector
+    scale = min(1.0, height / rgb.shape[0])
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-    # Small frames get one upsampling pass so faces of 40-80 px are still found.
-    found = models.detector(small, 0) or (models.detector(small, 1) if small.shape[0] < 300 else [])
-    if not found and thorough:
-        scale = 1.0
-        found = models.detector(rgb, 0) or (models.detector(rgb, 1) if rgb.shape[0] <= 1000 else [])
-    faces: list[Face] = []
-    for rect in found:
-        box = (
+    found = detector(small, 0) or (detector(small, 1) if small.shape[0] < upsample_below else [])
+    return [
+        (
             int(rect.left() / scale),
             int(rect.top() / scale),
             int(rect.right() / scale),
             int(rect.bottom() / scale),
         )
+        for rect in found
+    ]
+
+
+def _with_landmarks(rgb: NDArray[np.uint8], boxes: list[tuple[int, int, int, int]]) -> list[Face]:
+    """The 5 landmarks of each box, measured at full resolution; the largest face first."""
+    models = face_detector()
+    faces: list[Face] = []
+    for box in boxes:
         shape = models.landmarks(rgb, models.rectangle(*box))
         points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float64)
         faces.append(Face(box=box, points=points))

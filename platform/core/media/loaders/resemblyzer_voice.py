@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.errors import EngineError
-from avatars.engine.speech import SAMPLE_RATE
+from core.media.decode import AUDIO_RATE
+from core.media.errors import MediaError
 
 #: resemblyzer works on 16 kHz audio.
 VOICE_SAMPLE_RATE = 16_000
@@ -35,7 +35,7 @@ class VoiceEncoder:
                 from resemblyzer.audio import normalize_volume
                 from resemblyzer.hparams import audio_norm_target_dBFS
         except ImportError as exc:
-            raise EngineError(
+            raise MediaError(
                 "Voice matching is not installed on this server (resemblyzer); ask an administrator to install it.",
                 code="voice_unavailable",
             ) from exc
@@ -45,12 +45,13 @@ class VoiceEncoder:
         self.encoder: Any = resemblyzer.VoiceEncoder("cpu", verbose=False)
 
     def speech(self, samples: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Speech at 16 kHz with long silences cut out (resemblyzer's own voice-activity trim)."""
+        """Speech at 16 kHz with long silences cut out (resemblyzer's own voice-activity trim), from
+        `samples` at the toolkit's `AUDIO_RATE`."""
         if is_silent(samples):
             return np.zeros(0, dtype=np.float32)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return np.asarray(self._preprocess(samples, source_sr=SAMPLE_RATE), dtype=np.float32)
+            return np.asarray(self._preprocess(samples, source_sr=AUDIO_RATE), dtype=np.float32)
 
     def embed(self, speech: NDArray[np.float32]) -> NDArray[np.float64]:
         """The 256-d unit-length embedding of an utterance prepared by `speech`."""
@@ -68,7 +69,7 @@ _encoder: VoiceEncoder | None = None
 
 
 def voice_encoder() -> VoiceEncoder:
-    """The process's one `VoiceEncoder`, loaded on first use (raises `EngineError` if resemblyzer is missing)."""
+    """The process's one `VoiceEncoder`, loaded on first use (raises `MediaError` if resemblyzer is missing)."""
     global _encoder
     with _lock:
         if _encoder is None:

@@ -1,6 +1,6 @@
 """The shared model loaders: one per model family, cached once per process, reached by public names.
 
-Runs without Django (`pytest -p no:django tests/avatars/engine/test_engine_loaders.py`).
+Runs without Django (`pytest -p no:django tests/core/media/test_media_loaders.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avatars.engine.loaders import dlib_faces, resemblyzer_voice
+from core.media.loaders import dlib_faces, resemblyzer_voice
 
 ROOT = Path(__file__).resolve().parents[3]
 ENGINE_CODE = [
@@ -67,17 +67,17 @@ def test_the_private_name_check_finds_a_reach_into_another_module(tmp_path: Path
     sample = tmp_path / "sample.py"
     sample.write_text(
         "from avatars.engine import statement\n"
-        "from avatars.engine.faces import _get\n"
-        "from avatars.engine.loaders import dlib_faces as models\n"
+        "from core.media.faces import _get\n"
+        "from core.media.loaders import dlib_faces as models\n"
         "statement._faces()\n"
         "models._detector\n"
     )
     assert sorted(_private_reaches(sample, own="avatars.engine.sample")) == [
-        "sample.py: from avatars.engine.faces import _get",
+        "sample.py: from core.media.faces import _get",
         "sample.py: models._detector",
         "sample.py: statement._faces",
     ]
-    assert sorted(_private_reaches(sample, own="avatars.engine.faces")) == [
+    assert sorted(_private_reaches(sample, own="core.media.faces")) == [
         "sample.py: models._detector",
         "sample.py: statement._faces",
     ]

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from avatars.engine.errors import EngineError
+from core.media.errors import MediaError
 
 if TYPE_CHECKING:
-    from avatars.engine.faces import Face
+    from core.media.faces import Face
 
 
 def _import_dlib(what: str) -> tuple[Any, ModuleType]:
-    """dlib and `face_recognition_models`, or an `EngineError` naming what to install."""
+    """dlib and `face_recognition_models`, or a `MediaError` naming what to install."""
     try:
         import dlib
 
@@ -31,7 +31,7 @@ def _import_dlib(what: str) -> tuple[Any, ModuleType]:
             warnings.simplefilter("ignore")
             import face_recognition_models as models
     except ImportError as exc:
-        raise EngineError(
+        raise MediaError(
             f"{what} is not installed on this server (dlib-bin and face-recognition-models); "
             "ask an administrator to install them.",
             code="faces_unavailable",
@@ -75,7 +75,7 @@ _encoder: FaceEncoder | None = None
 
 
 def face_detector() -> FaceDetector:
-    """The process's one `FaceDetector`, loaded on first use (raises `EngineError` if dlib is missing)."""
+    """The process's one `FaceDetector`, loaded on first use (raises `MediaError` if dlib is missing)."""
     global _detector
     with _lock:
         if _detector is None:
@@ -84,7 +84,7 @@ def face_detector() -> FaceDetector:
 
 
 def face_encoder() -> FaceEncoder:
-    """The process's one `FaceEncoder`, loaded on first use (raises `EngineError` if dlib is missing)."""
+    """The process's one `FaceEncoder`, loaded on first use (raises `MediaError` if dlib is missing)."""
     global _encoder
     with _lock:
         if _encoder is None:
