@@ -21,6 +21,7 @@ from consent.errors import ConsentErrorCode
 from consent.exports.fhir import consent_bundle
 from consent.exports.pdf import evidence_report_pdf
 from consent.exports.records import ConsentRecord, IntegrityRecord, LedgerEventRecord, SignatureRecord
+from consent.hooks import report_signer
 from consent.ledger import ledger_append, ledger_verify
 from consent.models import Disclosure, LedgerEntry, LikenessConsent, PatientConsent, Signature, SignedTreeHead
 from consent.policy import can_export_evidence, can_view_compliance, require
@@ -288,6 +289,14 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
             events=events,
             integrity=integrity,
         )
+    signing: dict[str, Any] = {}
+    signer = report_signer() if request.format == "pdf" else None
+    if signer is not None:
+        # The report's own bytes are reproducible from the records; the signature (PAdES, appended
+        # as an incremental update) is not, so the ledger keeps the digest of both.
+        signed = signer(content)
+        signing = {"report_sha256": hashlib.sha256(content).hexdigest(), "signer": signed.signer_sha256}
+        content = signed.content
     digest = hashlib.sha256(content).hexdigest()
     with transaction.atomic():
         entry = ledger_append(
@@ -301,6 +310,7 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
                 "consents": len(records),
                 "events": len(events),
                 "fhir_version": request.fhir_version if request.format == "fhir" else "",
+                **signing,
             },
         )
         Disclosure.objects.create(

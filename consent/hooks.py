@@ -76,3 +76,29 @@ def evidence_checker_register(checker: EvidenceChecker) -> None:
 
 def evidence_checkers() -> list[EvidenceChecker]:
     return list(_evidence_checkers)
+
+
+@dataclass(frozen=True)
+class SignedReport:
+    """A PDF report as signed by the registered signer, and who signed it."""
+
+    content: bytes
+    signer_sha256: str  # SHA-256 of the signing certificate (DER)
+    signer_name: str
+
+
+# The signer of PDF evidence reports: provenance registers the platform's document-signing
+# certificate (PAdES), so consent, which sits below provenance, never imports it.
+ReportSigner = Callable[[bytes], SignedReport]
+
+_report_signers: list[ReportSigner] = []
+
+
+def report_signer_register(signer: ReportSigner) -> None:
+    """Register the signer of PDF evidence reports (one; registering another replaces it)."""
+    _report_signers[:] = [signer]
+
+
+def report_signer() -> ReportSigner | None:
+    """The registered signer of PDF reports, if any."""
+    return _report_signers[0] if _report_signers else None

@@ -8,15 +8,18 @@ development the root and clinic identities are generated on first use. Old roots
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 
 from provenance.engine.keys import (
+    DOCUMENT_SIGNER_ID,
     CertificateAuthority,
     SigningIdentity,
     generate_root_ca,
     issue_clinic_identity,
+    issue_document_signing_identity,
     read_root_ca,
     read_signing_identity,
     save_root_ca,
@@ -54,6 +57,21 @@ def clinic_identity(*, clinic_id: str, clinic_name: str) -> SigningIdentity:
         else:
             cert = next(directory.glob("*.crt"))
             key = cert.with_suffix(".key")
+        return read_signing_identity(cert, key)
+
+
+def document_signing_identity() -> SigningIdentity:
+    """The platform's document-signing certificate and key (PDF reports), issued from the platform
+    root on first use and again when it has less than a month to run."""
+    directory = _key_dir() / "documents"
+    root = platform_root()
+    cert, key = directory / f"{DOCUMENT_SIGNER_ID}.crt", directory / f"{DOCUMENT_SIGNER_ID}.key"
+    with _lock:
+        if cert.exists():
+            identity = read_signing_identity(cert, key)
+            if identity.certificate.not_valid_after_utc - datetime.now(UTC) > timedelta(days=30):
+                return identity
+        cert, key = save_signing_identity(issue_document_signing_identity(root), directory)
         return read_signing_identity(cert, key)
 
 

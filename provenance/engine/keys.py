@@ -129,6 +129,66 @@ def issue_clinic_identity(
     """
     if not clinic_id or not clinic_name:
         raise ProvenanceError("A clinic certificate needs a clinic id and a name.", code="key_invalid")
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, clinic_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, clinic_name),
+            x509.NameAttribute(NameOID.USER_ID, clinic_id),
+        ]
+    )
+    return _issue_leaf(
+        ca,
+        identity_id=clinic_id,
+        subject=subject,
+        non_repudiation=False,
+        usage=ExtendedKeyUsageOID.EMAIL_PROTECTION,
+        valid_days=valid_days,
+    )
+
+
+#: The UID of the platform's document-signing certificate (the PDF evidence report's signer).
+DOCUMENT_SIGNER_ID = "platform-documents"
+
+
+def issue_document_signing_identity(
+    ca: CertificateAuthority,
+    *,
+    common_name: str = "Candor evidence reports",
+    organization: str = "Candor",
+    valid_days: int = LEAF_VALID_DAYS,
+) -> SigningIdentity:
+    """Issue the platform's document-signing certificate (PAdES signatures on PDF reports).
+
+    PDF validators expect a document signer's key to be for non-repudiation (content commitment) and
+    the RFC 9336 documentSigning purpose; a C2PA clinic certificate has neither, hence its own leaf
+    under the same root, so one trust anchor verifies both videos and reports.
+    """
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.USER_ID, DOCUMENT_SIGNER_ID),
+        ]
+    )
+    return _issue_leaf(
+        ca,
+        identity_id=DOCUMENT_SIGNER_ID,
+        subject=subject,
+        non_repudiation=True,
+        usage=x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36"),  # id-kp-documentSigning
+        valid_days=valid_days,
+    )
+
+
+def _issue_leaf(
+    ca: CertificateAuthority,
+    *,
+    identity_id: str,
+    subject: x509.Name,
+    non_repudiation: bool,
+    usage: x509.ObjectIdentifier,
+    valid_days: int,
+) -> SigningIdentity:
     root = ca.certificate
     root_key = serialization.load_pem_private_key(ca.key_pem, password=None)
     if not isinstance(root_key, ec.EllipticCurvePrivateKey):
@@ -138,15 +198,7 @@ def issue_clinic_identity(
     not_after = min(now + dt.timedelta(days=valid_days), root.not_valid_after_utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COMMON_NAME, clinic_name),
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, clinic_name),
-                    x509.NameAttribute(NameOID.USER_ID, clinic_id),
-                ]
-            )
-        )
+        .subject_name(subject)
         .issuer_name(root.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -156,7 +208,7 @@ def issue_clinic_identity(
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
-                content_commitment=False,
+                content_commitment=non_repudiation,
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,
@@ -167,14 +219,14 @@ def issue_clinic_identity(
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False
         )
         .sign(root_key, hashes.SHA256())
     )
-    return SigningIdentity(clinic_id, cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+    return SigningIdentity(identity_id, cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
 def load_root_ca(cert_pem: bytes, key_pem: bytes) -> CertificateAuthority:
