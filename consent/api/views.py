@@ -260,6 +260,28 @@ class LedgerEntryOut(serializers.Serializer[Any]):
     def get_entry(self, obj: Any) -> Any:
         return json.loads(obj.entry)
 
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # The fields above are the schema; a page of entries is built directly, without DRF's
+        # per-field machinery, which cost about a third of a ledger page's time (issue 16).
+        return {
+            "seq": instance.seq,
+            "event_type": instance.event_type,
+            "created_at": _iso(instance.created_at),
+            "object_type": instance.object_type,
+            "object_id": instance.object_id,
+            "subject_id": instance.subject_id,
+            "entry": json.loads(instance.entry),
+            "leaf_hash": instance.leaf_hash,
+        }
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _iso(moment: Any) -> str:
+    """A timestamp as DRF's DateTimeField writes it (ISO 8601 in the current time zone, 'Z' for UTC)."""
+    return str(_DATETIME.to_representation(moment))
+
 
 # The largest id a 64-bit primary key holds: larger numbers would overflow the database query.
 _MAX_ID = 2**63 - 1

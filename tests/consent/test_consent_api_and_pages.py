@@ -122,6 +122,23 @@ def test_the_ledger_list_pages_by_keyset_newest_first_without_gaps_or_repeats(te
     assert len(seen) == 7 and seen == sorted(seen, reverse=True) and len(set(seen)) == 7
 
 
+def test_a_ledger_page_reads_exactly_as_the_declared_schema_fields_would_write_it(texts: Any) -> None:
+    """Issue 16: the ledger list builds its entries directly for speed; the result must not drift
+    from what the declared serializer fields (which the OpenAPI schema documents) would write."""
+    from rest_framework import serializers
+
+    from consent.api.views import LedgerEntryOut
+    from consent.ledger import ledger_append
+    from consent.models import LedgerEntry
+
+    ledger_append(event_type="test.shape", clinic_id=texts.clinic.id, subject=texts.patient.pk)
+    page = api_client(texts.compliance).get("/api/v1/ledger/entries/?event_type=test.shape").json()
+    entry = LedgerEntry.objects.get(event_type="test.shape")
+    by_fields = serializers.Serializer.to_representation(LedgerEntryOut(), entry)
+    assert page["results"] == [json.loads(json.dumps(by_fields))]
+    assert set(by_fields) == set(LedgerEntryOut().fields)
+
+
 @pytest.mark.parametrize(
     "fmt,magic", [("pdf", b"%PDF"), ("csv", b"record,id"), ("json", b"{"), ("fhir", b"{")]
 )
