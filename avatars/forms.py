@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from avatars.models import AnonymizationMode, NarrationSource
+from consent.selectors import UseScope
 
 
 class EnrollmentForm(forms.Form):
@@ -28,13 +29,43 @@ class EnrollmentForm(forms.Form):
 SCRIPT_MAX_CHARACTERS = 20_000
 
 
+_USE_CHOICE_ERRORS = {"invalid_choice": "Choose one of the uses the presenter's consent allows."}
+
+#: The uses a script is checked against, by form field and by the consent's list of that name.
+USE_FIELDS = (
+    ("topic", "topics"),
+    ("audience", "audiences"),
+    ("language", "languages"),
+    ("channel", "channels"),
+)
+
+_LANGUAGE_NAMES = {
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "pt": "Portuguese",
+}
+
+
+def use_label(field: str, code: str) -> str:
+    """How a scope code reads on the page: 'waiting-room' is 'Waiting room', 'en' is 'English'."""
+    if field == "language":
+        return _LANGUAGE_NAMES.get(code, code)
+    return code.replace("-", " ").replace("_", " ").capitalize()
+
+
 class ScriptForm(forms.Form):
     enrollment = forms.ChoiceField(label="Presenter")
     title = forms.CharField(max_length=200)
-    language = forms.CharField(max_length=16, initial="en")
-    topic = forms.CharField(max_length=64, initial="diabetes")
-    audience = forms.CharField(max_length=64, initial="patients")
-    channel = forms.CharField(max_length=64, initial="portal")
+    # Chosen from what the presenter's consent allows (set per presenter by `offer_uses`).
+    topic = forms.ChoiceField(error_messages=_USE_CHOICE_ERRORS)
+    audience = forms.ChoiceField(error_messages=_USE_CHOICE_ERRORS)
+    language = forms.ChoiceField(error_messages=_USE_CHOICE_ERRORS)
+    channel = forms.ChoiceField(error_messages=_USE_CHOICE_ERRORS)
     text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6, "data-max-chars": SCRIPT_MAX_CHARACTERS}),
         max_length=SCRIPT_MAX_CHARACTERS,
@@ -50,11 +81,80 @@ class ScriptForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "audio/*"}),
     )
 
+    field_order = ["enrollment", "title", "topic", "audience", "language", "channel"]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # No maxlength attribute: a browser would cut a pasted script mid-sentence without a word
         # (issue 15 item 11). The page counts characters as one types; the server refuses what is over.
         self.fields["text"].widget.attrs.pop("maxlength", None)
+        self.scopes: dict[str, UseScope | None] = {}
+
+    def offer_uses(
+        self,
+        *,
+        presenters: list[tuple[str, str]],
+        scopes: dict[str, UseScope | None],
+        saved: dict[str, str] | None = None,
+    ) -> None:
+        """Offer the presenters, and for the chosen one (posted, saved, or the first) only the
+        topics, audiences, languages and channels its consent allows; the page's script swaps the
+        lists when another presenter is picked. A saved value the consent no longer covers stays
+        shown, marked, so the form does not silently change it (saving it is refused)."""
+        self.scopes = scopes
+        cast(forms.ChoiceField, self.fields["enrollment"]).choices = [
+            (key, name if scopes.get(key) is not None else f"{name} (no active likeness consent)")
+            for key, name in presenters
+        ]
+        chosen = self._chosen_presenter(presenters)
+        scope = scopes.get(chosen)
+        for field, plural in USE_FIELDS:
+            allowed = list(getattr(scope, plural)) if scope else []
+            choices = [(code, use_label(field, code)) for code in allowed]
+            current = self.data.get(field) if self.is_bound else (saved or {}).get(field)
+            if current and current not in allowed:
+                choices.append((current, f"{use_label(field, current)} (not allowed by the consent)"))
+            choice_field = cast(forms.ChoiceField, self.fields[field])
+            choice_field.choices = choices
+            choice_field.help_text = ""
+            if not self.is_bound and current:
+                self.initial[field] = current
+
+    def _chosen_presenter(self, presenters: list[tuple[str, str]]) -> str:
+        keys = [key for key, _ in presenters]
+        chosen = str(self.data.get("enrollment") if self.is_bound else self.initial.get("enrollment") or "")
+        return chosen if chosen in keys else (keys[0] if keys else "")
+
+    def use_options(self) -> dict[str, dict[str, list[list[str]]] | None]:
+        """Each presenter's allowed uses as [code, label] pairs, for the page's script."""
+        return {
+            key: {
+                field: [[code, use_label(field, code)] for code in getattr(scope, plural)]
+                for field, plural in USE_FIELDS
+            }
+            if scope is not None
+            else None
+            for key, scope in self.scopes.items()
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        presenter = cleaned.get("enrollment")
+        if not presenter:
+            return cleaned
+        scope = self.scopes.get(presenter)
+        if scope is None:
+            raise forms.ValidationError(
+                "This presenter has no active likeness consent, so no script can use their likeness "
+                "now. Choose another presenter."
+            )
+        for field, plural in USE_FIELDS:
+            value = cleaned.get(field)
+            if value and value not in getattr(scope, plural):
+                self.add_error(
+                    field, f"The presenter's consent does not cover this {field}; choose one it allows."
+                )
+        return cleaned
 
 
 class ReviewForm(forms.Form):

@@ -18,6 +18,7 @@ from avatars.models import (
     Video,
     VideoStatus,
 )
+from consent.selectors import UseScope, clinic_scope_vocabulary, likeness_scope_active
 from core.errors import not_found
 from core.models import Role, User
 
@@ -26,6 +27,21 @@ def enrollment_list(*, user: User) -> QuerySet[Enrollment]:
     if not policy.can_use_studio(user):
         return Enrollment.objects.none()
     return Enrollment.objects.filter(clinic_id=user.member_clinic_id).select_related("clinician", "job")
+
+
+def presenter_scopes(*, user: User) -> dict[str, UseScope | None]:
+    """Each ready presenter's allowed uses, by enrollment id: what the clinician's active likeness
+    consent allows, the clinic's whole vocabulary for the stock presenter (no one's likeness), and
+    None for a clinician with no active consent (no script may use their likeness now)."""
+    scopes: dict[str, UseScope | None] = {}
+    vocabulary: UseScope | None = None
+    for enrollment in enrollment_list(user=user).filter(status=EnrollmentStatus.READY):
+        if enrollment.kind == EnrollmentKind.STOCK or enrollment.clinician_id is None:
+            vocabulary = vocabulary or clinic_scope_vocabulary(clinic_id=enrollment.clinic_id)
+            scopes[str(enrollment.id)] = vocabulary
+        else:
+            scopes[str(enrollment.id)] = likeness_scope_active(clinician_id=enrollment.clinician_id)
+    return scopes
 
 
 def script_list(*, user: User) -> QuerySet[Script]:

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_http_methods
 
 from avatars import policy
 from avatars.forms import EnrollmentForm, PortraitForm, PublishForm, ReviewForm, ScriptForm
-from avatars.models import EnrollmentKind, EnrollmentStatus, Video, VideoStatus
+from avatars.models import EnrollmentKind, EnrollmentStatus, Script, ScriptStatus, Video, VideoStatus
 from avatars.selectors import (
     enrollment_list,
+    presenter_scopes,
     script_get,
     script_list,
     video_get,
@@ -162,7 +163,7 @@ def script_page(request: AuthenticatedHttpRequest, script_id: str | None = None)
     # not an empty form full of "This field is required." (issue 15 item 8).
     saving = request.method == "POST" and not ({"approve", "render"} & set(request.POST))
     form = ScriptForm(request.POST if saving else None, request.FILES if saving else None, initial=initial)
-    cast(forms.ChoiceField, form.fields["enrollment"]).choices = _enrollment_choices(user)
+    form.offer_uses(presenters=_enrollment_choices(user), scopes=presenter_scopes(user=user), saved=initial)
     status = 200
     if request.method == "POST":
         try:
@@ -182,11 +183,7 @@ def script_page(request: AuthenticatedHttpRequest, script_id: str | None = None)
                     narration=data.pop("narration"),
                     **data,
                 )
-                messages.success(
-                    request,
-                    "Script saved."
-                    + (" It needs the clinician's approval again." if saved.status == "draft" else ""),
-                )
+                messages.success(request, _saved_message(saved, before=script, user=user))
                 return redirect("avatars:script", script_id=saved.id)
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -197,12 +194,22 @@ def script_page(request: AuthenticatedHttpRequest, script_id: str | None = None)
         {
             "script": script,
             "form": form,
+            "use_options": form.use_options(),
             "render_refusal": render_refusal(script=script)
             if script and script.status == "approved"
             else None,
         },
         status=status if status != 200 else (400 if form.errors else 200),
     )
+
+
+def _saved_message(saved: Script, *, before: Script | None, user: User) -> str:
+    if saved.status != ScriptStatus.DRAFT:
+        return "Script saved."
+    again = " again" if before is not None and before.status == ScriptStatus.APPROVED else ""
+    if saved.clinician_id == user.pk:
+        return f"Script saved. Read it through and approve it{again} below; then it can be rendered."
+    return f"Script saved. {saved.clinician.printed_name} must approve it{again} before it can be rendered."
 
 
 @login_required

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
 
 from consent.models import (
     ConsentText,
@@ -129,3 +130,78 @@ def patients_of(*, user: User) -> QuerySet[User]:
     if not is_clinic_staff(user):
         return User.objects.none()
     return User.objects.filter(clinic_id=user.member_clinic_id, role=Role.PATIENT).order_by("username")
+
+
+@dataclass(frozen=True)
+class UseScope:
+    """The uses a presenter may be put to: lower-case codes, as a likeness consent stores them."""
+
+    topics: list[str]
+    audiences: list[str]
+    languages: list[str]
+    channels: list[str]
+
+
+#: What a clinic offers before any clinician has chosen a scope (the likeness form's examples).
+SCOPE_STARTERS = UseScope(
+    topics=["asthma", "diabetes", "vaccination"],
+    audiences=["caregivers", "patients"],
+    languages=["en"],
+    channels=["portal", "waiting-room"],
+)
+_SCOPE_FIELDS = ("topics", "audiences", "languages", "channels")
+
+
+def likeness_scope_active(*, clinician_id: Any) -> UseScope | None:
+    """What the clinician's active likeness consent allows, or None when none is active."""
+    consent = (
+        LikenessConsent.objects.filter(clinician_id=clinician_id, status=LikenessStatus.ACTIVE)
+        .order_by("-created_at")
+        .first()
+    )
+    if consent is None:
+        return None
+    return UseScope(
+        sorted(consent.topics), sorted(consent.audiences), sorted(consent.languages), sorted(consent.channels)
+    )
+
+
+def clinic_scope_vocabulary(*, clinic_id: Any) -> UseScope:
+    """Every topic, audience, language and channel the clinic uses: the starters and whatever any of
+    its clinicians ever consented to (a presenter who is no real person may take any of them)."""
+    found: dict[str, set[str]] = {name: set(getattr(SCOPE_STARTERS, name)) for name in _SCOPE_FIELDS}
+    rows = LikenessConsent.objects.filter(clinic_id=clinic_id).exclude(status=LikenessStatus.DRAFT)
+    for row in rows.values(*_SCOPE_FIELDS):
+        for name in _SCOPE_FIELDS:
+            found[name].update(row[name] or [])
+    return UseScope(*(sorted(found[name]) for name in _SCOPE_FIELDS))
+
+
+def ledger_activity_by_day(
+    *, user: User, filters: LedgerFilters | None = None, since: datetime
+) -> list[tuple[date, str, int]]:
+    """(UTC day, event type, number of entries) for the entries the user may see from `since` on,
+    counted by the database (a busy ledger has hundreds of thousands of entries)."""
+    rows = (
+        ledger_entry_list(user=user, filters=filters)
+        .filter(created_at__gte=since)
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "event_type")
+        .annotate(count=Count("seq"))
+    )
+    return [(row["day"], row["event_type"], row["count"]) for row in rows]
+
+
+def consent_state_counts(*, user: User) -> dict[str, dict[str, int]]:
+    """How many of the clinic's likeness and patient consents are in each state, for oversight roles."""
+    counts: dict[str, dict[str, int]] = {"likeness": {}, "patient": {}}
+    if not can_view_compliance(user):
+        return counts
+    for name, consents in (
+        ("likeness", likeness_consent_list(user=user)),
+        ("patient", patient_consent_list(user=user)),
+    ):
+        for row in consents.order_by().values("status").annotate(count=Count("id")):
+            counts[name][row["status"]] = row["count"]
+    return counts

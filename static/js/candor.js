@@ -66,3 +66,36 @@
     document.querySelectorAll("textarea[data-max-chars]").forEach(counter);
   });
 })();
+
+// Script form: topic, audience, language and channel offer only what the chosen presenter's
+// consent allows. The server renders the lists for the presenter shown first and checks every
+// save; this swaps the lists when another presenter is picked.
+(function () {
+  "use strict";
+  var FIELDS = ["topic", "audience", "language", "channel"];
+  function setup(form) {
+    var data = document.getElementById(form.dataset.useOptions);
+    var presenter = form.querySelector('select[name="enrollment"]');
+    if (!data || !presenter) { return; }
+    var options = JSON.parse(data.textContent);
+    presenter.addEventListener("change", function () {
+      var scope = options[presenter.value];
+      FIELDS.forEach(function (name) {
+        var select = form.querySelector('select[name="' + name + '"]');
+        if (!select) { return; }
+        var previous = select.value;
+        select.replaceChildren();
+        (scope ? scope[name] : []).forEach(function (pair) {
+          var option = document.createElement("option");
+          option.value = pair[0];
+          option.textContent = pair[1];
+          option.selected = pair[0] === previous;
+          select.appendChild(option);
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-use-options]").forEach(setup);
+  });
+})();
