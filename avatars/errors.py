@@ -12,6 +12,7 @@ class AvatarErrorCode(StrEnum):
     ENROLLMENT_NO_AUDIO = "enrollment_no_audio"
     ENROLLMENT_INVALID_TRANSITION = "enrollment_invalid_transition"
     ENROLLMENT_NOT_READY = "enrollment_not_ready"
+    ENROLLMENT_DELETED = "enrollment_deleted"
     SCRIPT_INVALID = "script_invalid"
     SCRIPT_NOT_APPROVED = "script_not_approved"
     # Spelled as the consent app spells it: a render refused for want of a label reads the same to a

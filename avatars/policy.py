@@ -57,6 +57,14 @@ def can_sign_off_enrollment(user: Any, enrollment: Any) -> bool:
     return _member(user) and user.pk == enrollment.clinician_id
 
 
+def can_delete_enrollment(user: Any, enrollment: Any) -> bool:
+    """Destroy an enrollment's biometric data: the clinician shown, or a clinic admin on their behalf
+    (a clinician who left cannot do it themselves)."""
+    if not can_use_studio(user):
+        return False
+    return bool(user.pk == enrollment.clinician_id or can_enroll_for_others(user))
+
+
 def can_approve_script(user: Any, script: Any) -> bool:
     """Only the clinician who presents (or, for the stock presenter, owns) a script approves it."""
     return _member(user) and user.pk == script.clinician_id

@@ -10,6 +10,7 @@ from celery import shared_task
 from avatars.services import (
     anonymization_job_failed,
     anonymize_run,
+    biometrics_expire,
     enrollment_analysis_run,
     render_failed,
     render_run,
@@ -99,3 +100,9 @@ def anonymize_job_failed(job: MediaJob, code: str) -> None:
 def anonymize(job_id: str) -> None:
     """Anonymize one consultation recording (patient replaced, clinician kept), sign and store it."""
     job_execute(job_id=job_id, work=_anonymize_work)
+
+
+@shared_task
+def biometric_data_expire() -> int:
+    """Destroy the biometric data of enrollments past their retention date (daily, beat)."""
+    return biometrics_expire()

@@ -2,11 +2,17 @@
 
 from django.urls import path
 
-from avatars import views, views_anonymize
+from avatars import views, views_anonymize, views_biometrics
 
 app_name = "avatars"
 urlpatterns = [
     path("studio/", views.studio_page, name="studio"),
+    path(
+        "studio/enrollments/<uuid:enrollment_id>/delete/",
+        views_biometrics.enrollment_delete_page,
+        name="enrollment_delete",
+    ),
+    path("privacy/biometric-data/", views_biometrics.retention_schedule_page, name="retention"),
     path("studio/scripts/new/", views.script_page, name="script_new"),
     path("studio/scripts/<uuid:script_id>/", views.script_page, name="script"),
     path("videos/<uuid:video_id>/", views.video_page, name="video"),

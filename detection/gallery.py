@@ -23,8 +23,18 @@ TEMPLATE_CACHE_SECONDS = 7 * 24 * 3600
 FOOTAGE_FACE_SAMPLES = 12
 
 
+def _template_key(kind: str, sha256: str) -> str:
+    return f"detection:template:{kind}:{sha256}"
+
+
+def gallery_templates_forget(sha256s: list[str]) -> None:
+    """Drop the cached face and voice templates of these files (an enrollment's biometric data was
+    destroyed: avatars.services.biometrics calls this once the deletion is committed)."""
+    cache.delete_many([_template_key(kind, sha) for sha in sha256s for kind in ("face", "voice")])
+
+
 def _cached(kind: str, upload: Upload, make: Callable[[], list[list[float]]]) -> list[list[float]]:
-    key = f"detection:template:{kind}:{upload.sha256}"
+    key = _template_key(kind, upload.sha256)
     found: list[list[float]] | None = cache.get(key)
     if found is None:
         found = make()

@@ -1,5 +1,5 @@
 """Avatar studio workflows, one module per sub-domain: `enrollment` (likeness enrollment, sign-off,
-analysis), `statement` (the consent statement check), `scripts` (saving, approval, fingerprint), `renders` (the
+analysis), `biometrics` (deleting an enrollment's biometric data, its retention period), `statement` (the consent statement check), `scripts` (saving, approval, fingerprint), `renders` (the
 consent gate, disclosure, queueing and the render job's workflow), `publication` (review,
 publication, withdrawal, share links), `viewer` (the patient's first-view acknowledgment) and
 `anonymize` (patient anonymization: upload under consent, the job, review, publication, withdrawal
@@ -20,6 +20,15 @@ from avatars.services.anonymize import (
     anonymization_review,
     anonymizations_withdraw_for_patient_consent,
     anonymize_run,
+)
+from avatars.services.biometrics import (
+    DeletionPreview,
+    biometrics_expire,
+    enrollment_delete,
+    enrollment_deletion_handler_register,
+    enrollment_deletion_preview,
+    enrollment_retention_until,
+    retention_schedule,
 )
 from avatars.services.enrollment import (
     enrollment_analysis_run,
@@ -42,6 +51,7 @@ from avatars.services.statement import statement_check_queue, statement_check_ru
 from avatars.services.viewer import video_acknowledge_view
 
 __all__ = [
+    "DeletionPreview",
     "anonymization_job_failed",
     "anonymization_output_stands",
     "anonymization_publish",
@@ -52,12 +62,18 @@ __all__ = [
     "anonymization_review",
     "anonymizations_withdraw_for_patient_consent",
     "anonymize_run",
+    "biometrics_expire",
     "enrollment_analysis_run",
+    "enrollment_delete",
+    "enrollment_deletion_handler_register",
+    "enrollment_deletion_preview",
+    "enrollment_retention_until",
     "enrollment_footage_start",
     "enrollment_portrait_create",
     "enrollment_sign_off",
     "enrollment_stock_get_or_create",
     "link_publication_find",
+    "retention_schedule",
     "render_failed",
     "render_refusal",
     "render_request",

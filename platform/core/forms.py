@@ -85,3 +85,27 @@ class VideoUploadForm(forms.Form):
         allow_empty_file=True,
         widget=forms.ClearableFileInput(attrs={"accept": "video/*"}),
     )
+
+
+class ConfirmForm(forms.Form):
+    """The confirmation step of a destructive action (core/confirm.html), without JavaScript.
+
+    `confirmed` is a hidden field only the confirmation page sends: a POST without it (a one-click
+    button elsewhere) shows the page instead of acting. With an `acknowledge` label, the person must
+    also tick a box that says what they give up.
+    """
+
+    confirmed = forms.CharField(widget=forms.HiddenInput, initial="yes")
+    acknowledge = forms.BooleanField(required=False)
+
+    def __init__(self, *args: object, acknowledge: str = "", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.acknowledge_label = acknowledge
+        self.fields["acknowledge"].label = acknowledge
+        self.fields["acknowledge"].required = bool(acknowledge)
+        self.fields["acknowledge"].error_messages["required"] = "Tick the box to confirm."
+
+    @property
+    def sent_from_confirmation(self) -> bool:
+        """Whether this POST came from the confirmation page (else: show the page)."""
+        return self.data.get("confirmed") == "yes"
