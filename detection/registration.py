@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from avatars.services.statement_manipulation import statement_analyzer_register
+from avatars.services import enrollment_deletion_handler_register
 from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
 from core.models import Role, User
 from detection.engine.errors import DetectionError, ScanCancelled
+from detection.gallery import gallery_templates_forget
 from detection.models import ALERTING_VERDICTS, DetectionJobKind, DicomJobKind
 from detection.selectors import scan_list
 from detection.services.dicom import dicom_job_failed
@@ -42,6 +44,8 @@ def register() -> None:
     # The studio's consent statement check runs the manipulation analyzers (the studio cannot import
     # the scanner, which sits above it).
     statement_analyzer_register(statement_manipulation_analyze)
+    # A deleted enrollment's face and voice templates leave the scanner's gallery cache with it.
+    enrollment_deletion_handler_register(gallery_templates_forget)
     # Medical images (DICOM): ingest signs every valid instance, a check compares a later copy.
     for kind, task in ((DicomJobKind.INGEST, dicom_ingest_run), (DicomJobKind.CHECK, dicom_check_run)):
         job_kind_register(

@@ -17,7 +17,7 @@ from avatars.errors import AvatarErrorCode
 from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, EnrollmentStatus
 from avatars.services._common import engine_refusal, get_for_update, refuse, staff_only
 from consent.ledger import ledger_append
-from core.jobs import JobOutcome, output_store, upload_fetch
+from core.jobs import JobOutcome, job_outputs_discard, output_store, upload_fetch
 from core.models import MediaJob, Role, User
 from core.services import job_create
 from core.uploads import Scratch, upload_check, upload_rate_limit, upload_record
@@ -175,6 +175,12 @@ def enrollment_analysis_finish(*, enrollment_id: Any, analysis_key: str | None, 
     """Record the analysis: ready (with its stored analysis) or rejected (with advice to re-record)."""
     with transaction.atomic():
         enrollment = Enrollment.objects.select_for_update().get(id=enrollment_id)
+        if enrollment.status == EnrollmentStatus.DELETED:
+            # Deleted while it was analysed: the analysis this job is storing goes too, once stored.
+            job_id = enrollment.job_id
+            if job_id is not None:
+                transaction.on_commit(lambda: job_outputs_discard(job_id=job_id, everything=True))
+            return enrollment
         if not analysis_key:
             enrollment.status = EnrollmentStatus.REJECTED
         elif enrollment.signed_off_at is None:

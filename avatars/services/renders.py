@@ -22,6 +22,7 @@ from avatars.errors import AvatarErrorCode
 from avatars.models import (
     AvatarJobKind,
     EnrollmentKind,
+    EnrollmentStatus,
     NarrationSource,
     Script,
     ScriptStatus,
@@ -78,6 +79,14 @@ def render_gate(*, script: Script, stage: str) -> LikenessConsent | None:
         )
     if script.enrollment.kind == EnrollmentKind.STOCK:
         return None  # no one's likeness: nothing to consent to
+    if script.enrollment.status == EnrollmentStatus.DELETED:
+        raise refuse(
+            "The presenter's enrollment was deleted: their footage, photo and voice are destroyed, so "
+            "no new video can be made with it. They must enroll again first.",
+            AvatarErrorCode.ENROLLMENT_DELETED,
+            409,
+            stage=stage,
+        )
     clinician = script.enrollment.clinician
     assert clinician is not None  # only stock enrollments have none
     return likeness_consent_assert_allows(

@@ -260,6 +260,12 @@ REQUEST_RATE_LIMITED_PATHS = {
 INVITATION_VALID_DAYS = env_int("CANDOR_INVITATION_VALID_DAYS", 7, minimum=1)
 # A password reset link works once (the password it changes is part of its signature) and for an hour.
 PASSWORD_RESET_TIMEOUT = 60 * 60
+# Biometric data of an enrollment (footage, photo, voice sample, analysis, derived templates) is
+# destroyed this many days after its last use, or this many days after the clinician's last likeness
+# consent ended, whichever comes first (BIPA: the purpose ended, or three years after the last
+# interaction). docs/biometric-data.md says why; the retention schedule page shows both.
+BIOMETRIC_RETENTION_DAYS = env_int("CANDOR_BIOMETRIC_RETENTION_DAYS", 3 * 365, minimum=1)
+BIOMETRIC_CONSENT_END_GRACE_DAYS = env_int("CANDOR_BIOMETRIC_CONSENT_END_GRACE_DAYS", 30, minimum=0)
 OTP_TOTP_ISSUER = "Candor"
 
 REST_FRAMEWORK = {
@@ -334,6 +340,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "sign-ledger-head": {"task": "consent.tasks.ledger_head_sign", "schedule": timedelta(minutes=1)},
     "expire-consents": {"task": "consent.tasks.consents_expire", "schedule": timedelta(minutes=10)},
+    "expire-biometrics": {"task": "avatars.tasks.biometric_data_expire", "schedule": timedelta(hours=24)},
 }
 # Ledger: Ed25519 key for signed tree heads (PEM in the variable or a file via _FILE). Development
 # generates one under var/keys; production refuses to start without a configured key.
