@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from avatars.services.statement_manipulation import statement_analyzer_register
 from avatars.services import enrollment_deletion_handler_register
+from avatars.services.statement_manipulation import statement_analyzer_register
 from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
 from core.models import Role, User
