@@ -31,7 +31,7 @@ from provenance.engine.c2pa_sign import (
 from provenance.engine.fingerprint import FingerprintIndex
 from provenance.engine.likeness import LikenessComparison, TimeRange, compare_likeness
 from provenance.engine.verify import VIDEO_SUFFIXES, Finding, ProvenanceFindings, inspect_media
-from provenance.engine.watermark import content_id_hex, embed_video, new_content_id
+from provenance.engine.watermark import OutputMarker, content_id_hex, embed_video, new_content_id
 from provenance.keys import clinic_identity, trust_anchors_pem
 from provenance.models import OutputKind, ProvenanceRecord
 
@@ -115,11 +115,22 @@ class WatermarkedOutput:
 
 
 def output_watermark_video(*, source: Path, dest: Path) -> WatermarkedOutput:
-    """Embed a fresh content id in every frame of `source` (re-encoded to `dest`, audio copied)."""
+    """Embed a fresh content id in every frame of `source` (re-encoded to `dest`, audio copied).
+
+    For media that arrives finished; a renderer that makes the frames uses `output_marker` and
+    encodes once.
+    """
     content_id = new_content_id()
     started = time.perf_counter()
     result = embed_video(source, dest, key=watermark_key(), content_id=content_id)
     return WatermarkedOutput(dest, content_id_hex(content_id), result.psnr_db, time.perf_counter() - started)
+
+
+def output_marker(*, width: int, height: int, fps: float) -> OutputMarker:
+    """A marker for an output being rendered: it watermarks each frame (and the poster, under an id
+    of its own) before the renderer encodes it, so the output is encoded once. Its
+    `video_content_id` and `poster_content_id` go into the manifests and the registry."""
+    return OutputMarker(key=watermark_key(), width=width, height=height, fps=fps)
 
 
 def output_watermark_image(*, source: Path, dest: Path) -> WatermarkedOutput:

@@ -30,6 +30,7 @@ from avatars.engine.motion import Pose, idle_motion
 from avatars.engine.specs import (
     Disclosure,
     FootageAvatar,
+    FrameMarker,
     NeuralAvatar,
     PortraitAvatar,
     Progress,
@@ -178,12 +179,15 @@ def _frame_source(spec: RenderSpec, progress: Progress) -> FrameSource:
     raise InvalidSpecError(f"Unknown avatar type {type(avatar).__name__}.")
 
 
-def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
+def render(
+    spec: RenderSpec, progress: Progress | None = None, *, marker: FrameMarker | None = None
+) -> RenderResult:
     """Render a disclosed, captioned avatar video; return the paths and facts of its outputs.
 
     Writes `<basename>.mp4`, `<basename>.vtt` and `<basename>.jpg` into `spec.output_dir`. The MP4
     is written under a temporary name and renamed when complete, so a killed worker never leaves a
-    file that looks finished. Raises only `EngineError` subclasses.
+    file that looks finished. With a `marker`, every frame and the poster are marked as they are
+    encoded (the only encode the video gets). Raises only `EngineError` subclasses.
     """
     report = progress or _no_progress
     _validate(spec)
@@ -223,6 +227,7 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
             CaptionBurner(cues, spec.width, spec.height),
             partial,
             report,
+            marker,
         )
         os.replace(partial, video)
     except EngineError:
@@ -238,7 +243,7 @@ def render(spec: RenderSpec, progress: Progress | None = None) -> RenderResult:
     timings["frames_and_encode"] = time.perf_counter() - mark
     # Poster and captions are written only once the video is complete, so a cancelled or failed
     # render leaves nothing behind.
-    write_poster(poster_frame, poster)
+    write_poster(poster_frame if marker is None else marker.mark_poster(poster_frame), poster)
     write_webvtt(cues, captions)
     timings["total"] = time.perf_counter() - started
     report(1.0, "done")
@@ -270,6 +275,7 @@ def _encode(
     captions: CaptionBurner,
     partial: Path,
     report: Progress,
+    marker: FrameMarker | None,
 ) -> NDArray[np.uint8]:
     from core.media.errors import MediaError
     from core.media.mp4 import Mp4Writer
@@ -292,14 +298,15 @@ def _encode(
                 label.apply(frame)
                 if spec.burn_captions:
                     captions.apply(frame, index / spec.fps)
-                writer.write_frame(frame)
+                if index == poster_index:
+                    # The poster gets its own (still) mark, not the video frame's.
+                    poster_frame = frame.copy()
+                writer.write_frame(frame if marker is None else marker.mark_frame(frame))
                 begin, end = round(index * samples_per_frame), round((index + 1) * samples_per_frame)
                 chunk = audio[begin:end]
                 if len(chunk) < end - begin:
                     chunk = np.concatenate([chunk, np.zeros(end - begin - len(chunk), dtype=np.float32)])
                 writer.write_audio(chunk)
-                if index == poster_index:
-                    poster_frame = frame.copy()
                 if index % step == 0:
                     report(0.15 + 0.85 * index / frame_count, "frames")
             if writer.frames_written != frame_count:

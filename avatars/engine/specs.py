@@ -9,10 +9,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 #: `progress(fraction, stage)`: fraction in [0, 1], stage a short machine-readable word. It may raise
 #: `RenderCancelled` to stop the render (for example when consent is revoked mid-render).
 Progress = Callable[[float, str], None]
+
+
+class FrameMarker(Protocol):
+    """Marks pictures just before they are encoded (the platform's invisible watermark).
+
+    The render hands every finished video frame (label and captions already on) to `mark_frame`,
+    in order, and the poster to `mark_poster`, and encodes what they return: the published file
+    is encoded once. The engine knows nothing of what the mark is; the caller supplies it.
+    """
+
+    def mark_frame(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The next video frame, marked (same shape and type)."""
+        ...
+
+    def mark_poster(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The poster picture, marked (same shape and type)."""
+        ...
 
 
 @dataclass(frozen=True)

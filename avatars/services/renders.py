@@ -49,10 +49,9 @@ from core.progress import JobProgress
 from core.services import job_create
 from provenance.services import (
     OutputProvenance,
+    output_marker,
     output_register,
     output_sign,
-    output_watermark_image,
-    output_watermark_video,
 )
 
 STOCK_PRESENTER = "a synthetic presenter"
@@ -245,8 +244,8 @@ def render_failed(*, video_id: Any, code: str) -> None:
 def render_run(
     *, job: MediaJob, progress: JobProgress, scratch: Path, report: Callable[[float, str], None]
 ) -> JobOutcome:
-    """The render job's work: gate, render, watermark, gate again, sign and store; the outcome
-    registers the signed outputs and sends the video to review.
+    """The render job's work: gate, render (watermarking each frame as it is encoded), gate again,
+    sign and store; the outcome registers the signed outputs and sends the video to review.
 
     `report` is the engine's progress callback (the task maps it onto the first 85% of the job).
     """
@@ -282,26 +281,24 @@ def render_run(
     else:
         narration = engine.ScriptNarration(text=script.text, language=script.language)
     disclosure = video_disclosure(script=script, consent=consent, label=video.label)
-    result = engine.render(
-        engine.RenderSpec(
-            avatar=avatar,
-            narration=narration,
-            disclosure=engine.Disclosure(
-                label=video.label_text, intro=disclosure.spoken_start, outro=disclosure.spoken_end
-            ),
-            output_dir=scratch / "out",
-            basename="video",
-            burn_captions=False,
-            width=settings.AVATAR_RENDER_WIDTH,
-            height=settings.AVATAR_RENDER_HEIGHT,
+    spec = engine.RenderSpec(
+        avatar=avatar,
+        narration=narration,
+        disclosure=engine.Disclosure(
+            label=video.label_text, intro=disclosure.spoken_start, outro=disclosure.spoken_end
         ),
-        report,
+        output_dir=scratch / "out",
+        basename="video",
+        burn_captions=False,
+        width=settings.AVATAR_RENDER_WIDTH,
+        height=settings.AVATAR_RENDER_HEIGHT,
     )
-    # Every output carries its own content id in its pixels, so it is still recognized
-    # once the manifest is stripped; the manifest names the same id.
-    progress(0.86, "watermarking")
-    marked_video = output_watermark_video(source=result.video, dest=scratch / "marked.mp4")
-    marked_poster = output_watermark_image(source=result.poster, dest=scratch / "marked.jpg")
+    # Every output carries its own content id in its pixels, so it is still recognized once the
+    # manifest is stripped; the manifest names the same id. The mark goes on each frame before
+    # the engine encodes it: the published video is encoded once.
+    marker = output_marker(width=spec.width, height=spec.height, fps=spec.fps)
+    result = engine.render(spec, report, marker=marker)
+    video_id, poster_id = marker.video_content_id, marker.poster_content_id
     # The last consent check before the result can exist anywhere but scratch.
     consent = render_gate(script=script, stage="finish")
     progress(0.9, "signing")
@@ -328,15 +325,15 @@ def render_run(
         consent_hashes=(consent.signature.binding_sha256,) if consent and consent.signature else (),
         disclosure_text=video.label_text,
         output_kind="avatar_video",
-        content_id=marked_video.content_id,
+        content_id=video_id,
     )
     signed_video = output_sign(
-        source=marked_video.path, dest=scratch / "signed.mp4", provenance=facts, title=script.title
+        source=result.video, dest=scratch / "signed.mp4", provenance=facts, title=script.title
     )
     signed_poster = output_sign(
-        source=marked_poster.path,
+        source=result.poster,
         dest=scratch / "signed.jpg",
-        provenance=replace(facts, output_kind="poster", content_id=marked_poster.content_id),
+        provenance=replace(facts, output_kind="poster", content_id=poster_id),
         title=f"{script.title} (poster)",
     )
     progress(0.95, "storing")
@@ -352,13 +349,13 @@ def render_run(
     def record(final: dict[str, Any]) -> None:
         # Registered with the stored outputs, before review: a signed file that exists must be
         # recognizable. Only the attempt that finishes the job gets here, so each is registered once.
-        for marked, signed, kind in (
-            (marked_video, signed_video, "avatar_video"),
-            (marked_poster, signed_poster, "poster"),
+        for content_id, signed, kind in (
+            (video_id, signed_video, "avatar_video"),
+            (poster_id, signed_poster, "poster"),
         ):
             output_register(
                 clinic_id=video.clinic_id,
-                content_id=marked.content_id,
+                content_id=content_id,
                 output_kind=kind,
                 path=signed,
                 video_id=video.id,

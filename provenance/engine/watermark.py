@@ -268,28 +268,43 @@ class WatermarkEmbedder:
         canon = np.tile(tile, (reps_y, reps_x))[:CANON_ROWS, :canon_w]
         self._field = cv2.resize(canon, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.float32)
 
-    def _mask(self, luma: NDArray[np.float32]) -> NDArray[np.float32]:
+    def _mask(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
         import cv2
 
-        small = cv2.resize(
-            luma, (_canon_width(self.width, self.height), CANON_ROWS), interpolation=cv2.INTER_AREA
-        )
-        mean = cv2.GaussianBlur(small, (0, 0), 4.0)
-        activity = np.sqrt(np.maximum(cv2.GaussianBlur(small * small, (0, 0), 4.0) - mean * mean, 0.0))
+        # The mask is smooth (a blur of 4 canonical pixels), so it is computed on the luma at half
+        # the canonical size, reached by halving with area averaging (OpenCV's fast path) and one
+        # small resize: on a full 720p frame these steps cost more than the mark itself.
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        rows = CANON_ROWS // 2
+        while grey.shape[0] >= 2 * rows:
+            grey = cv2.resize(grey, (grey.shape[1] // 2, grey.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        size = (max(1, _canon_width(self.width, self.height) // 2), rows)
+        small = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        mean = cv2.GaussianBlur(small, (0, 0), 2.0)
+        activity = np.sqrt(np.maximum(cv2.GaussianBlur(small * small, (0, 0), 2.0) - mean * mean, 0.0))
         # Normalised to mean 1 so the strength (and thus PSNR) is about the same on any picture;
         # the range is narrow because flat areas are also where the detector reads best.
         mask = np.clip(activity / (float(np.mean(activity)) + 1e-6), MASK_RANGE[0], MASK_RANGE[1])
         mask /= float(np.mean(mask))
-        return cv2.resize(mask, (self.width, self.height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        return np.asarray(
+            cv2.resize(mask, (self.width, self.height), interpolation=cv2.INTER_LINEAR), dtype=np.float32
+        )
 
     def _apply(self, rgb: NDArray[np.uint8], gain: float) -> NDArray[np.uint8]:
+        import cv2
+
         if rgb.shape != (self.height, self.width, 3):
             raise ProvenanceError(
                 f"Frame must be {self.height}x{self.width}x3, got {rgb.shape}.", code="watermark_invalid"
             )
-        delta = self._field * (gain * self._mask(_luma(rgb)))
-        out = rgb.astype(np.float32) + delta[..., None]
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        delta = cv2.multiply(self._field, self._mask(rgb), scale=gain)
+        # The rounded change split into its raised and lowered parts (8-bit, never both at one
+        # pixel), then two saturating 8-bit operations: the same result as clip(rint(rgb + delta))
+        # without a float copy of the frame. The mark runs on every published frame.
+        raised = cv2.convertScaleAbs(cv2.max(delta, 0.0))
+        lowered = cv2.convertScaleAbs(cv2.min(delta, 0.0))
+        out = cv2.add(np.ascontiguousarray(rgb), cv2.merge((raised, raised, raised)))
+        return np.asarray(cv2.subtract(out, cv2.merge((lowered, lowered, lowered))), dtype=np.uint8)
 
     def embed(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Return a watermarked copy of the next video frame (HxWx3 uint8 RGB), in order."""
@@ -300,6 +315,78 @@ class WatermarkEmbedder:
     def embed_still(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Return a watermarked copy of a still image (a poster): the static form of the mark."""
         return self._apply(rgb, self.strength)
+
+
+class OutputMarker:
+    """Marks one output as it is made: its video frames with one content id, its poster with another.
+
+    A render hands each frame to `mark_frame` just before encoding it, so the published file is
+    encoded once (`embed_video` re-encodes a finished file and is for media that arrives whole).
+    The mark's PSNR is sampled on one frame a second: a full count would cost a float copy of
+    every frame, about as much as the mark itself.
+    """
+
+    def __init__(
+        self,
+        *,
+        key: bytes,
+        width: int,
+        height: int,
+        fps: float = 25.0,
+        video_id: int | None = None,
+        poster_id: int | None = None,
+        strength: float = DEFAULT_STRENGTH,
+    ) -> None:
+        self.video_id = video_id if video_id is not None else new_content_id()
+        self.poster_id = poster_id if poster_id is not None else new_content_id()
+        self._video = WatermarkEmbedder(
+            key=key, content_id=self.video_id, width=width, height=height, fps=fps, strength=strength
+        )
+        self._key, self._strength = key, strength
+        self._sample_every = max(1, round(fps))
+        self._squared_error, self._samples = 0.0, 0
+        self.poster_psnr_db = float("inf")
+
+    @property
+    def video_content_id(self) -> str:
+        """The video's id as manifests and the registry hold it (16 hex digits)."""
+        return content_id_hex(self.video_id)
+
+    @property
+    def poster_content_id(self) -> str:
+        """The poster's id as manifests and the registry hold it (16 hex digits)."""
+        return content_id_hex(self.poster_id)
+
+    @property
+    def frames(self) -> int:
+        """How many video frames have been marked."""
+        return self._video.frames
+
+    @property
+    def psnr_db(self) -> float:
+        """PSNR of the video mark over the sampled frames (inf before any)."""
+        return psnr(self._squared_error / self._samples) if self._samples else float("inf")
+
+    def mark_frame(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The next video frame, marked (frames must come in order)."""
+        sample = self._video.frames % self._sample_every == 0
+        marked = self._video.embed(rgb)
+        if sample:
+            diff = marked.astype(np.float32) - rgb.astype(np.float32)
+            self._squared_error += float(np.sum(diff * diff))
+            self._samples += diff.size
+        return marked
+
+    def mark_poster(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The poster (any size), marked with the static form of the poster's own id."""
+        height, width = rgb.shape[:2]
+        embedder = WatermarkEmbedder(
+            key=self._key, content_id=self.poster_id, width=width, height=height, strength=self._strength
+        )
+        marked = embedder.embed_still(rgb)
+        diff = marked.astype(np.float32) - rgb.astype(np.float32)
+        self.poster_psnr_db = psnr(float(np.mean(diff * diff)))
+        return marked
 
 
 @dataclass(frozen=True)
