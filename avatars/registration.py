@@ -13,6 +13,7 @@ from avatars.services import (
     anonymizations_withdraw_for_patient_consent,
     statement_check_queue,
     video_output_stands,
+    videos_consent_end_preview,
     videos_withdraw_for_consent,
 )
 from avatars.tasks import (
@@ -25,6 +26,7 @@ from avatars.tasks import (
 )
 from consent.hooks import (
     consent_end_handler_register,
+    consent_end_preview_register,
     evidence_checker_register,
     patient_consent_end_handler_register,
 )
@@ -38,6 +40,12 @@ from provenance.services import output_standing_register
 # every EngineError for the clinician; this holds for all three kinds, which run the engine.
 _CANCELLATION_ERRORS = (RenderCancelled,)
 _USER_FACING_ERRORS = (EngineError,)
+# Shown on the cancel confirmation page.
+_RENDER_CANCEL = (
+    "The video will not be made, and nothing is published. The script stays approved: you can render "
+    "it again from its page."
+)
+_ENROLLMENT_CANCEL = "The footage is not analysed, so it cannot be used for videos; upload it again to retry."
 
 
 def _patient_home_context(user: User) -> dict[str, Any]:
@@ -46,11 +54,11 @@ def _patient_home_context(user: User) -> dict[str, Any]:
 
 def register() -> None:
     """Called once by AvatarsConfig.ready."""
-    for kind, task, on_failure in (
+    for kind, task, on_failure, cancel_consequence in (
         # A failed, cancelled or abandoned render fails its video.
-        (AvatarJobKind.RENDER, video_render, render_job_failed),
-        (AvatarJobKind.ENROLLMENT, enrollment_analyze, None),
-        (AvatarJobKind.STATEMENT_CHECK, statement_check, None),
+        (AvatarJobKind.RENDER, video_render, render_job_failed, _RENDER_CANCEL),
+        (AvatarJobKind.ENROLLMENT, enrollment_analyze, None, _ENROLLMENT_CANCEL),
+        (AvatarJobKind.STATEMENT_CHECK, statement_check, None, ""),
     ):
         job_kind_register(
             kind,
@@ -59,6 +67,7 @@ def register() -> None:
             on_failure=on_failure,
             cancellation_errors=_CANCELLATION_ERRORS,
             user_facing_errors=_USER_FACING_ERRORS,
+            cancel_consequence=cancel_consequence,
         )
     # The anonymization engine lets the kernel's JobCancelled through from its progress callback, and
     # words its errors (AnonymizeError, an EngineError) for the uploader.
@@ -68,8 +77,10 @@ def register() -> None:
         label=AvatarJobKind.ANONYMIZE.label,
         on_failure=anonymize_job_failed,
         user_facing_errors=_USER_FACING_ERRORS,
+        cancel_consequence="No anonymized video is made from the recording.",
     )
     consent_end_handler_register(videos_withdraw_for_consent)
+    consent_end_preview_register(videos_consent_end_preview)
     patient_consent_end_handler_register(anonymizations_withdraw_for_patient_consent)
     evidence_checker_register(statement_check_queue)
     # The verify page asks whether an output still stands; the studio answers for its own outputs.

@@ -44,6 +44,23 @@ def consent_end_handlers() -> list[ConsentEndHandler]:
     return list(_handlers)
 
 
+# What ending a likeness consent would do, in sentences for the person about to revoke it (the studio
+# counts the videos that would be withdrawn and the renders that would stop). Reads only.
+ConsentEndPreview = Callable[["LikenessConsent"], list[str]]
+
+_previews: list[ConsentEndPreview] = []
+
+
+def consent_end_preview_register(preview: ConsentEndPreview) -> None:
+    """Register an app's description of what ending a likeness consent would change for it."""
+    if preview not in _previews:
+        _previews.append(preview)
+
+
+def consent_end_previews() -> list[ConsentEndPreview]:
+    return list(_previews)
+
+
 PatientConsentEndHandler = Callable[["PatientConsent"], list[ConsentEndEffect]]
 
 _patient_handlers: list[PatientConsentEndHandler] = []

@@ -43,6 +43,7 @@ from avatars.services.publication import (
     video_publish,
     video_review,
     video_withdraw,
+    videos_consent_end_preview,
     videos_withdraw_for_consent,
 )
 from avatars.services.renders import render_failed, render_refusal, render_request, render_run
@@ -87,5 +88,6 @@ __all__ = [
     "video_publish",
     "video_review",
     "video_withdraw",
+    "videos_consent_end_preview",
     "videos_withdraw_for_consent",
 ]

@@ -168,6 +168,31 @@ def videos_withdraw_for_consent(consent: LikenessConsent, reason: str) -> list[C
     return effects
 
 
+def _count(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def videos_consent_end_preview(consent: LikenessConsent) -> list[str]:
+    """Consent hook: what ending this consent would do to the videos made under it, in sentences."""
+    videos = Video.objects.filter(likeness_consent=consent)
+    published = videos.filter(status=VideoStatus.PUBLISHED).count()
+    pending = videos.filter(status__in=(VideoStatus.IN_REVIEW, VideoStatus.APPROVED)).count()
+    rendering = videos.filter(status=VideoStatus.RENDERING).count()
+    lines = [
+        f"{_count(published, 'published video', 'published videos')} will be withdrawn at once: "
+        "patients and share links can no longer play them."
+        if published
+        else "No published video is affected: none was published under this consent."
+    ]
+    if pending:
+        lines.append(
+            f"{_count(pending, 'video', 'videos')} waiting for review or publication will be withdrawn."
+        )
+    if rendering:
+        lines.append(f"{_count(rendering, 'render', 'renders')} in progress will stop.")
+    return lines
+
+
 def link_publication_find(*, token: str) -> Publication:
     """The live publication a share link opens, or a refusal."""
     publication = (

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from consent import merkle
 from consent.errors import ConsentErrorCode
-from consent.hooks import consent_end_handlers, evidence_checkers
+from consent.hooks import consent_end_handlers, consent_end_previews, evidence_checkers
 from consent.ledger import ledger_append
 from consent.models import (
     ConsentKind,
@@ -442,6 +442,29 @@ def likeness_consent_revoke(
             )
         _end(consent, status=LikenessStatus.REVOKED, reason=reason, actor=actor)
     return consent
+
+
+def likeness_consent_revocation_preview(*, actor: User, consent_id: Any) -> tuple[LikenessConsent, list[str]]:
+    """The consent the actor may revoke, and what revoking it would change, in sentences (for the
+    confirmation page); refuses as `likeness_consent_revoke` would. Changes nothing."""
+    with transaction.atomic():
+        consent = get_for_update(LikenessConsent, clinic_id=actor.clinic_id, object_id=consent_id)
+    require(
+        can_revoke_likeness_consent(actor, consent),
+        "Only the clinician can revoke their own likeness consent; a clinic admin records a "
+        "departure instead.",
+    )
+    if consent.status not in REVOCABLE:
+        raise refuse(
+            f"This consent is already {consent.get_status_display().lower()}.",
+            ConsentErrorCode.INVALID_TRANSITION,
+            status=409,
+        )
+    lines = ["Your consent ends now: no new video can be made with your likeness until you sign again."]
+    for preview in consent_end_previews():
+        lines += preview(consent)
+    lines.append("The revocation is recorded in the tamper-evident ledger.")
+    return consent, lines
 
 
 def clinician_departure_record(*, actor: User, clinician_id: Any, reason: str) -> int:

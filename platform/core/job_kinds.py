@@ -39,6 +39,8 @@ class JobKindSpec:
     cancellation_errors: tuple[type[Exception], ...]
     # Raised by the kind's engine with a message a person can act on (shown as the job's error).
     user_facing_errors: tuple[type[Exception], ...]
+    # What cancelling a job of this kind means for the person, shown on the confirmation page.
+    cancel_consequence: str = ""
 
 
 # Filled at start-up by the apps' register() functions; read through job_kind_get.
@@ -54,6 +56,7 @@ def job_kind_register(
     on_failure: FailureHook | None = None,
     cancellation_errors: tuple[type[Exception], ...] = (),
     user_facing_errors: tuple[type[Exception], ...] = (),
+    cancel_consequence: str = "",
 ) -> JobKindSpec:
     """Register a job kind; registering the same entry again is harmless, a different one is refused."""
     spec = JobKindSpec(
@@ -64,6 +67,7 @@ def job_kind_register(
         on_failure=on_failure,
         cancellation_errors=cancellation_errors,
         user_facing_errors=user_facing_errors,
+        cancel_consequence=cancel_consequence,
     )
     known = JOB_KINDS.setdefault(spec.kind, spec)
     if known != spec:

@@ -222,6 +222,12 @@ class MediaJob(models.Model):
         return spec.label if spec is not None else self.kind
 
     @property
+    def cancel_consequence(self) -> str:
+        """What cancelling this job means, as its kind's app words it (empty if it says nothing)."""
+        spec = JOB_KINDS.get(self.kind)
+        return spec.cancel_consequence if spec is not None else ""
+
+    @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
 

@@ -25,6 +25,7 @@ from django_otp import login as otp_login
 
 from core.errors import ApplicationError
 from core.forms import (
+    ConfirmForm,
     InvitationAcceptForm,
     InvitationCreateForm,
     NewPasswordForm,
@@ -290,18 +291,48 @@ def job_page(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def job_cancel_page(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
+    """Confirm, then cancel a job. A cancel button elsewhere posts without `confirmed` and lands on
+    this confirmation page (no JavaScript needed); the page's own form cancels."""
     try:
-        job_cancel(actor=request.user, job_id=job_id)
-        messages.success(request, "Cancellation requested.")
+        job = job_get(user=request.user, job_id=job_id)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        return render(request, "core/not_found.html", {"message": exc.message}, status=404)
     # Back to the page the cancel button was on (a render's video page, say), never off-site.
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+    back = request.POST.get("next") or request.GET.get("next", "")
+    if not (back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
+        back = reverse("core:job", args=[job.id])
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.sent_from_confirmation:
+        try:
+            job_cancel(actor=request.user, job_id=job.id)
+            messages.success(request, "Cancellation requested.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
         return redirect(back)
-    return redirect("core:job", job_id=job_id)
+    if job.is_finished:
+        messages.error(request, f"The job has already {job.status}.")
+        return redirect(back)
+    label = job.kind_label[:1].lower() + job.kind_label[1:]
+    return render(
+        request,
+        "core/confirm.html",
+        {
+            "title": f"Cancel this {label}?",
+            "lead": f"Started {job.created_at:%Y-%m-%d %H:%M}; {job.percent:.0f}% done.",
+            "consequences": [
+                "It stops at its next step; the work done so far is discarded.",
+                *([job.cancel_consequence] if job.cancel_consequence else []),
+            ],
+            "form": form,
+            "carry": [("next", back)],
+            "button": f"Cancel the {label}",
+            "back": back,
+            "back_text": "Keep it running",
+            "action": reverse("core:job_cancel", args=[job.id]),
+        },
+    )
 
 
 @login_required

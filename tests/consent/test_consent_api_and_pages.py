@@ -215,7 +215,7 @@ def test_the_likeness_page_signs_and_revokes_on_the_same_page(texts: Any) -> Non
     page = client.get("/consent/likeness/")
     assert b"Awaiting verification" in page.content and b"Revoke my consent" in page.content
     consent = texts.clinician.likeness_consents.get()
-    client.post(f"/consent/likeness/{consent.id}/revoke/")
+    client.post(f"/consent/likeness/{consent.id}/revoke/", {"confirmed": "yes", "acknowledge": "on"})
     consent.refresh_from_db()
     assert consent.status == LikenessStatus.REVOKED
     assert b"likeness_consent.revoked" in client.get("/consent/likeness/").content
