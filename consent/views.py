@@ -53,7 +53,6 @@ from consent.services.labels import disclosure_label_publish
 from consent.services.likeness import (
     LikenessScope,
     clinician_departure_record,
-    likeness_consent_revoke,
     likeness_consent_sign,
     likeness_consent_statement_upload,
     likeness_consent_verify_manual,
@@ -165,19 +164,6 @@ def _likeness_render(
         },
         status=status,
     )
-
-
-@login_required
-@require_POST
-def likeness_revoke(request: AuthenticatedHttpRequest, consent_id: str) -> HttpResponse:
-    try:
-        likeness_consent_revoke(actor=request.user, consent_id=consent_id)
-        messages.success(
-            request, "Your likeness consent is revoked. Renders stopped and published videos were withdrawn."
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return redirect("consent:likeness")
 
 
 @login_required
