@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from functools import wraps
 from typing import Any, cast
 
@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from consent.evidence import ExportRequest, disclosure_list, evidence_export
@@ -29,7 +30,7 @@ from consent.forms import (
     PatientConsentForm,
 )
 from consent.ledger import ledger_verify
-from consent.models import ConsentKind, LikenessStatus, SignedTreeHead
+from consent.models import ConsentKind, LikenessStatus, PatientConsentStatus, SignedTreeHead
 from consent.policy import (
     can_give_likeness_consent,
     can_give_patient_consent,
@@ -39,9 +40,11 @@ from consent.policy import (
 from consent.selectors import (
     LedgerFilters,
     clinicians_of,
+    consent_state_counts,
     consent_text_current,
     consent_text_list,
     disclosure_label_list,
+    ledger_activity_by_day,
     ledger_entry_list,
     likeness_consent_current,
     likeness_consent_list,
@@ -59,6 +62,8 @@ from consent.services.likeness import (
 )
 from consent.services.patient import patient_consent_grant, patient_consent_withdraw
 from consent.services.texts import consent_text_publish
+from consent.wording import history_rows
+from core.charts import BarChart, category_chart, day_buckets, time_chart
 from core.errors import ApplicationError
 from core.models import User
 from core.requests import AuthenticatedHttpRequest
@@ -145,7 +150,22 @@ def _likeness_render(
         LikenessStatus.EXPIRED,
         LikenessStatus.ACTIVE,
     )
-    history = ledger_entry_list(user=user, filters=LedgerFilters(subject_id=str(user.pk)))[:200]
+    mine = LedgerFilters(subject_id=str(user.pk))
+    history = _entries_view(ledger_entry_list(user=user, filters=mine)[:200])
+    days = day_buckets(timezone.now().astimezone(UTC).date(), ACTIVITY_DAYS)
+    uses: dict[Any, list[int]] = {}
+    for day, _, count in ledger_activity_by_day(
+        user=user,
+        filters=LedgerFilters(subject_id=str(user.pk), event_type="likeness_consent.used"),
+        since=datetime.combine(days[0], time.min, tzinfo=UTC),
+    ):
+        uses.setdefault(day, [0])[0] += count
+    names = {
+        str(person.pk): person.printed_name
+        for person in User.objects.filter(
+            pk__in={e["actor_id"] for e in history if str(e["actor_id"]).isdigit()}
+        )
+    }
     return render(
         request,
         "consent/likeness.html",
@@ -155,7 +175,15 @@ def _likeness_render(
             "form": form,
             "can_sign": can_sign and text is not None,
             "evidence_form": evidence_form,
-            "history": _entries_view(history),
+            "history": history,
+            "history_rows": history_rows(history, viewer_id=user.pk, names=names),
+            "uses_chart": time_chart(
+                title=f"Videos made with my likeness per day, last {ACTIVITY_DAYS} days",
+                days=days,
+                counts=uses,
+                series=["Videos made"],
+                unit=("video made with your likeness", "videos made with your likeness"),
+            ),
             "consents": likeness_consent_list(user=user),
             "statement_text": statement_text(current) if current else "",
             "revocable": current is not None
@@ -388,6 +416,68 @@ def _filters(form: LedgerSearchForm) -> LedgerFilters:
     )
 
 
+#: The activity chart's colours: which family of events a ledger entry belongs to.
+_ACTIVITY_SERIES = ("Consents", "Likeness, scripts and videos", "Exports and checks", "Other")
+_ACTIVITY_PREFIXES = (
+    (0, ("likeness_consent.", "patient_consent.", "consent_text.", "disclosure_label.", "clinician.")),
+    (1, ("enrollment.", "script.", "render.", "video.", "anonymization.")),
+    (2, ("export.", "provenance.", "scan", "dicom.")),
+)
+ACTIVITY_DAYS = 30
+
+
+def _activity_series(event_type: str) -> int:
+    for series, prefixes in _ACTIVITY_PREFIXES:
+        if event_type.startswith(prefixes):
+            return series
+    return len(_ACTIVITY_SERIES) - 1
+
+
+def _activity_chart(user: User, filters: LedgerFilters) -> BarChart:
+    """Ledger entries per day over the last month (within the search), by family of event."""
+    days = day_buckets(timezone.now().astimezone(UTC).date(), ACTIVITY_DAYS)
+    since = datetime.combine(days[0], time.min, tzinfo=UTC)
+    counts: dict[Any, list[int]] = {}
+    for day, event_type, count in ledger_activity_by_day(user=user, filters=filters, since=since):
+        counts.setdefault(day, [0] * len(_ACTIVITY_SERIES))[_activity_series(event_type)] += count
+    return time_chart(
+        title=f"Ledger entries per day, last {ACTIVITY_DAYS} days",
+        days=days,
+        counts=counts,
+        series=_ACTIVITY_SERIES,
+        unit=("ledger entry", "ledger entries"),
+    )
+
+
+#: Colour of each consent state in the charts (see .chart-series-N in the stylesheet).
+_STATE_COLOURS = {
+    "active": 1,
+    "granted": 1,
+    "awaiting_verification": 2,
+    "draft": 2,
+    "revoked": 4,
+    "withdrawn": 4,
+}
+
+
+def _state_charts(user: User) -> list[tuple[str, BarChart]]:
+    counts = consent_state_counts(user=user)
+    charts = []
+    for key, title, choices in (
+        ("likeness", "Clinicians' likeness consents by state", LikenessStatus.choices),
+        ("patient", "Patients' consents by state", PatientConsentStatus.choices),
+    ):
+        rows = [
+            (str(label), counts[key].get(value, 0), _STATE_COLOURS.get(value, 5))
+            for value, label in choices
+            if counts[key].get(value) or value in ("active", "granted")
+        ]
+        charts.append(
+            (f"chart-{key}-states", category_chart(title=title, rows=rows, unit=("consent", "consents")))
+        )
+    return charts
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @_allowed_only(can_view_compliance, "The compliance console is for compliance officers and clinic admins.")
@@ -440,6 +530,8 @@ def compliance_page(request: AuthenticatedHttpRequest) -> HttpResponse:
             "patient_consents": patient[:100],
             "clinicians": clinicians_of(user=user),
             "query": request.GET.urlencode(),
+            "activity_chart": _activity_chart(user, filters),
+            "state_charts": _state_charts(user),
         },
         status=400 if export_form.errors else 200,
     )
