@@ -8,6 +8,7 @@ from django import forms
 
 from avatars.models import AnonymizationMode, NarrationSource
 from consent.selectors import UseScope
+from consent.wording import use_label
 
 
 class EnrollmentForm(forms.Form):
@@ -38,24 +39,6 @@ USE_FIELDS = (
     ("language", "languages"),
     ("channel", "channels"),
 )
-
-_LANGUAGE_NAMES = {
-    "de": "German",
-    "en": "English",
-    "es": "Spanish",
-    "fr": "French",
-    "it": "Italian",
-    "nl": "Dutch",
-    "pl": "Polish",
-    "pt": "Portuguese",
-}
-
-
-def use_label(field: str, code: str) -> str:
-    """How a scope code reads on the page: 'waiting-room' is 'Waiting room', 'en' is 'English'."""
-    if field == "language":
-        return _LANGUAGE_NAMES.get(code, code)
-    return code.replace("-", " ").replace("_", " ").capitalize()
 
 
 class ScriptForm(forms.Form):

@@ -47,6 +47,30 @@ _YOU = {
 }
 
 
+_LANGUAGE_NAMES = {
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "pt": "Portuguese",
+}
+
+
+def use_label(field: str, code: str) -> str:
+    """How a scope code reads on the page: 'waiting-room' is 'Waiting room', 'en' is 'English'."""
+    if field == "language":
+        return _LANGUAGE_NAMES.get(code, code)
+    return code.replace("-", " ").replace("_", " ").capitalize()
+
+
+def use_labels(field: str, codes: list[str]) -> str:
+    """A consent's list of codes as words, for a page ('en, es' reads 'English, Spanish')."""
+    return ", ".join(use_label(field, code) for code in codes)
+
+
 def reason_sentence(reason: str) -> str:
     """Why a consent ended, in a sentence; an unknown code still reads as words."""
     if not reason:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from consent.wording import reason_sentence
+from consent.wording import reason_sentence, use_labels
 
 register = template.Library()
 
@@ -13,3 +13,9 @@ register = template.Library()
 def reason_sentence_filter(reason: str) -> str:
     """``{{ consent.revocation_reason|reason_sentence }}``: why a consent ended, as a sentence."""
     return reason_sentence(reason)
+
+
+@register.filter(name="use_labels")
+def use_labels_filter(codes: list[str], field: str) -> str:
+    """``{{ consent.languages|use_labels:"language" }}``: a scope list as words."""
+    return use_labels(field, list(codes or []))

@@ -15,8 +15,9 @@ from datetime import date, timedelta
 #: Drawing area of a chart, in SVG user units (the picture scales to its card's width).
 WIDTH, HEIGHT = 640, 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 36, 8, 10, 28
-#: Height of one row of a horizontal chart, and the room its labels take on the left.
-ROW, _LABEL_WIDTH = 30, 190
+#: A horizontal chart's width (narrower: it shares a row with another), the height of one of its
+#: rows, and the room its labels take on the left.
+ROWS_WIDTH, ROW, _LABEL_WIDTH = 360, 30, 170
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Tick:
     x: float
     y: float
     text: str
+    anchor: str = "middle"
 
 
 @dataclass
@@ -115,9 +117,20 @@ def time_chart(
                     f"{day:%d %b}: {value} {series[series_index].lower()}",
                 )
             )
-        # A date under the first bar, every seventh and the last: enough to read the axis by.
-        if index == 0 or index == len(days) - 1 or (len(days) - 1 - index) % 7 == 0:
-            chart.x_ticks.append(Tick(round(x + slot * 0.35, 1), HEIGHT - 8, f"{day:%d %b}"))
+        # A date under the last bar and every seventh before it (the first too, when it has room):
+        # enough to read the axis by without two labels running into each other.
+        from_end = len(days) - 1 - index
+        if from_end % 7 == 0 or (index == 0 and from_end % 7 >= 4):
+            anchor = "end" if from_end == 0 else "start" if index == 0 else "middle"
+            centre = x + slot * 0.35
+            chart.x_ticks.append(
+                Tick(
+                    round({"end": x + slot * 0.7, "start": x}.get(anchor, centre), 1),
+                    HEIGHT - 8,
+                    f"{day:%d %b}",
+                    anchor,
+                )
+            )
     for fraction in (0.0, 0.5, 1.0):
         tick = top * fraction
         if tick == int(tick):
@@ -148,8 +161,8 @@ def category_chart(*, title: str, rows: Sequence[tuple[str, int, int]], unit: tu
     total = sum(count for _, count, _ in rows)
     top = _nice_max(max((count for _, count, _ in rows), default=0) or 1)
     height = _TOP + ROW * len(rows) + 6
-    chart = BarChart(title=title, summary="", horizontal=True, width=WIDTH, height=height)
-    plot_width = WIDTH - _LABEL_WIDTH - 48
+    chart = BarChart(title=title, summary="", horizontal=True, width=ROWS_WIDTH, height=height)
+    plot_width = ROWS_WIDTH - _LABEL_WIDTH - 36
     for index, (label, count, colour) in enumerate(rows):
         y = _TOP + index * ROW
         width = plot_width * count / top

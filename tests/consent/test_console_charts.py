@@ -5,11 +5,13 @@ server as SVG with a text alternative, and the clinician's history told in sente
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date
 from typing import Any
 
 from consent.models import LedgerEntry
 from consent.services import likeness_consent_revoke
+from consent.services.likeness import likeness_consent_record_use
 from core.charts import category_chart, day_buckets, time_chart
 from tests.consent.conftest import active_consent
 from tests.support import signed_in_client
@@ -63,9 +65,12 @@ def test_the_console_plots_ledger_activity_and_consent_states(texts: Any) -> Non
 
 def test_the_likeness_page_plots_uses_and_tells_the_history_in_sentences(texts: Any) -> None:
     consent = active_consent(texts)
+    likeness_consent_record_use(consent=consent, object_type="video", object_id=uuid.uuid4(), actor=None)
     likeness_consent_revoke(actor=texts.clinician, consent_id=consent.id)
     page = signed_in_client(texts.clinician).get("/consent/likeness/").content.decode()
-    assert "videos made with your likeness" in _svg(page, "chart-uses")
+    uses = _svg(page, "chart-uses")
+    assert 'role="img"' in uses and "1 video made with your likeness in the 30 days" in uses
+    assert "A video was made with your likeness." in page
     history = re.search(r'<ul class="history" id="likeness-history">(.*?)</ul>', page, re.S)
     assert history
     assert "You signed a likeness consent." in history.group(1)
@@ -73,5 +78,6 @@ def test_the_likeness_page_plots_uses_and_tells_the_history_in_sentences(texts: 
     assert "likeness_consent." not in history.group(1)
     # The code is a sentence; hashes wait behind "technical details".
     assert "(revoked_by_clinician)" not in page and "The clinician revoked it." in page
+    assert "<dt>Languages</dt><dd>English</dd>" in page  # scope codes read as words
     before_details = page.split("Technical details")[0]
     assert "SHA-256" not in before_details

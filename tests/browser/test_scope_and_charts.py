@@ -1,0 +1,114 @@
+"""In a real browser (issue 15): the script form's uses follow the chosen presenter's consent, the
+compliance console shows its charts, the clinician's likeness page its chart and sentences, and the
+enrollment page its reading script and what is accepted. Screenshots at desktop and phone widths
+go to test-results/."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from avatars.models import Enrollment, EnrollmentKind, EnrollmentStatus, Script
+from avatars.services import enrollment_stock_get_or_create
+from consent.services.likeness import likeness_consent_record_use
+from tests.browser.conftest import ARTIFACTS
+from tests.consent.conftest import active_consent
+from tests.support import PASSWORD, totp_now
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _shoot(page: Any, name: str) -> None:
+    page.set_viewport_size(DESKTOP)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def _sign_in(page: Any, base: str, user: Any) -> None:
+    page.goto(f"{base}/account/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if user.is_privileged:
+        page.get_by_label("6-digit code from your authenticator app").fill(totp_now(user))
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(f"{base}/")
+
+
+def _options(page: Any, name: str) -> list[str]:
+    return list(page.locator(f'select[name="{name}"] option').evaluate_all("os => os.map(o => o.value)"))
+
+
+def test_script_uses_follow_the_presenters_consent(
+    texts: Any, live_server_url: str, browser_page: Any
+) -> None:
+    page, base = browser_page, live_server_url
+    consent = active_consent(texts, topics=["asthma"], audiences=["caregivers"], channels=["waiting-room"])
+    likeness_consent_record_use(
+        consent=consent, object_type="video", object_id=uuid.uuid4(), actor=texts.clinician
+    )
+    likeness = Enrollment.objects.create(
+        clinic=texts.clinic,
+        clinician=texts.clinician,
+        kind=EnrollmentKind.PORTRAIT,
+        status=EnrollmentStatus.READY,
+        created_by=texts.clinician,
+    )
+    stock = enrollment_stock_get_or_create(actor=texts.clinician)
+    _sign_in(page, base, texts.clinician)
+    page.goto(f"{base}/studio/scripts/new/")
+    presenter = page.locator('select[name="enrollment"]')
+    presenter.select_option(str(likeness.id))
+    assert _options(page, "topic") == ["asthma"] and _options(page, "channel") == ["waiting-room"]
+    presenter.select_option(str(stock.id))
+    assert {"asthma", "diabetes", "vaccination"} <= set(_options(page, "topic"))
+    page.get_by_label("Title").fill("Vaccines for children")
+    page.locator('select[name="topic"]').select_option("vaccination")
+    page.locator('select[name="audience"]').select_option("caregivers")
+    page.get_by_label("Text").fill("Vaccines protect your child. Ask us which ones are due this year.")
+    _shoot(page, "script-uses")
+    page.get_by_role("button", name="Save script").click()
+    page.wait_for_selector("#script-status")
+    saved = Script.objects.get(title="Vaccines for children")
+    assert (saved.topic, saved.audience, saved.enrollment_id) == ("vaccination", "caregivers", stock.id)
+    assert "again" not in page.locator(".messages").inner_text()
+    # Back to the likeness: the lists narrow again, and the saved stock topic is not offered for it.
+    presenter.select_option(str(likeness.id))
+    assert _options(page, "topic") == ["asthma"]
+    page.goto(f"{base}/studio/")
+    _shoot(page, "studio")
+    page.goto(f"{base}/consent/likeness/")
+    assert page.locator("#chart-uses svg[role=img]").count() == 1
+    assert page.locator("#likeness-history li").first.inner_text()
+    _shoot(page, "likeness")
+
+
+def test_the_console_shows_activity_and_consent_states(
+    texts: Any, live_server_url: str, browser_page: Any
+) -> None:
+    page, base = browser_page, live_server_url
+    active_consent(texts)
+    _sign_in(page, base, texts.compliance)
+    page.goto(f"{base}/compliance/")
+    activity = page.locator("#chart-activity svg[role=img]")
+    assert activity.count() == 1 and activity.locator("rect").count() >= 1
+    assert "ledger entries in the 30 days" in page.locator("#chart-activity figcaption").inner_text()
+    assert page.locator("#chart-likeness-states rect").count() >= 1
+    # The search form's date fields are styled like the others and line up with them.
+    since = page.locator('input[name="since"]').bounding_box()
+    event = page.locator('input[name="event_type"]').bounding_box()
+    assert since and event and abs(since["height"] - event["height"]) < 2
+    # No event name breaks mid-word: each sits on one line.
+    event_cell = page.locator("table.ledger td.event code").first
+    box = event_cell.bounding_box()
+    assert box and box["height"] < 30
+    _shoot(page, "compliance")
+    page.goto(f"{base}/compliance/disclosures/")
+    _shoot(page, "disclosures")
