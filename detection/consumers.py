@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, socket_user_allowed
 from core.models import User
-from detection.alerts import alert_group, alert_message
-from detection.models import ALERTING_VERDICTS, Scan
+from detection.alerts import alert_group, alert_message, dicom_alert_message
+from detection.models import ALERTING_VERDICTS, DICOM_ALERTING_VERDICTS, DicomStudy, Scan
 from detection.policy import may_scan
 
 
@@ -24,7 +24,13 @@ def _alerts_since(clinic_id: Any, since: datetime) -> list[dict[str, Any]]:
     scans = Scan.objects.filter(
         clinic_id=clinic_id, verdict_kind__in=ALERTING_VERDICTS, finished_at__gt=since
     ).order_by("finished_at")
-    return [{**alert_message(scan), "finished_at": scan.finished_at} for scan in scans]
+    studies = DicomStudy.objects.filter(
+        clinic_id=clinic_id, verdict__in=DICOM_ALERTING_VERDICTS, finished_at__gt=since
+    ).order_by("finished_at")
+    alerts = [{**alert_message(scan), "finished_at": scan.finished_at} for scan in scans] + [
+        {**dicom_alert_message(study), "finished_at": study.finished_at} for study in studies
+    ]
+    return sorted(alerts, key=lambda alert: alert["finished_at"])
 
 
 class ScanAlertConsumer(AsyncJsonWebsocketConsumer):

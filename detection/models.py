@@ -50,7 +50,24 @@ ALERTING_VERDICTS = frozenset(
 )
 
 
-class Scan(models.Model):
+class MediaCheck(models.Model):
+    """What every checked upload of the scanner keeps about its job: the job, its status, how long it
+    took, why it failed, when it was made and finished (a Scan, a DicomStudy)."""
+
+    job = models.ForeignKey(
+        "core.MediaJob", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=ScanStatus.choices, default=ScanStatus.QUEUED)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Scan(MediaCheck):
     """One scanned file (a batch is several scans sharing `batch_id`) and its verdict."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -61,10 +78,6 @@ class Scan(models.Model):
     original_name = models.CharField(max_length=255, blank=True)
     kind = models.CharField(max_length=8, choices=ScanKind.choices)
     batch_id = models.UUIDField(null=True, blank=True, db_index=True)
-    job = models.ForeignKey(
-        "core.MediaJob", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    status = models.CharField(max_length=8, choices=ScanStatus.choices, default=ScanStatus.QUEUED)
     verdict_kind = models.CharField(max_length=40, choices=VerdictKindChoice.choices, blank=True)
     headline = models.CharField(max_length=255, blank=True)
     matched_clinician = models.ForeignKey(
@@ -75,10 +88,6 @@ class Scan(models.Model):
     # {analyzer: [[seconds, score], ...]} for the score-over-time plot
     timeline = models.JSONField(default=dict, blank=True)
     explanation = models.JSONField(default=list, blank=True)  # plain-language lines
-    duration_seconds = models.FloatField(null=True, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -127,11 +136,15 @@ class CaseOutcome(models.TextChoices):
 
 
 class ImpersonationCase(models.Model):
-    """A compliance case on a scan: open → under review → closed with an outcome, in the ledger."""
+    """A compliance case on a scan or on a DICOM study (exactly one of them): open → under review →
+    closed with an outcome, in the ledger."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     clinic = models.ForeignKey("core.Clinic", on_delete=models.PROTECT, related_name="impersonation_cases")
-    scan = models.ForeignKey(Scan, on_delete=models.PROTECT, related_name="cases")
+    scan = models.ForeignKey(Scan, on_delete=models.PROTECT, null=True, blank=True, related_name="cases")
+    dicom_study = models.ForeignKey(
+        "DicomStudy", on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
+    )
     status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
     outcome = models.CharField(max_length=24, choices=CaseOutcome.choices, blank=True)
     notes = models.TextField(blank=True)
@@ -149,6 +162,13 @@ class ImpersonationCase(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scan__isnull=False, dicom_study__isnull=True)
+                | models.Q(scan__isnull=True, dicom_study__isnull=False),
+                name="case_has_exactly_one_subject",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Case {self.id} ({self.status})"
@@ -162,11 +182,13 @@ class DicomJobKind(models.TextChoices):
 
     INGEST = "dicom_ingest", "DICOM ingest"
     CHECK = "dicom_check", "DICOM integrity check"
+    EXAMINE = "dicom_examine", "DICOM tampering examination"
 
 
 class DicomPurpose(models.TextChoices):
     INGEST = "ingest", "Signed at ingest"
     CHECK = "check", "Checked against a signed study"
+    EXAMINE = "examine", "Examined without a signature"
 
 
 class DicomVerdict(models.TextChoices):
@@ -177,15 +199,22 @@ class DicomVerdict(models.TextChoices):
     METADATA_CHANGED = "metadata_changed", "Metadata changed"
     PIXELS_CHANGED = "pixels_changed", "Pixels changed"
     INSTANCES_CHANGED = "instances_changed", "Instances missing or added"
+    UNSIGNED_EVIDENCE = "unsigned_evidence", "Unsigned: tampering evidence"
+    UNSIGNED_CLEAN = "unsigned_clean", "Unsigned: no evidence found"
 
 
 #: DICOM verdicts that call for a compliance review.
 DICOM_ALERTING_VERDICTS = frozenset(
-    {DicomVerdict.PIXELS_CHANGED, DicomVerdict.METADATA_CHANGED, DicomVerdict.INSTANCES_CHANGED}
+    {
+        DicomVerdict.PIXELS_CHANGED,
+        DicomVerdict.METADATA_CHANGED,
+        DicomVerdict.INSTANCES_CHANGED,
+        DicomVerdict.UNSIGNED_EVIDENCE,
+    }
 )
 
 
-class DicomStudy(models.Model):
+class DicomStudy(MediaCheck):
     """One uploaded DICOM file or zipped study: signed at ingest, or checked against a signed one.
 
     The original file name is not kept (it often carries the patient's name); the study is shown by
@@ -203,10 +232,6 @@ class DicomStudy(models.Model):
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField()
     is_zip = models.BooleanField(default=False)
-    job = models.ForeignKey(
-        "core.MediaJob", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    status = models.CharField(max_length=8, choices=ScanStatus.choices, default=ScanStatus.QUEUED)
     verdict = models.CharField(max_length=20, choices=DicomVerdict.choices, blank=True)
     headline = models.CharField(max_length=255, blank=True)
     modalities = models.CharField(max_length=64, blank=True)
@@ -215,10 +240,9 @@ class DicomStudy(models.Model):
     frame_count = models.PositiveIntegerField(default=0)
     findings = models.JSONField(default=list, blank=True)  # the container's findings
     comparison = models.JSONField(default=dict, blank=True)  # engine StudyComparison.as_dict()
-    duration_seconds = models.FloatField(null=True, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    # An examined (unsigned) study's passive evidence: engine PassiveResult.as_dict(), each suspect
+    # slice's heatmap as a stored PNG key ("heatmap").
+    passive = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

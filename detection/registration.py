@@ -17,7 +17,7 @@ from detection.services.dicom import dicom_job_failed
 from detection.services.scans import scan_job_failed
 from detection.services.statement_analysis import statement_manipulation_analyze
 from detection.tasks import scan_run
-from detection.tasks_dicom import dicom_check_run, dicom_ingest_run
+from detection.tasks_dicom import dicom_check_run, dicom_examine_run, dicom_ingest_run
 
 
 def _alerts_home_context(user: User) -> dict[str, Any]:
@@ -46,8 +46,13 @@ def register() -> None:
     statement_analyzer_register(statement_manipulation_analyze)
     # A deleted enrollment's face and voice templates leave the scanner's gallery cache with it.
     enrollment_deletion_handler_register(gallery_templates_forget)
-    # Medical images (DICOM): ingest signs every valid instance, a check compares a later copy.
-    for kind, task in ((DicomJobKind.INGEST, dicom_ingest_run), (DicomJobKind.CHECK, dicom_check_run)):
+    # Medical images (DICOM): ingest signs every valid instance, a check compares a later copy, an
+    # examination looks for tampering evidence in a study that was never signed.
+    for kind, task in (
+        (DicomJobKind.INGEST, dicom_ingest_run),
+        (DicomJobKind.CHECK, dicom_check_run),
+        (DicomJobKind.EXAMINE, dicom_examine_run),
+    ):
         job_kind_register(
             kind,
             task=task,

@@ -31,7 +31,7 @@ def case_list(*, user: User) -> QuerySet[ImpersonationCase]:
     if not may_scan(user):
         return ImpersonationCase.objects.none()
     return ImpersonationCase.objects.filter(clinic_id=user.member_clinic_id).select_related(
-        "scan", "scan__matched_clinician", "opened_by", "reviewer"
+        "scan", "scan__matched_clinician", "dicom_study", "opened_by", "reviewer"
     )
 
 

@@ -34,15 +34,42 @@ def dicom_slice_count(study: DicomStudy) -> int:
     return sum(i.frames for i in study.instances.all() if not i.refused)
 
 
-#: The copy-move detector's measured accuracy and limits (bench/dicom_copy_move.py, /work/notes/bench-dicom.md).
-COPY_MOVE_ACCURACY = (
-    "Measured on copy-move edits made here from held-out shared slices (128 px crops): ROC AUC 0.904, "
-    "TPR 0.766 at 1% FPR."
-)
-COPY_MOVE_LIMITS = (
-    "Finds regions copied unchanged or lightly re-noised within one slice; misses rotated or scaled "
-    "copies, copies of flat regions, and posterized images; repeated structures can raise the score."
-)
+def dicom_methods() -> list[dict[str, Any]]:
+    """The passive detectors as the pages show them: label, threshold, measured accuracy and limits."""
+    from detection.engine.dicom.passive import METHODS
+
+    return [{"name": m.name, **m.as_dict()} for m in METHODS]
+
+
+def dicom_suspect_slices(study: DicomStudy) -> list[dict[str, Any]]:
+    """An examined study's suspect slices: number, each method's score against its threshold, the
+    flagged methods, and whether a heatmap was stored."""
+    methods = {m["name"]: m for m in dicom_methods()}
+    rows = []
+    for item in study.passive.get("slices", []):
+        if not item["flagged"]:
+            continue
+        rows.append(
+            {
+                "slice": item["slice"],
+                "scores": [
+                    {**methods[name], "score": score, "flagged": name in item["flagged"]}
+                    for name, score in item["scores"].items()
+                    if name in methods
+                ],
+                "flagged": [methods[name]["label"] for name in item["flagged"] if name in methods],
+                "heatmap": bool(item.get("heatmap")),
+            }
+        )
+    return rows
+
+
+def dicom_heatmap_key(study: DicomStudy, number: int) -> str:
+    """The stored heatmap picture of a suspect slice of an examined study."""
+    for item in study.passive.get("slices", []):
+        if item["slice"] == number and item.get("heatmap"):
+            return str(item["heatmap"])
+    raise not_found("Heatmap")
 
 
 def _slice(study: DicomStudy, number: int) -> tuple[Any, int]:
@@ -60,29 +87,41 @@ def _slice(study: DicomStudy, number: int) -> tuple[Any, int]:
     raise not_found("Slice")
 
 
-def dicom_slice_evidence(*, study: DicomStudy, number: int) -> dict[str, Any]:
-    """Passive copy-move evidence of one slice: score, shift, and the method's measured accuracy."""
-    from detection.engine.dicom.copy_move import copy_move
+def _evidence(study: DicomStudy, number: int) -> tuple[Any, Any]:
+    from detection.engine.dicom.passive import slice_evidence
 
     instance, frame_number = _slice(study, number)
     frame = instance.frames[frame_number]
-    result = copy_move(frame)
-    evidence: dict[str, Any] = {
-        "score": result.score,
-        "shift": result.shift,
-        "accuracy": COPY_MOVE_ACCURACY,
-        "limits": COPY_MOVE_LIMITS,
-        "previous": None,
-    }
+    previous = None
     if number > 0:
-        from detection.engine.dicom.copy_move import copy_move_between
-
         before, before_number = _slice(study, number - 1)
         previous = before.frames[before_number]
-        if previous.shape == frame.shape:
-            cross = copy_move_between(previous, frame)
-            evidence["previous"] = {"score": cross.score, "shift": cross.shift}
-    return evidence
+    return slice_evidence(frame, previous, number)
+
+
+def dicom_slice_evidence(*, study: DicomStudy, number: int) -> dict[str, Any]:
+    """Passive evidence of one slice (copy-move within it and from the previous slice, noise
+    inconsistency): each method's score against its threshold, with its measured accuracy and limits."""
+    evidence, _heat = _evidence(study, number)
+    methods = []
+    for method in dicom_methods():
+        if method["name"] in evidence.scores:
+            methods.append(
+                {
+                    **method,
+                    "score": evidence.scores[method["name"]],
+                    "shift": evidence.shifts.get(method["name"]),
+                    "flagged": method["name"] in evidence.flagged,
+                }
+            )
+    by_name = {m["name"]: m for m in methods}
+    return {
+        "methods": methods,
+        "copy_move": by_name["copy_move"],
+        "previous": by_name.get("copy_move_previous"),
+        "noise": by_name["noise"],
+        "flagged": bool(evidence.flagged),
+    }
 
 
 def dicom_slice_png(
@@ -96,8 +135,8 @@ def dicom_slice_png(
 ) -> tuple[bytes, dict[str, Any]]:
     """Slice `number` (0-based, over every frame of every accepted instance in viewing order) as PNG,
     windowed at center/width (the file's own window when not given), with changed regions outlined
-    when `overlay` and the study is a check; and what the page shows about the slice."""
-    from detection.engine.dicom.copy_move import copy_move
+    when `overlay` and the study is a check, and with `evidence` the heatmap of the passive methods
+    flagged on it; and what the page shows about the slice."""
     from detection.engine.dicom.render import Window, default_window, render_png
 
     instance, frame_number = _slice(study, number)
@@ -116,7 +155,7 @@ def dicom_slice_png(
                     for r in change["regions"]
                     if r["frame"] == frame_number
                 ]
-    heat = copy_move(frame).heatmap if evidence else None
+    heat = _evidence(study, number)[1] if evidence else None
     png = render_png(frame, instance.dataset, window if frame.ndim == 2 else None, regions, heat)
     return png, {
         "center": round(window.center, 2),

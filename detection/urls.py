@@ -21,4 +21,10 @@ urlpatterns = [
         views_dicom.dicom_slice_view,
         name="dicom-slice",
     ),
+    path(
+        "scanner/dicom/<uuid:study_id>/heatmaps/<int:number>.png",
+        views_dicom.dicom_heatmap_view,
+        name="dicom-heatmap",
+    ),
+    path("scanner/dicom/<uuid:study_id>/case/", views_dicom.dicom_case_open_view, name="dicom-case-open"),
 ]

@@ -16,6 +16,7 @@ from detection.models import CaseOutcome, CaseStatus
 from detection.plot import timeline_plot
 from detection.policy import may_scan
 from detection.selectors import case_get, scan_get, scan_list
+from detection.selectors_dicom import dicom_suspect_slices
 from detection.services.cases import (
     case_close,
     case_open,
@@ -141,7 +142,14 @@ def case_page(request: AuthenticatedHttpRequest, case_id: str) -> HttpResponse:
     return render(
         request,
         "detection/case.html",
-        {"case": case, "scan": case.scan, "error": error, "outcomes": CaseOutcome.choices},
+        {
+            "case": case,
+            "scan": case.scan,
+            "study": case.dicom_study,
+            "suspect": dicom_suspect_slices(case.dicom_study) if case.dicom_study else [],
+            "error": error,
+            "outcomes": CaseOutcome.choices,
+        },
         status=400 if error else 200,
     )
 

@@ -1,26 +1,33 @@
-"""DICOM pages of the scanner: upload a study (sign it) or a later copy (check it), see the verdict,
-and view it slice by slice with window center/width; each view calls one service or selector."""
+"""DICOM pages of the scanner: upload a study (sign it), a later copy (check it) or a study with no
+signature (examine it), see the verdict and its evidence, view it slice by slice with window
+center/width, and open a case; each view calls one service or selector."""
 
 from __future__ import annotations
 
 import math
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
+from core.http import stored_file_response
 from core.requests import AuthenticatedHttpRequest
+from detection.models import CaseStatus
 from detection.policy import may_scan
 from detection.selectors_dicom import (
+    dicom_heatmap_key,
+    dicom_methods,
     dicom_signed_studies,
     dicom_slice_count,
     dicom_slice_evidence,
     dicom_slice_png,
     dicom_study_get,
     dicom_study_list,
+    dicom_suspect_slices,
 )
+from detection.services.cases import DICOM_CASE_VERDICTS, dicom_case_open
 from detection.services.dicom import dicom_study_start
 
 VERDICT_STYLE = {
@@ -31,6 +38,8 @@ VERDICT_STYLE = {
     "instances_changed": "warn",
     "pixels_changed": "alert",
     "refused": "warn",
+    "unsigned_evidence": "alert",
+    "unsigned_clean": "ok",
 }
 
 
@@ -65,6 +74,7 @@ def dicom_page(request: AuthenticatedHttpRequest) -> HttpResponse:
                 actor=request.user,
                 file=request.FILES.get("file"),
                 reference_id=request.POST.get("reference") or None,
+                examine=request.POST.get("purpose") == "examine",
             )
         except ApplicationError as exc:
             error = exc.message
@@ -121,6 +131,12 @@ def dicom_study_page(request: AuthenticatedHttpRequest, study_id: str) -> HttpRe
             "window_query": window_query,
             "overlay": study.verdict == "pixels_changed",
             "evidence": evidence,
+            "suspect": dicom_suspect_slices(study),
+            "methods": dicom_methods() if study.purpose == "examine" else [],
+            "cases": list(study.cases.all()),
+            "can_open_case": study.status == "done"
+            and study.verdict in DICOM_CASE_VERDICTS
+            and not study.cases.exclude(status=CaseStatus.CLOSED).exists(),
         },
     )
 
@@ -143,3 +159,24 @@ def dicom_slice_view(request: AuthenticatedHttpRequest, study_id: str, number: i
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_GET
+def dicom_heatmap_view(request: AuthenticatedHttpRequest, study_id: str, number: int) -> HttpResponseBase:
+    """The stored heatmap picture of a suspect slice of an examined study."""
+    try:
+        key = dicom_heatmap_key(dicom_study_get(user=request.user, study_id=study_id), number)
+    except ApplicationError as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain")
+    return stored_file_response(request, key)
+
+
+@login_required
+@require_POST
+def dicom_case_open_view(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
+    try:
+        case = dicom_case_open(actor=request.user, study_id=study_id, notes=request.POST.get("notes", ""))
+    except ApplicationError as exc:
+        return _refused(request, exc)
+    return redirect("detection:case", case.id)

@@ -1,5 +1,6 @@
-"""DICOM API (/api/v1/dicom/studies/...): sign a study or check a later copy, and read the verdict.
-One class per operation, each calling one service or selector."""
+"""DICOM API (/api/v1/dicom/studies/...): sign a study, check a later copy or examine an unsigned
+study, read the verdict and its evidence, and open a case on it. One class per operation, each calling
+one service or selector."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from rest_framework.views import APIView
 
 from core.api.pagination import ApiPagination, paginated_response
 from core.requests import AuthenticatedRequest
+from detection.api.serializers import CaseOut
 from detection.models import DicomInstanceRecord, DicomStudy
 from detection.policy import scanner_required
 from detection.selectors_dicom import dicom_study_get, dicom_study_list
+from detection.services.cases import dicom_case_open
 from detection.services.dicom import dicom_study_start
 
 
@@ -56,8 +59,8 @@ class DicomInstanceOut(serializers.ModelSerializer[DicomInstanceRecord]):
 class DicomStudySummaryOut(serializers.ModelSerializer[DicomStudy]):
     # Spelled out: a second "verdict" enum beside the scan's would collide in the schema.
     verdict = serializers.CharField(
-        help_text="signed, refused, unchanged, encoding_changed, metadata_changed, "
-        "pixels_changed or instances_changed; empty while queued"
+        help_text="signed, refused, unchanged, encoding_changed, metadata_changed, pixels_changed, "
+        "instances_changed, unsigned_evidence or unsigned_clean; empty while queued"
     )
 
     class Meta:
@@ -85,14 +88,19 @@ class DicomStudyOut(DicomStudySummaryOut):
     instances = DicomInstanceOut(many=True)
     findings = DicomFindingOut(many=True)
     comparison = serializers.JSONField()
+    passive = serializers.JSONField(
+        help_text="An examined study's passive evidence: methods (label, threshold, measured accuracy, "
+        "limits), per-slice scores and flags, suspect slices"
+    )
 
     class Meta(DicomStudySummaryOut.Meta):
-        fields = [*DicomStudySummaryOut.Meta.fields, "findings", "comparison", "instances"]
+        fields = [*DicomStudySummaryOut.Meta.fields, "findings", "comparison", "passive", "instances"]
 
 
 class DicomStudyListCreateApi(APIView):
     """GET: the clinic's DICOM studies (newest first). POST: sign a DICOM file or zipped study (multipart
-    `file`), or check it against a signed study (`reference`)."""
+    `file`), check it against a signed study (`reference`), or examine it for tampering evidence when it
+    has no signed record (`purpose` = `examine`)."""
 
     parser_classes = [MultiPartParser]
     pagination_class = ApiPagination
@@ -103,6 +111,7 @@ class DicomStudyListCreateApi(APIView):
 
         file = serializers.FileField(allow_empty_file=True)
         reference = serializers.UUIDField(required=False, allow_null=True)
+        purpose = serializers.ChoiceField(choices=["ingest", "examine"], required=False, default="ingest")
 
     @extend_schema(responses=DicomStudySummaryOut(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
@@ -118,6 +127,7 @@ class DicomStudyListCreateApi(APIView):
             actor=request.user,
             file=data.validated_data["file"],
             reference_id=data.validated_data.get("reference"),
+            examine=data.validated_data["purpose"] == "examine",
         )
         return Response(DicomStudySummaryOut(study).data, status=status.HTTP_202_ACCEPTED)
 
@@ -128,3 +138,20 @@ class DicomStudyDetailApi(APIView):
     @extend_schema(responses=DicomStudyOut)
     def get(self, request: AuthenticatedRequest, study_id: Any) -> Response:
         return Response(DicomStudyOut(dicom_study_get(user=request.user, study_id=study_id)).data)
+
+
+class DicomCaseCreateApi(APIView):
+    """Open a case on a DICOM study that has a verdict."""
+
+    class InputSerializer(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "DicomCaseCreateInput"
+
+        notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses={201: CaseOut})
+    def post(self, request: AuthenticatedRequest, study_id: Any) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = dicom_case_open(actor=request.user, study_id=study_id, notes=data.validated_data["notes"])
+        return Response(CaseOut(case).data, status=status.HTTP_201_CREATED)

@@ -42,6 +42,7 @@ class CaseOut(serializers.ModelSerializer[ImpersonationCase]):
         fields = [
             "id",
             "scan",
+            "dicom_study",
             "status",
             "outcome",
             "notes",

@@ -14,4 +14,7 @@ urlpatterns = [
     ),
     path("dicom/studies/", dicom.DicomStudyListCreateApi.as_view(), name="dicom-study-list"),
     path("dicom/studies/<uuid:study_id>/", dicom.DicomStudyDetailApi.as_view(), name="dicom-study-detail"),
+    path(
+        "dicom/studies/<uuid:study_id>/cases/", dicom.DicomCaseCreateApi.as_view(), name="dicom-case-create"
+    ),
 ]

@@ -1,11 +1,13 @@
 """Medical images: a DICOM file or zipped study signed at ingest, and later copies checked against it.
 
-Ingest and check are media jobs (detection.tasks_dicom); the engine (detection.engine.dicom) does the
-reading, the structural checks and the integrity records. Here: the upload, the job, and the results
-written inside the fenced transaction that finishes the job, with their ledger entries: one
-`dicom.instance.signed` per accepted instance at ingest (SOP Instance UID and digests: the signed
-record), one `dicom.study.signed` or `dicom.check` per study. Nothing here logs or stores a value of
-the file other than UIDs, digests, modality and transfer syntax.
+Ingest, check and examination are media jobs (detection.tasks_dicom); the engine
+(detection.engine.dicom) does the reading, the structural checks, the integrity records and the passive
+tampering evidence. Here: the upload, the job, and the results written inside the fenced transaction
+that finishes the job, with their ledger entries: one `dicom.instance.signed` per accepted instance at
+ingest (SOP Instance UID and digests: the signed record), one `dicom.study.signed`, `dicom.check` or
+`dicom.examined` per study; an alerting verdict alerts the clinic's compliance officers after commit,
+as a scan's does. Nothing here logs or stores a value of the file other than UIDs, digests, modality
+and transfer syntax.
 """
 
 from __future__ import annotations
@@ -47,12 +49,20 @@ def _sniff_dicom(head: bytes) -> bool:
     return any(head.startswith(m) for m in (b"\x08\x00\x05\x00", b"\x08\x00\x08\x00", b"\x00\x08\x00\x05"))
 
 
-def dicom_study_start(*, actor: User, file: UploadedFile | None, reference_id: Any = None) -> DicomStudy:
+def dicom_study_start(
+    *, actor: User, file: UploadedFile | None, reference_id: Any = None, examine: bool = False
+) -> DicomStudy:
     """Store an uploaded DICOM file or zipped study and queue its ingest (or, with `reference_id`, its
-    check against that signed study). A refused upload leaves neither a row nor a stored file."""
+    check against that signed study; or, with `examine`, a passive examination of a study that has no
+    signed record). A refused upload leaves neither a row nor a stored file."""
     scanner_required(actor)
     if file is None:
         raise ApplicationError("Choose a DICOM file or a zipped study.", code=DetectionErrorCode.NO_FILES)
+    if examine and reference_id:
+        raise ApplicationError(
+            "A study is either checked against a signed study or examined without one, not both.",
+            code=DetectionErrorCode.INVALID_INPUT,
+        )
     reference = None
     if reference_id:
         reference = (
@@ -95,7 +105,13 @@ def dicom_study_start(*, actor: User, file: UploadedFile | None, reference_id: A
     try:
         with transaction.atomic():
             return _study_create(
-                actor=actor, study_id=study_id, stored=stored, data=data, is_zip=is_zip, reference=reference
+                actor=actor,
+                study_id=study_id,
+                stored=stored,
+                data=data,
+                is_zip=is_zip,
+                reference=reference,
+                examine=examine,
             )
     except BaseException:
         default_storage.delete(stored)
@@ -111,21 +127,34 @@ def _is_uuid(value: Any) -> bool:
 
 
 def _study_create(
-    *, actor: User, study_id: uuid.UUID, stored: str, data: bytes, is_zip: bool, reference: DicomStudy | None
+    *,
+    actor: User,
+    study_id: uuid.UUID,
+    stored: str,
+    data: bytes,
+    is_zip: bool,
+    reference: DicomStudy | None,
+    examine: bool,
 ) -> DicomStudy:
     sha256 = hashlib.sha256(data).hexdigest()
+    purpose, kind = (
+        (DicomPurpose.CHECK, DicomJobKind.CHECK)
+        if reference
+        else (DicomPurpose.EXAMINE, DicomJobKind.EXAMINE)
+        if examine
+        else (DicomPurpose.INGEST, DicomJobKind.INGEST)
+    )
     study = DicomStudy.objects.create(
         id=study_id,
         clinic_id=actor.member_clinic_id,
         uploaded_by=actor,
-        purpose=DicomPurpose.CHECK if reference else DicomPurpose.INGEST,
+        purpose=purpose,
         reference=reference,
         storage_key=stored,
         sha256=sha256,
         size_bytes=len(data),
         is_zip=is_zip,
     )
-    kind = DicomJobKind.CHECK if reference else DicomJobKind.INGEST
     study.job = job_create(actor=actor, kind=kind, params={"study": str(study.id)})
     study.save(update_fields=["job"])
     ledger_append(
@@ -173,7 +202,11 @@ def dicom_signed_records(*, study_id: Any) -> list[dict[str, Any]]:
 
 
 def dicom_result_record(*, study_id: Any, result: dict[str, Any]) -> DicomStudy:
-    """Record a finished ingest or check: instances, verdict, and the ledger entries."""
+    """Record a finished ingest, check or examination: instances, verdict, passive evidence (each
+    suspect slice's `heatmap` names the top-level result entry holding its picture's final storage
+    key), the ledger entries, and the alert after commit."""
+    from detection.alerts import dicom_alert_send
+
     study = DicomStudy.objects.select_for_update().get(id=study_id)
     study.status = ScanStatus.DONE
     study.verdict = result["verdict"]
@@ -184,6 +217,16 @@ def dicom_result_record(*, study_id: Any, result: dict[str, Any]) -> DicomStudy:
     study.frame_count = sum(i["frames"] for i in result["instances"])
     study.findings = result["findings"]
     study.comparison = result.get("comparison") or {}
+    passive = result.get("passive") or {}
+    if passive:
+        passive = {
+            **passive,
+            "slices": [
+                {**item, "heatmap": result.get(item["heatmap"], "") if item.get("heatmap") else ""}
+                for item in passive["slices"]
+            ],
+        }
+    study.passive = passive
     study.duration_seconds = result.get("duration")
     study.finished_at = timezone.now()
     study.save()
@@ -237,6 +280,19 @@ def dicom_result_record(*, study_id: Any, result: dict[str, Any]) -> DicomStudy:
                 "codes": sorted({f["code"] for i in result["instances"] for f in i["findings"]}),
             },
         )
+    elif study.purpose == DicomPurpose.EXAMINE:
+        ledger_append(
+            event_type="dicom.examined",
+            clinic_id=study.clinic_id,
+            object_type="dicom_study",
+            object_id=study.id,
+            data={
+                "sha256": study.sha256,
+                "verdict": study.verdict,
+                "suspect_slices": passive.get("suspect", []),
+                "flags": sorted({m for item in passive.get("slices", []) for m in item["flagged"]}),
+            },
+        )
     else:
         comparison = study.comparison
         ledger_append(
@@ -257,6 +313,8 @@ def dicom_result_record(*, study_id: Any, result: dict[str, Any]) -> DicomStudy:
                 "added": comparison.get("added", []),
             },
         )
+    if study.alerting:
+        transaction.on_commit(lambda: dicom_alert_send(study_id=study.id))
     return study
 
 

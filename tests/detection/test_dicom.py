@@ -358,3 +358,118 @@ def test_the_viewer_compares_a_slice_with_the_previous_one(clinic_a: Any) -> Non
     assert b"at rows 50, columns 80" in page.content
     first = client.get(f"/scanner/dicom/{study.id}/?slice=0&evidence=1")
     assert b'id="copy-move-previous"' not in first.content
+
+
+def copy_region(ds: Dataset) -> None:
+    """A region of CT_small copied 50 rows down, 30 columns right (a copy-move edit)."""
+    pixels = ds.pixel_array.copy()
+    pixels[80:104, 70:94] = pixels[30:54, 40:64]
+    ds.PixelData = pixels.tobytes()
+
+
+def examined(actor: Any, data: bytes, capture: Any) -> DicomStudy:
+    study = dicom_study_start(actor=actor, file=SimpleUploadedFile("x.dcm", data), examine=True)
+    with capture(execute=True):
+        run_job(study.job)
+    study.refresh_from_db()
+    return study
+
+
+def test_an_unsigned_untouched_study_is_examined_with_no_evidence_found(
+    clinic_a: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+
+    data = zipped(
+        ("a/mr.dcm", dicom("MR_small.dcm").read_bytes()), ("a/ct.dcm", dicom("CT_small.dcm").read_bytes())
+    )
+
+    study = examined(clinic_a.compliance, data, django_capture_on_commit_callbacks)
+
+    assert study.job.status == "succeeded", study.job.error_message
+    assert (study.purpose, study.verdict) == ("examine", "unsigned_clean"), study.headline
+    assert study.headline.startswith("Unsigned: no evidence found in 2 slice(s)")
+    assert [s["slice"] for s in study.passive["slices"]] == [0, 1]
+    assert study.passive["suspect"] == []
+    assert set(study.passive["methods"]) == {"copy_move", "copy_move_previous", "noise"}
+    assert not study.alerting and mail.outbox == []
+    entry = LedgerEntry.objects.get(event_type="dicom.examined", object_id=str(study.id))
+    assert json.loads(entry.entry)["data"]["verdict"] == "unsigned_clean"
+    # An examination signs nothing: a later copy cannot be checked against it.
+    assert not LedgerEntry.objects.filter(
+        event_type="dicom.instance.signed", object_id=str(study.id)
+    ).exists()
+
+
+def test_an_unsigned_tampered_study_is_flagged_with_a_heatmap_and_an_alert(
+    clinic_a: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+    from PIL import Image
+
+    from core.models import User
+
+    User.objects.filter(pk=clinic_a.compliance.pk).update(email="officer@alpha.example")
+    study = examined(
+        clinic_a.admin, edited(dicom("CT_small.dcm"), copy_region), django_capture_on_commit_callbacks
+    )
+
+    assert study.verdict == "unsigned_evidence", study.headline
+    assert study.headline == "Unsigned: tampering evidence on slice(s) 1 (copy-move within the slice)."
+    (slice_,) = study.passive["slices"]
+    assert slice_["flagged"] == ["copy_move"] and slice_["shifts"]["copy_move"] == [50, 30]
+    assert slice_["heatmap"].startswith(f"jobs/{study.job_id}/")  # the job's final output key
+    client = signed_in_client(clinic_a.compliance)
+    page = client.get(f"/scanner/dicom/{study.id}/")
+    assert b'id="passive"' in page.content and b"Measured accuracy" in page.content
+    assert b"TPR 0.692 at FPR 0.016" in page.content  # the method's measured accuracy beside the score
+    heat = Image.open(
+        io.BytesIO(b"".join(client.get(f"/scanner/dicom/{study.id}/heatmaps/0.png").streaming_content))
+    )
+    red, green, _ = heat.convert("RGB").getpixel((80, 90))  # inside the copy
+    assert red > green + 60
+    assert client.get(f"/scanner/dicom/{study.id}/heatmaps/1.png").status_code == 404
+    (message,) = mail.outbox
+    assert message.to == ["officer@alpha.example"] and f"/scanner/dicom/{study.id}/" in message.body
+    assert "Medical image alert" in message.subject
+    entry = json.loads(LedgerEntry.objects.get(event_type="dicom.examined", object_id=str(study.id)).entry)
+    assert entry["data"]["suspect_slices"] == [0] and entry["data"]["flags"] == ["copy_move"]
+
+
+def test_an_examination_cannot_also_be_a_check(clinic_a: Any) -> None:
+    signed = started(clinic_a.compliance, dicom("MR_small.dcm").read_bytes())
+
+    with pytest.raises(ApplicationError) as error:
+        dicom_study_start(
+            actor=clinic_a.compliance,
+            file=SimpleUploadedFile("x.dcm", dicom("MR_small.dcm").read_bytes()),
+            reference_id=signed.id,
+            examine=True,
+        )
+
+    assert error.value.status == 400
+    assert DicomStudy.objects.count() == 1
+
+
+def test_the_api_examines_an_unsigned_study(clinic_a: Any) -> None:
+    from tests.support import api_client
+
+    client = api_client(clinic_a.compliance)
+    response = client.post(
+        "/api/v1/dicom/studies/",
+        {
+            "file": SimpleUploadedFile("x.dcm", edited(dicom("CT_small.dcm"), copy_region)),
+            "purpose": "examine",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    study = DicomStudy.objects.get(id=response.json()["id"])
+    assert study.purpose == "examine"
+    run_job(study.job)
+
+    detail = client.get(f"/api/v1/dicom/studies/{study.id}/").json()
+
+    assert detail["verdict"] == "unsigned_evidence"
+    assert detail["passive"]["suspect"] == [0]
+    assert detail["passive"]["methods"]["noise"]["limits"]
