@@ -55,6 +55,14 @@ def _clean_name(name: str) -> str:
     return cleaned if cleaned.strip(".") else "upload"
 
 
+#: What each kind of upload may be, as the refusal names it (only the kinds the page takes).
+_ACCEPTED_FORMATS = {
+    "video": "MP4, MOV, WebM, AVI and MPEG video",
+    "image": "JPEG and PNG images",
+    "audio": "WAV, FLAC, MP3 and Ogg audio",
+}
+
+
 def upload_check(*, file: UploadedFile, kinds: Iterable[str], scratch: Path) -> CheckedFile:
     """Copy the upload into `scratch` and validate it; raise ApplicationError naming the problem."""
     kinds = frozenset(kinds)
@@ -80,8 +88,7 @@ def upload_check(*, file: UploadedFile, kinds: Iterable[str], scratch: Path) -> 
     if sniffed is None:
         raise ApplicationError(
             f"This file is not a recognised {wanted} format (the name {file.name!r} does not decide the type; "
-            "its contents do). Accepted: MP4, MOV, WebM, AVI and MPEG video; JPEG and PNG images; WAV, FLAC, "
-            "MP3 and Ogg audio.",
+            f"its contents do). Accepted here: {'; '.join(_ACCEPTED_FORMATS.get(kind, kind) for kind in sorted(kinds))}.",
             code=CoreErrorCode.UPLOAD_UNKNOWN_TYPE,
             status=415,
         )
