@@ -53,9 +53,9 @@ def dicom_suspect_slices(study: DicomStudy) -> list[dict[str, Any]]:
             {
                 "slice": item["slice"],
                 "scores": [
-                    {**methods[name], "score": score, "flagged": name in item["flagged"]}
-                    for name, score in item["scores"].items()
-                    if name in methods
+                    {**method, "score": item["scores"][name], "flagged": name in item["flagged"]}
+                    for name, method in methods.items()
+                    if name in item["scores"]
                 ],
                 "flagged": [methods[name]["label"] for name in item["flagged"] if name in methods],
                 "heatmap": bool(item.get("heatmap")),
