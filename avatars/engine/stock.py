@@ -30,6 +30,19 @@ TONGUE = (200, 96, 100)
 EYE_WHITE = (248, 248, 246)
 IRIS = (88, 120, 90)
 PUPIL = (20, 20, 24)
+#: The presenter's own softer tones (the constants above are shared with the anonymizer's face).
+SCLERA = (238, 234, 228)
+SCLERA_SHADE = (214, 204, 198)
+LID = SKIN
+LASH = (48, 34, 30)
+BROW = (84, 62, 52)
+LIP_UPPER = (172, 96, 94)
+LIP_LOWER = (192, 112, 108)
+LIP_HIGHLIGHT = (206, 132, 126)
+MOUTH_DEEP = (38, 12, 18)
+TEETH_SOFT = (226, 220, 206)
+TEETH_SHADE = (176, 164, 152)
+HAIR_LIGHT = (65, 47, 40)
 COAT = (244, 246, 248)
 COAT_SHADE = (205, 212, 220)
 SHIRT = (96, 140, 190)
@@ -116,6 +129,13 @@ class StockPresenter:
         # A soft window shape behind the presenter gives the room some depth.
         window = np.array([[-3.2, -1.7], [-1.4, -1.7], [-1.4, 0.6], [-3.2, 0.6]])
         self._fill(image, window, identity, (226, 236, 242))
+        shelf = np.array([[1.7, -0.9], [3.3, -0.9], [3.3, 0.9], [1.7, 0.9]])
+        self._fill(image, shelf, identity, (176, 190, 204))
+        for row in (-0.45, 0.05, 0.55):
+            books = np.array([[1.8, row - 0.3], [3.2, row - 0.3], [3.2, row], [1.8, row]])
+            self._fill(image, books, identity, (150, 164, 182))
+        # The room is out of focus behind the presenter, as with a portrait lens.
+        image[...] = cv2.GaussianBlur(image, (0, 0), max(1.0, self.unit * 0.06))
         neck = np.array([[-0.3, 0.55], [0.3, 0.55], [0.34, 1.45], [-0.34, 1.45]])
         self._fill(image, neck, identity, SKIN_SHADE)
         shirt = np.array([[-0.45, 1.2], [0.45, 1.2], [0.0, 2.2]])
@@ -164,11 +184,13 @@ class StockPresenter:
         self._fill(image, _ellipse(0, -0.3, 0.86, 0.9), matrix, HAIR)
         for side in (-1, 1):
             self._fill(image, _ellipse(side * 0.74, 0.08, 0.12, 0.2), matrix, SKIN_SHADE)
-        self._fill(image, self._outline, matrix, SKIN)
-        # Shading along the jaw and under the cheekbones gives the face volume.
-        self._fill(image, _ellipse(0, 0.9, 0.34, 0.1), matrix, SKIN_SHADE)
+        # A darker rim under a slightly smaller face gives the face volume without outlines.
+        self._fill(image, self._outline, matrix, SKIN_SHADE)
+        self._fill(image, self._outline * [0.93, 0.965] + [0.0, -0.01], matrix, SKIN)
+        self._fill(image, _ellipse(0, 0.9, 0.3, 0.07), matrix, SKIN_SHADE)
         for side in (-1, 1):
-            self._fill(image, _ellipse(side * 0.42, 0.32, 0.14, 0.09), matrix, (238, 176, 160))
+            # Soft warmth on the cheeks, close to the skin tone (no painted blush).
+            self._fill(image, _ellipse(side * 0.4, 0.3, 0.15, 0.1), matrix, (234, 186, 158))
         fringe = np.concatenate(
             [
                 _ellipse(0, -0.52, 0.8, 0.5, 36)[18:],
@@ -178,44 +200,72 @@ class StockPresenter:
             ]
         )
         self._fill(image, fringe, matrix, HAIR)
-        self._draw_eyes(image, matrix, pose.blink)
-        nose = np.array([[0.04, -0.08], [0.09, 0.2], [0.03, 0.27], [-0.06, 0.25]])
-        self._line(image, nose, matrix, SKIN_DEEP, 0.025)
+        # A soft sheen along the crown breaks up the flat helmet of hair.
+        self._fill(image, _ellipse(-0.15, -0.86, 0.42, 0.05, 32), matrix, HAIR_LIGHT)
+        self._draw_eyes(image, matrix, pose)
+        # Nose: a shaded side of the bridge and a rounded tip, no outline.
+        bridge = np.array([[0.05, -0.06], [0.085, 0.16], [0.06, 0.2], [0.035, 0.0]])
+        self._fill(image, bridge, matrix, SKIN_SHADE)
+        self._fill(image, _ellipse(0.0, 0.225, 0.085, 0.05, 24), matrix, SKIN_SHADE)
+        self._fill(image, _ellipse(-0.01, 0.21, 0.06, 0.035, 24), matrix, SKIN)
         for side in (-1, 1):
-            self._fill(image, _ellipse(side * 0.07, 0.27, 0.04, 0.022, 16), matrix, SKIN_DEEP)
+            self._fill(image, _ellipse(side * 0.045, 0.262, 0.026, 0.013, 16), matrix, SKIN_DEEP)
         self._draw_mouth(image, matrix, *mouth)
         return image
 
-    def _draw_eyes(self, image: NDArray[np.uint8], matrix: NDArray[np.float64], blink: float) -> None:
-        openness = 1.0 - float(np.clip(blink, 0, 1))
+    def _draw_eyes(self, image: NDArray[np.uint8], matrix: NDArray[np.float64], pose: Pose) -> None:
+        """Almond eyes with the upper lid resting over the top of the iris (a relaxed look, not a
+        stare); a blink lowers that lid to the lower one. The eyes keep looking at the camera while
+        the head sways, as people's do."""
+        closing = float(np.clip(pose.blink, 0, 1))
+        steps = np.linspace(-1, 1, 15)
+        gaze = -0.004 * pose.angle
         for side in (-1, 1):
-            cx, cy = side * 0.3, -0.08
-            brow = np.array([[cx - 0.17, cy - 0.15], [cx - 0.02 * side, cy - 0.21], [cx + 0.17, cy - 0.16]])
-            self._line(image, brow, matrix, HAIR, 0.045)
-            if openness < 0.15:
-                lid = np.array([[cx - 0.14, cy], [cx, cy + 0.025], [cx + 0.14, cy]])
-                self._line(image, lid, matrix, HAIR, 0.025)
-                continue
-            half_height = 0.075 * openness
-            self._fill(image, _ellipse(cx, cy, 0.14, half_height, 32), matrix, EYE_WHITE)
-            iris = min(0.065, half_height)
-            self._fill(image, _ellipse(cx, cy, 0.065, iris, 24), matrix, IRIS)
-            self._fill(image, _ellipse(cx, cy, 0.032, min(0.032, half_height), 16), matrix, PUPIL)
-            self._fill(
-                image,
-                _ellipse(cx + 0.022, cy - 0.02 * openness, 0.014, 0.014 * openness, 8),
-                matrix,
-                EYE_WHITE,
+            cx, cy = side * 0.335, -0.08
+            # Tapered brows, a little higher at the inner end.
+            top_edge = np.stack(
+                [cx + side * 0.17 * steps, cy - 0.165 - 0.03 * (1 - steps**2) + 0.012 * steps * side], axis=1
             )
-            upper = np.array(
+            thickness = 0.028 * (1 - 0.55 * ((steps * side + 1) / 2) ** 2)
+            brow = np.concatenate([top_edge, (top_edge + np.stack([0 * steps, thickness], axis=1))[::-1]])
+            self._fill(image, brow, matrix, BROW)
+            # Eye opening: upper arc peaks towards the inner corner, lower arc is flatter.
+            skew = 0.25 * side * steps
+            upper_open = cy - 0.062 * (1 - steps**2) ** 0.8 * (1 - 0.15 * skew)
+            lower = cy + 0.038 * (1 - steps**2) ** 0.9
+            xs = cx + 0.145 * steps
+            lid = upper_open + (lower - 0.004 - upper_open) * closing
+            opening = np.concatenate(
+                [np.stack([xs, upper_open], axis=1), np.stack([xs, lower], axis=1)[::-1]]
+            )
+            self._fill(image, opening, matrix, SCLERA_SHADE)
+            self._fill(image, _ellipse(cx, cy - 0.008, 0.11, 0.04, 32), matrix, SCLERA)
+            iris_x = cx + gaze
+            self._fill(image, _ellipse(iris_x, cy - 0.004, 0.058, 0.058, 32), matrix, IRIS)
+            self._fill(image, _ellipse(iris_x, cy - 0.004, 0.045, 0.045, 28), matrix, (70, 100, 74))
+            self._fill(image, _ellipse(iris_x, cy - 0.004, 0.026, 0.026, 20), matrix, PUPIL)
+            self._fill(image, _ellipse(iris_x + 0.017, cy - 0.024, 0.009, 0.008, 10), matrix, (250, 250, 248))
+            # Skin above the lid (covering the top of the iris) and below the lower lid.
+            crease = cy - 0.11 * (1 - steps**2) ** 0.6
+            lid_skin = np.concatenate(
+                [np.stack([xs * 1.04 - cx * 0.04, crease - 0.03], axis=1), np.stack([xs, lid], axis=1)[::-1]]
+            )
+            self._fill(image, lid_skin, matrix, LID)
+            under = np.concatenate(
+                [np.stack([xs, lower], axis=1), np.stack([xs * 1.04 - cx * 0.04, lower + 0.05], axis=1)[::-1]]
+            )
+            self._fill(image, under, matrix, SKIN)
+            self._line(image, np.stack([xs, crease + 0.004], axis=1)[3:-3], matrix, SKIN_SHADE, 0.006)
+            self._line(image, np.stack([xs, lower + 0.004], axis=1)[2:-2], matrix, SKIN_SHADE, 0.008)
+            # Lash line along the lid's edge, heavier at the outer corner.
+            self._line(image, np.stack([xs, lid], axis=1), matrix, LASH, 0.013)
+            outer = np.array(
                 [
-                    [cx - 0.15, cy + 0.005],
-                    [cx - 0.08, cy - half_height * 1.05],
-                    [cx + 0.08, cy - half_height * 1.05],
-                    [cx + 0.15, cy + 0.005],
+                    [cx + side * 0.12, lid[-1 if side > 0 else 0] - 0.004],
+                    [cx + side * 0.155, lid[-1 if side > 0 else 0] - 0.018],
                 ]
             )
-            self._line(image, upper, matrix, HAIR, 0.022)
+            self._line(image, outer, matrix, LASH, 0.01)
 
     def _draw_mouth(
         self,
@@ -225,36 +275,61 @@ class StockPresenter:
         width: float,
         roundness: float,
     ) -> None:
+        """Lips with the upper one darker and a highlight on the lower; between them when open, a
+        shaded cavity, a short band of upper teeth in the lip's shadow, the tongue on wide vowels."""
         opening, width, roundness = (float(np.clip(v, 0, 1)) for v in (opening, width, roundness))
         cx, cy = 0.0, 0.53
-        half = 0.16 + 0.1 * width - 0.07 * roundness
-        gap = 0.012 + 0.2 * opening
-        lip = 0.045 + 0.015 * roundness
-        steps = np.linspace(-1, 1, 17)
-        # Upper lip edge has a cupid's bow; both edges bulge more when the lips are rounded.
-        bow = 0.012 * np.cos(steps * np.pi * 2) * (1 - np.abs(steps))
+        half = 0.15 + 0.09 * width - 0.06 * roundness
+        gap = 0.008 + 0.19 * opening
+        lip = 0.04 + 0.015 * roundness
+        steps = np.linspace(-1, 1, 21)
+        bow = 0.01 * np.cos(steps * np.pi * 2) * (1 - np.abs(steps))
         bulge = np.sqrt(np.clip(1 - steps**2, 0, 1))
-        inner_top = np.stack([cx + half * steps * 0.92, cy - gap * 0.35 * bulge], axis=1)
-        inner_bottom = np.stack([cx + half * steps * 0.92, cy + gap * 0.65 * bulge], axis=1)
-        outer_top = np.stack([cx + half * steps, cy - gap * 0.35 * bulge - lip * bulge**0.6 - bow], axis=1)
-        outer_bottom = np.stack(
-            [cx + half * steps, cy + gap * 0.65 * bulge + lip * 1.25 * bulge**0.6], axis=1
+        # The corners turn up a touch: a relaxed, friendly mouth.
+        lift = -0.012 * steps**4
+        inner_top = np.stack([cx + half * steps * 0.92, cy + lift - gap * 0.3 * bulge], axis=1)
+        inner_bottom = np.stack([cx + half * steps * 0.92, cy + lift + gap * 0.7 * bulge], axis=1)
+        outer_top = np.stack(
+            [cx + half * steps, cy + lift - gap * 0.3 * bulge - lip * bulge**0.6 - bow], axis=1
         )
-        self._fill(image, np.concatenate([outer_top, outer_bottom[::-1]]), matrix, LIP)
+        outer_bottom = np.stack(
+            [cx + half * steps, cy + lift + gap * 0.7 * bulge + lip * 1.3 * bulge**0.6], axis=1
+        )
+        # Shadow under the lower lip.
+        self._fill(
+            image, _ellipse(cx, cy + gap * 0.7 + lip * 1.5 + 0.02, half * 0.55, 0.022, 24), matrix, SKIN_SHADE
+        )
+        self._fill(image, np.concatenate([outer_top, inner_top[::-1]]), matrix, LIP_UPPER)
+        self._fill(image, np.concatenate([inner_bottom, outer_bottom[::-1]]), matrix, LIP_LOWER)
+        shine = _ellipse(cx + 0.02, cy + gap * 0.7 + lip * 0.6, half * 0.35, lip * 0.25, 20)
+        self._fill(image, shine, matrix, LIP_HIGHLIGHT)
         if opening > 0.04:
             cavity = np.concatenate([inner_top, inner_bottom[::-1]])
             self._fill(image, cavity, matrix, MOUTH)
-            teeth_depth = min(gap * 0.35, 0.03)
-            teeth = np.concatenate([inner_top, (inner_top + [0, teeth_depth * 1.6])[::-1]])
-            self._fill(image, teeth, matrix, TEETH)
-            if opening > 0.3:
-                tongue = _ellipse(cx, cy + gap * 0.55, half * 0.55, gap * 0.18, 24)
+            self._fill(image, _ellipse(cx, cy + gap * 0.25, half * 0.55, gap * 0.35, 24), matrix, MOUTH_DEEP)
+            if opening > 0.35:
+                tongue = _ellipse(cx, cy + gap * 0.62, half * 0.5, gap * 0.17, 24)
                 self._fill(image, tongue, matrix, TONGUE)
-        else:
-            self._line(
-                image,
-                np.concatenate([inner_top[:1], inner_top[8:9], inner_top[-1:]]),
-                matrix,
-                LIP_DARK,
-                0.018,
+            # Upper teeth: only the front ones, in the upper lip's shadow, never a full band.
+            depth = min(gap * 0.3, 0.026)
+            front = np.abs(steps) <= 0.62
+            top_row = inner_top[front]
+            teeth = np.concatenate(
+                [
+                    top_row,
+                    (
+                        top_row
+                        + np.stack(
+                            [0 * top_row[:, 0], depth * np.sqrt(1 - (steps[front] / 0.7) ** 2)], axis=1
+                        )
+                    )[::-1],
+                ]
             )
+            self._fill(image, teeth, matrix, TEETH_SOFT)
+            self._line(image, top_row, matrix, TEETH_SHADE, 0.01)
+            if opening > 0.6:
+                low = inner_bottom[np.abs(steps) <= 0.45]
+                lower_teeth = np.concatenate([low, (low - [0, 0.012])[::-1]])
+                self._fill(image, lower_teeth, matrix, TEETH_SHADE)
+        else:
+            self._line(image, inner_top[2:-2], matrix, LIP_DARK, 0.014)
