@@ -44,7 +44,9 @@ def _consequences(preview: DeletionPreview) -> tuple[list[str], list[str]]:
     )
     stays = [
         f"{_plural(preview.videos_published, 'published video stays', 'published videos stay')} "
-        "published while the likeness consent is in force: to withdraw videos, revoke the consent.",
+        "published while the likeness consent is in force: to withdraw videos, revoke the consent."
+        if preview.videos_published
+        else "No published video was made with it. Videos are withdrawn by revoking the likeness consent.",
     ]
     return changes, stays
 

@@ -95,7 +95,7 @@ class ConfirmForm(forms.Form):
     also tick a box that says what they give up.
     """
 
-    confirmed = forms.CharField(widget=forms.HiddenInput, initial="yes")
+    confirmed = forms.CharField(widget=forms.HiddenInput)
     acknowledge = forms.BooleanField(required=False)
 
     def __init__(self, *args: object, acknowledge: str = "", **kwargs: object) -> None:

@@ -153,6 +153,9 @@ def test_enroll_consent_render_publish_watch_revoke(
     _sign_in(page, base, clinician)
     page.get_by_role("link", name="My likeness consent", exact=True).click()
     page.get_by_role("button", name="Revoke my consent").click()
+    assert "1 published video will be withdrawn at once" in page.locator("#consequences").inner_text()
+    page.get_by_label("I understand that this takes effect at once").check()
+    page.get_by_role("button", name="Revoke my consent").click()
     _sign_out(page)
 
     _sign_in(page, base, texts.patient)
