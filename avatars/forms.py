@@ -14,7 +14,7 @@ from consent.wording import use_label
 class EnrollmentForm(forms.Form):
     clinician = forms.ChoiceField(label="Clinician shown (they must sign it off)")
     footage = forms.FileField(
-        label="Enrollment video: you reading the provided script to camera, with sound",
+        label="Enrollment video: you reading the script below to camera, with sound",
         allow_empty_file=True,
         widget=forms.ClearableFileInput(attrs={"accept": "video/*"}),
     )
@@ -24,6 +24,15 @@ class EnrollmentForm(forms.Form):
         allow_empty_file=True,
         widget=forms.ClearableFileInput(attrs={"accept": "audio/*"}),
     )
+
+    def address_someone_else(self) -> None:
+        """Labels for a clinic admin enrolling a clinician: the person on camera is not 'you'."""
+        self.fields[
+            "footage"
+        ].label = "Enrollment video: the clinician reading the script below to camera, with sound"
+        self.fields[
+            "voice"
+        ].label = "The clinician's voice sample (optional; otherwise the video's sound is used)"
 
 
 #: The services refuse longer scripts too (avatars.services.scripts).
@@ -161,6 +170,12 @@ class PortraitForm(forms.Form):
         allow_empty_file=True,
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
+
+    def address_someone_else(self) -> None:
+        """Labels for a clinic admin enrolling a clinician: the face is the clinician's."""
+        self.fields[
+            "photo"
+        ].label = "Portrait photo: the clinician's face, looking at the camera, mouth closed"
 
 
 class AnonymizationForm(forms.Form):

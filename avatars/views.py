@@ -37,6 +37,7 @@ from avatars.services import (
     video_publish,
     video_review,
 )
+from avatars.services.enrollment_guide import READING_SCRIPT, enrollment_requirements
 from consent.selectors import clinicians_consenting
 from core.errors import ApplicationError
 from core.http import stored_file_response
@@ -90,6 +91,7 @@ def studio_page(request: AuthenticatedHttpRequest) -> HttpResponse:
             cast(forms.ChoiceField, form.fields["clinician"]).choices = [
                 (str(c.pk), c.printed_name) for c in clinicians
             ]
+            form.address_someone_else()  # the admin is not the person on camera
         else:
             del form.fields["clinician"]  # clinicians enroll only themselves
     form = portrait_form if is_portrait else enrollment_form
@@ -129,6 +131,9 @@ def studio_page(request: AuthenticatedHttpRequest) -> HttpResponse:
             "enrollment_form": enrollment_form,
             "script_form": script_form,
             "portrait_form": portrait_form,
+            "reading_script": READING_SCRIPT,
+            "requirements": enrollment_requirements(),
+            "enroll_for_others": policy.can_enroll_for_others(user),
             "my_videos": videos_of_likeness(clinician=user)
             if policy.sees_own_likeness_videos(user)
             else None,

@@ -16,6 +16,7 @@ from avatars.engine.errors import EnrollmentError, MediaInputError
 from avatars.errors import AvatarErrorCode
 from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, EnrollmentStatus
 from avatars.services._common import engine_refusal, get_for_update, refuse, staff_only
+from avatars.services.enrollment_guide import enrollment_measures
 from consent.ledger import ledger_append
 from core.jobs import JobOutcome, job_outputs_discard, output_store, upload_fetch
 from core.models import MediaJob, Role, User
@@ -215,7 +216,7 @@ def enrollment_analysis_run(
     except EnrollmentError as exc:
         advice = exc.message
         return JobOutcome(
-            result={"accepted": False, "advice": advice},
+            result={"accepted": False, "advice": advice, "code": exc.code},
             record=lambda _: enrollment_analysis_finish(
                 enrollment_id=enrollment_id, analysis_key=None, advice=advice
             ),
@@ -223,7 +224,11 @@ def enrollment_analysis_run(
     path = scratch / "analysis.npz"
     analysis.save(path)
     return JobOutcome(
-        result={"accepted": True, "analysis": output_store(job=job, name="analysis.npz", path=path)},
+        result={
+            "accepted": True,
+            "analysis": output_store(job=job, name="analysis.npz", path=path),
+            "measures": enrollment_measures(analysis),
+        },
         record=lambda final: enrollment_analysis_finish(
             enrollment_id=enrollment_id, analysis_key=final["analysis"], advice=""
         ),
