@@ -197,3 +197,71 @@ class CaptionBurner:
 def write_poster(frame: NDArray[np.uint8], path: Path, *, quality: int = 88) -> None:
     """Save an RGB frame as the video's poster JPEG (it carries the label like every frame)."""
     Image.fromarray(frame).save(path, format="JPEG", quality=quality, optimize=True)
+
+
+# --- Mouth-and-jaw composite (footage mode) ----------------------------------------------------
+
+
+def mouth_mask(
+    width: int, height: int, *, left: float, top: float, units: float
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """Where a canonical mouth patch replaces the face: (binary mask, soft weight), patch-sized.
+
+    Drawn in face units (outer-eye-corner distance = `units` pixels; the patch's top-left corner
+    is at face coordinates (`left`, `top`)): from just under the nose (0.62) to below the chin of an
+    open mouth (1.62), 0.5 to each side at the mouth, narrowing towards the chin as a jaw does.
+    The whole chin lies inside, so the base frame's chin never shows beside the new one. The soft
+    weight is 1 in the core and falls to 0 at the binary edge.
+    """
+    import cv2
+
+    def point(x: float, y: float) -> tuple[int, int]:
+        return int(round((x - left) * units * 8)), int(round((y - top) * units * 8))
+
+    binary = np.zeros((height, width), dtype=np.uint8)
+    # Outline with 3 bits of sub-pixel precision (shift=3): cheek under the nose, round the jaw.
+    outline = [
+        (-0.34, 0.62), (0.34, 0.62), (0.47, 0.72), (0.52, 0.9), (0.5, 1.1), (0.42, 1.33), (0.28, 1.52),
+        (0.0, 1.62), (-0.28, 1.52), (-0.42, 1.33), (-0.5, 1.1), (-0.52, 0.9), (-0.47, 0.72),
+    ]  # fmt: skip
+    cv2.fillPoly(binary, [np.array([point(x, y) for x, y in outline], dtype=np.int32)], 255, cv2.LINE_8, 3)
+    binary[:2], binary[-2:], binary[:, :2], binary[:, -2:] = 0, 0, 0, 0
+    feather = max(1.0, 0.07 * units)
+    core = cv2.erode(binary, np.ones((3, 3), np.uint8), iterations=max(1, int(round(1.2 * feather))))
+    soft = cv2.GaussianBlur(core.astype(np.float32) / 255.0, (0, 0), feather)
+    soft = np.minimum(soft * 1.15, 1.0) * (binary > 0)
+    return binary, np.asarray(soft, dtype=np.float32)
+
+
+def blend_seamless(
+    region: NDArray[np.uint8], source: NDArray[np.uint8], binary: NDArray[np.uint8], soft: NDArray[np.float32]
+) -> None:
+    """Put `source` into `region` (same size, in place) where `binary` is set, without a seam.
+
+    Gradient-domain (Poisson) cloning (Pérez et al. 2003, `cv2.seamlessClone`) keeps the source's
+    detail but takes its colour and light level from the region's own pixels at the mask's edge, so
+    a mouth from a frame with other lighting fits; the result is then mixed in with the soft
+    weight, so even the Poisson edge is not a line. Falls back to colour-matched feathering where
+    the mask is too small or touches the region's border.
+    """
+    import cv2
+
+    ys, xs = np.nonzero(binary)
+    if len(xs) < 16:
+        return
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
+    height, width = binary.shape
+    inner = x0 >= 2 and y0 >= 2 and x1 < width - 2 and y1 < height - 2 and x1 - x0 >= 8 and y1 - y0 >= 8
+    if inner:
+        # OpenCV places the mask's bounding box centred on `centre`: the centre of that same box.
+        centre = (x0 + (x1 - x0 + 1) // 2, y0 + (y1 - y0 + 1) // 2)
+        try:
+            source = np.asarray(cv2.seamlessClone(source, region, binary, centre, cv2.NORMAL_CLONE))
+        except cv2.error:
+            inner = False
+    if not inner:
+        ring = (soft > 0.05) & (soft < 0.6)
+        if ring.sum() > 8:
+            shift = region[ring].mean(axis=0) - source[ring].mean(axis=0)
+            source = np.clip(source + np.round(shift).astype(np.int16), 0, 255).astype(np.uint8)
+    region[...] = cv2.blendLinear(source, region, soft, np.float32(1.0) - soft)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -212,7 +213,9 @@ def enrollment_analysis_run(
     enrollment_id = job.params["enrollment"]
     footage = upload_fetch(upload=job.input_upload, scratch=scratch)
     try:
-        analysis = analyze_enrollment(footage, progress=report)
+        analysis = analyze_enrollment(
+            footage, progress=report, min_usable_seconds=settings.AVATAR_ENROLLMENT_MIN_SECONDS
+        )
     except EnrollmentError as exc:
         advice = exc.message
         return JobOutcome(

@@ -359,6 +359,8 @@ STATEMENT_CHALLENGE_MINUTES = env_int("CANDOR_STATEMENT_CHALLENGE_MINUTES", 5, m
 # Avatar renders: output size (720p by default; tests render small).
 AVATAR_RENDER_WIDTH = env_int("CANDOR_AVATAR_RENDER_WIDTH", 1280, minimum=64)
 AVATAR_RENDER_HEIGHT = env_int("CANDOR_AVATAR_RENDER_HEIGHT", 720, minimum=64)
+# Footage enrollment: seconds of footage with a clear face required (the page asks for a minute).
+AVATAR_ENROLLMENT_MIN_SECONDS = env_int("CANDOR_AVATAR_ENROLLMENT_MIN_SECONDS", 60, minimum=0)
 
 # Provenance: the platform root CA and clinic signing identities live in files under this folder
 # (a secret volume in production). Development generates them on first use.

@@ -54,7 +54,8 @@ def enrollment(tmp_path_factory: pytest.TempPathFactory, disclosure: Disclosure)
 
 @pytest.fixture(scope="module")
 def analysis(enrollment: Path) -> EnrollmentAnalysis:
-    return analyze_enrollment(enrollment)
+    # The synthetic enrollment is a few seconds long: below the product's minute, on purpose.
+    return analyze_enrollment(enrollment, min_usable_seconds=0)
 
 
 def _frames(draw: object, count: int = 12) -> list[np.ndarray]:
@@ -124,7 +125,7 @@ def test_footage_without_a_face_is_refused(tmp_path: Path) -> None:
     gradient = np.tile(np.linspace(60, 200, 160, dtype=np.uint8)[None, :, None], (120, 1, 3))
     path = _enrollment_from(tmp_path, [np.roll(gradient, i, axis=1) for i in range(12)])
     with pytest.raises(EnrollmentError, match="No face was found"):
-        analyze_enrollment(path)
+        analyze_enrollment(path, min_usable_seconds=0)
 
 
 def test_footage_with_two_faces_is_refused(tmp_path: Path) -> None:
@@ -136,14 +137,14 @@ def test_footage_with_two_faces_is_refused(tmp_path: Path) -> None:
 
     path = _enrollment_from(tmp_path, _frames(two))
     with pytest.raises(EnrollmentError, match="More than one face"):
-        analyze_enrollment(path)
+        analyze_enrollment(path, min_usable_seconds=0)
 
 
 def test_footage_that_is_too_dark_is_refused(tmp_path: Path) -> None:
-    presenter = StockPresenter(320, 240)
+    presenter = StockPresenter(480, 360)
     dark = [(presenter.draw((0.2, 0.5, 0.0), Pose(0, 0, 0, 0)) * 0.12).astype(np.uint8) for _ in range(12)]
     with pytest.raises(EnrollmentError, match="too dark"):
-        analyze_enrollment(_enrollment_from(tmp_path, dark))
+        analyze_enrollment(_enrollment_from(tmp_path, dark), min_usable_seconds=0)
 
 
 def test_footage_with_a_tiny_face_is_refused(tmp_path: Path) -> None:
@@ -151,15 +152,15 @@ def test_footage_with_a_tiny_face_is_refused(tmp_path: Path) -> None:
     canvas = np.full((240, 320, 3), 180, dtype=np.uint8)
     canvas[60:180, 80:240] = presenter.draw((0.2, 0.5, 0.0), Pose(0, 0, 0, 0))
     with pytest.raises(EnrollmentError, match="too small"):
-        analyze_enrollment(_enrollment_from(tmp_path, [canvas] * 12))
+        analyze_enrollment(_enrollment_from(tmp_path, [canvas] * 12), min_usable_seconds=0)
 
 
 def test_blurred_footage_is_refused(tmp_path: Path) -> None:
-    presenter = StockPresenter(320, 240)
+    presenter = StockPresenter(480, 360)
     sharp = presenter.draw((0.2, 0.5, 0.0), Pose(0, 0, 0, 0))
     blurred = cv2.GaussianBlur(sharp, (0, 0), 2.5)
     with pytest.raises(EnrollmentError, match="blurred"):
-        analyze_enrollment(_enrollment_from(tmp_path, [blurred] * 12))
+        analyze_enrollment(_enrollment_from(tmp_path, [blurred] * 12), min_usable_seconds=0)
 
 
 def test_a_one_pixel_video_is_refused(tmp_path: Path) -> None:
@@ -187,20 +188,58 @@ def test_an_empty_video_file_is_refused(tmp_path: Path) -> None:
         analyze_enrollment(path)
 
 
-def test_a_wide_render_from_taller_footage_keeps_the_mouth_in_the_picture(
+def test_a_wide_render_from_taller_footage_keeps_the_whole_head_in_the_picture(
     enrollment: Path, tmp_path: Path
 ) -> None:
-    from avatars.engine.footage import FootageSource
     from core.media.faces import detect_faces
+    from avatars.engine.footage import FootageSource
 
-    # The presenter sits high in a taller picture: a centred wide crop would miss the face.
+    # The presenter sits high in a taller picture: a centred wide crop would miss the face, and a
+    # crop that fills the wide output would cut the top of the head.
     tall = [
         np.vstack([frame, np.full((96, 384, 3), 90, dtype=np.uint8)]) for frame in decoded_frames(enrollment)
     ]
     footage = write_video(tmp_path / "tall.mkv", tall)
-    source = FootageSource(footage, 384, 128)
+    source = FootageSource(footage, 384, 128, analysis=analyze_enrollment(footage, min_usable_seconds=0))
     for frame in source.frames(np.zeros((5, 3)), [Pose(0, 0, 0, 0)] * 5):
         faces = detect_faces(frame, thorough=True)
         assert faces, "the face must stay in the crop"
-        chin = faces[0].points[4, 1] + 0.9 * faces[0].eye_distance
-        assert chin < frame.shape[0], "mouth and chin must stay in the crop"
+        eyes = faces[0].points[:4].mean(axis=0)
+        spread = faces[0].eye_distance
+        assert eyes[1] - 1.2 * spread > 0, "the crown must stay in the picture"
+        assert eyes[1] + 1.3 * spread < frame.shape[0], "mouth and chin must stay in the picture"
+
+
+def test_small_footage_is_not_blown_up_beyond_the_limit(
+    enrollment: Path, analysis: EnrollmentAnalysis
+) -> None:
+    from avatars.engine.footage import MAX_UPSCALE, FootageSource
+
+    # 384x288 footage for a 720p render: filling the width would enlarge it 3.3 times.
+    source = FootageSource(enrollment, 1280, 720, analysis=analysis)
+    assert source.scale <= MAX_UPSCALE + 1e-9
+    frame = next(iter(source.frames(np.zeros((1, 3)), [Pose(0, 0, 0, 0)])))
+    assert frame.shape == (720, 1280, 3)
+    # The rest is a blurred extension of the picture, not black bars.
+    assert frame[:, :40].mean() > 20
+
+
+def test_the_default_requirement_refuses_a_short_enrollment_before_analysing_it(enrollment: Path) -> None:
+    from avatars.engine.enrollment import MIN_USABLE_SECONDS
+
+    assert MIN_USABLE_SECONDS == 60
+    with pytest.raises(EnrollmentError) as caught:
+        analyze_enrollment(enrollment)
+    assert caught.value.code == "footage_too_short"
+    assert "at least 60 s" in caught.value.message and "about a minute" in caught.value.message
+
+
+def test_footage_counts_only_the_frames_that_show_the_face(enrollment: Path, tmp_path: Path) -> None:
+    # 2 s at 25 fps, the face hidden in the first 0.3 s (85% of frames show it): 1.7 s usable.
+    frames = decoded_frames(enrollment)[:50]
+    blank = np.full_like(frames[0], 128)
+    path = _enrollment_from(tmp_path, [blank] * 8 + frames[8:])
+    with pytest.raises(EnrollmentError, match=r"only 1\.7 s of it show your face") as caught:
+        analyze_enrollment(path, min_usable_seconds=1.9)
+    assert caught.value.code == "footage_too_short"
+    assert analyze_enrollment(path, min_usable_seconds=1.6).usable.sum() == 42
