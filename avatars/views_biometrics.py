@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods
 
+from avatars.models import EnrollmentKind
 from avatars.services import (
     DeletionPreview,
     enrollment_delete,
@@ -29,7 +30,8 @@ def _plural(count: int, one: str, many: str) -> str:
 def _consequences(preview: DeletionPreview) -> tuple[list[str], list[str]]:
     """What deleting changes, and what stays, in sentences."""
     who = "their" if preview.on_behalf else "your"
-    changes = [f"Destroyed for good: {who} {', '.join(preview.destroyed)}."]
+    *parts, templates = preview.destroyed  # the derived templates always come last
+    changes = [f"Destroyed for good: {who} {', '.join(parts)}, and the {templates}."]
     if preview.renders_stopped:
         changes.append(f"{_plural(preview.renders_stopped, 'render', 'renders')} in progress will stop.")
     if preview.scripts_blocked:
@@ -75,21 +77,23 @@ def enrollment_delete_page(request: AuthenticatedHttpRequest, enrollment_id: str
                 enrollment_delete(actor=request.user, enrollment_id=enrollment.id)
             except ApplicationError as exc:
                 return render(request, "core/not_found.html", {"message": exc.message}, status=exc.status)
+            whose = f"{name}'s" if preview.on_behalf else "Your"
             messages.success(
                 request,
-                f"{name}'s enrollment is deleted: the footage, photo, voice sample and the templates "
-                "made from them are destroyed. No new video can be made with it.",
+                f"{whose} enrollment is deleted: its biometric data and the templates made from it are "
+                "destroyed. No new video can be made with it.",
             )
             return redirect("avatars:studio")
         status = 400
     changes, stays = _consequences(preview)
+    what = "portrait photo" if enrollment.kind == EnrollmentKind.PORTRAIT else "footage"
     return render(
         request,
         "core/confirm.html",
         {
-            "title": f"Delete {name}'s enrollment ({enrollment.get_kind_display().lower()})?"
+            "title": f"Delete {name}'s enrollment ({what})?"
             if preview.on_behalf
-            else f"Delete my enrollment ({enrollment.get_kind_display().lower()})?",
+            else f"Delete my enrollment ({what})?",
             "lead": f"Enrolled on {date_format(enrollment.created_at, 'DATE_FORMAT')}. "
             "Deleting it destroys the biometric data the studio keeps for it.",
             "consequences": changes,

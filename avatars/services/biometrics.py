@@ -60,7 +60,7 @@ BIOMETRIC_UPLOADS = (
     ("voice", "voice sample"),
 )
 ANALYSIS = "stored face and mouth analysis"
-TEMPLATES = "face and voice templates derived from them"
+TEMPLATES = "face and voice templates made from them"
 
 # Called after the deletion is committed with the SHA-256 of each destroyed upload, so that an app
 # that caches templates derived from a file (keyed by its hash) forgets them.

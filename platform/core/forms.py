@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
 
@@ -91,21 +93,18 @@ class ConfirmForm(forms.Form):
     """The confirmation step of a destructive action (core/confirm.html), without JavaScript.
 
     `confirmed` is a hidden field only the confirmation page sends: a POST without it (a one-click
-    button elsewhere) shows the page instead of acting. With an `acknowledge` label, the person must
-    also tick a box that says what they give up.
+    button elsewhere) leaves the form unbound, so the page is shown instead of acting, without
+    errors. With an `acknowledge` label, the person must also tick a box that says what they give up.
     """
 
     confirmed = forms.CharField(widget=forms.HiddenInput)
     acknowledge = forms.BooleanField(required=False)
 
-    def __init__(self, *args: object, acknowledge: str = "", **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, data: Any = None, *, acknowledge: str = "") -> None:
+        #: Whether this POST came from the confirmation page (else: show the page).
+        self.sent_from_confirmation = bool(data) and data.get("confirmed") == "yes"
+        super().__init__(data if self.sent_from_confirmation else None)
         self.acknowledge_label = acknowledge
         self.fields["acknowledge"].label = acknowledge
         self.fields["acknowledge"].required = bool(acknowledge)
         self.fields["acknowledge"].error_messages["required"] = "Tick the box to confirm."
-
-    @property
-    def sent_from_confirmation(self) -> bool:
-        """Whether this POST came from the confirmation page (else: show the page)."""
-        return self.data.get("confirmed") == "yes"

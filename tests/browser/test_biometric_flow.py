@@ -90,10 +90,7 @@ def test_a_clinician_deletes_their_enrollment_after_confirming(
     row = page.locator("li[data-kind=portrait]")
     assert "Kept until" in row.inner_text()
     row.get_by_role("link", name="Delete this enrollment…").click()
-    assert (
-        page.get_by_role("heading", level=1).inner_text()
-        == "Delete my enrollment (clinician's portrait photo)?"
-    )
+    assert page.get_by_role("heading", level=1).inner_text() == "Delete my enrollment (portrait photo)?"
     consequences = page.locator("#consequences").inner_text()
     assert "Destroyed for good: your portrait photo" in consequences
     assert "1 render in progress will stop." in consequences
