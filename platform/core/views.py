@@ -320,7 +320,7 @@ def job_cancel_page(request: AuthenticatedHttpRequest, job_id: str) -> HttpRespo
         "core/confirm.html",
         {
             "title": f"Cancel this {label}?",
-            "lead": f"Started {job.created_at:%Y-%m-%d %H:%M}; {job.percent:.0f}% done.",
+            "lead": f"Requested {job.created_at:%Y-%m-%d %H:%M}; {job.percent:.0f}% done.",
             "consequences": [
                 "It stops at its next step; the work done so far is discarded.",
                 *([job.cancel_consequence] if job.cancel_consequence else []),
