@@ -48,8 +48,9 @@ class QualityCheck:
 @dataclass(frozen=True)
 class QualityReport:
     accepted: bool
-    checks: list[QualityCheck]
+    checks: list[QualityCheck]  # the checks that ran: passed, then the one that failed
     redo: str  # what to record again, or "" when nothing
+    unchecked: list[str]  # the checks not reached after a failure
 
 
 #: The engine's checks in the order it runs them (an analysis stops at the first that fails), by
@@ -119,20 +120,18 @@ def enrollment_quality_report(enrollment: Enrollment) -> QualityReport | None:
     failed = "" if accepted else str(result.get("code") or "")
     measures = result.get("measures") or {}
     checks: list[QualityCheck] = []
-    state = "passed"
+    unchecked: list[str] = []
     for code, label, passed in _CHECKS:
-        if code == failed:
+        if checks and checks[-1].state == "failed":
+            unchecked.append(label)
+        elif code == failed:
             checks.append(QualityCheck(label, "failed", enrollment.advice))
-            state = "unchecked"
-            continue
-        detail = passed if state == "passed" else "Not checked: the analysis stopped at the problem above."
-        if state == "passed":
-            detail = _measured(code, detail, measures)
-        checks.append(QualityCheck(label, state, detail))
+        else:
+            checks.append(QualityCheck(label, "passed", _measured(code, passed, measures)))
     if not accepted and not failed:
         # A refusal whose check is not named (an analysis from before the report): say it once.
-        checks = [QualityCheck("Analysis", "failed", enrollment.advice)]
-    return QualityReport(accepted, checks, "" if accepted else enrollment.advice)
+        checks, unchecked = [QualityCheck("Analysis", "failed", enrollment.advice)], []
+    return QualityReport(accepted, checks, "" if accepted else enrollment.advice, unchecked)
 
 
 def _measured(code: str, detail: str, measures: dict[str, Any]) -> str:

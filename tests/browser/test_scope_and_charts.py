@@ -112,3 +112,42 @@ def test_the_console_shows_activity_and_consent_states(
     _shoot(page, "compliance")
     page.goto(f"{base}/compliance/disclosures/")
     _shoot(page, "disclosures")
+
+
+def test_the_enrollment_page_shows_the_script_what_is_accepted_and_a_quality_report(
+    texts: Any,
+    live_server_url: str,
+    browser_page: Any,
+    tiny_video: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from avatars.services import enrollment_footage_start
+    from avatars.services.enrollment_guide import READING_SCRIPT
+    from tests.avatars.conftest import run_job
+
+    page, base = browser_page, live_server_url
+    with django_capture_on_commit_callbacks(execute=False):
+        enrollment = enrollment_footage_start(
+            actor=texts.clinician,
+            clinician=texts.clinician,
+            footage=SimpleUploadedFile("me.mp4", tiny_video.read_bytes()),
+        )
+    run_job(enrollment.job)
+    _sign_in(page, base, texts.clinician)
+    page.goto(f"{base}/studio/")
+    assert READING_SCRIPT[0] in page.locator("#reading-script").inner_text()
+    assert page.locator("#enrollment-guide dt", has_text="Length").count() == 1
+    report = page.locator("details.quality-report")
+    assert report.get_attribute("open") is not None  # a refusal opens itself
+    assert report.locator("li.check-failed").count() == 1
+    _shoot(page, "studio-enrollment")
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in(page, base, texts.admin)
+    page.goto(f"{base}/studio/")
+    assert (
+        "the clinician reading the script below"
+        in page.locator("form").filter(has_text="Upload footage").inner_text()
+    )
+    _shoot(page, "studio-admin")
