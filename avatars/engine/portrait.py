@@ -73,6 +73,10 @@ FACE_OVAL = [
     152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
 ]  # fmt: skip
 
+#: Framing: the face (forehead to chin) takes this share of the frame's height, and a photo is
+#: never enlarged more than this to get there (a small face stays smaller rather than blurred).
+FACE_SHARE = 0.38
+MAX_ENLARGEMENT = 2.0
 #: The lower lip's drop at full opening, in half mouth widths (a wide "ah").
 JAW_DROP = 0.62
 #: The upper lip lifts by this share of the lower lip's drop.
@@ -285,29 +289,42 @@ class PortraitSource:
     def _fit(
         self, rgb: NDArray[np.uint8], points: NDArray[np.float64]
     ) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
-        """Place the photo in the output frame: fit its height, centre on the face, blur-fill the sides."""
+        """Frame the photo as a talking head: the face about 0.38 of the picture's height (never
+        enlarged more than 2x), centred, eyes a little above the middle; a photo that cannot fill
+        the frame is filled out with a blurred, darkened copy of itself."""
         import cv2
 
-        scale = self.height / rgb.shape[0]
+        face_height = float(np.linalg.norm(points[CHIN] - points[FACE_OVAL[0]]))
+        fill_height = self.height / rgb.shape[0]
+        scale = max(fill_height, min(FACE_SHARE * self.height / max(face_height, 1.0), MAX_ENLARGEMENT))
+        face = (points[CHIN] + points[FACE_OVAL[0]]) / 2 * scale
         resized = cv2.resize(
             rgb,
-            (max(1, round(rgb.shape[1] * scale)), self.height),
+            (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
         )
-        points = points * scale
-        face_x = float(points[list(EYE_OUTER), 0].mean())
+        # Where the photo's top-left corner goes in the frame, keeping the frame inside the photo
+        # wherever the photo is big enough.
+        offset = np.array([self.width / 2 - face[0], 0.47 * self.height - face[1]])
+        for axis, (size, frame_size) in enumerate(
+            ((resized.shape[1], self.width), (resized.shape[0], self.height))
+        ):
+            offset[axis] = (
+                np.clip(offset[axis], frame_size - size, 0) if size >= frame_size else (frame_size - size) / 2
+            )
+        x, y = int(round(offset[0])), int(round(offset[1]))
         canvas = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        if resized.shape[1] < self.width:
+        if resized.shape[1] < self.width or resized.shape[0] < self.height:
             backdrop = cv2.resize(rgb, (self.width, self.height), interpolation=cv2.INTER_AREA)
             canvas[...] = (cv2.GaussianBlur(backdrop, (0, 0), self.width / 40) * 0.6).astype(np.uint8)
-            offset = (self.width - resized.shape[1]) // 2
-            canvas[:, offset : offset + resized.shape[1]] = resized
-            points = points + [offset, 0]
-        else:
-            left = int(np.clip(face_x - self.width / 2, 0, resized.shape[1] - self.width))
-            canvas[...] = resized[:, left : left + self.width]
-            points = points - [left, 0]
-        return canvas, points
+        src_x0, src_y0 = max(0, -x), max(0, -y)
+        dst_x0, dst_y0 = max(0, x), max(0, y)
+        width = min(resized.shape[1] - src_x0, self.width - dst_x0)
+        height = min(resized.shape[0] - src_y0, self.height - dst_y0)
+        canvas[dst_y0 : dst_y0 + height, dst_x0 : dst_x0 + width] = resized[
+            src_y0 : src_y0 + height, src_x0 : src_x0 + width
+        ]
+        return canvas, points * scale + [x, y]
 
     # -- geometry, computed once per photo ---------------------------------------------------
 
