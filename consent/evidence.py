@@ -279,7 +279,7 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
         )
         content = json.dumps(bundle, indent=2, sort_keys=True).encode("utf-8")
     else:
-        filters = {k: str(v) for k, v in asdict(request.filters).items() if v}
+        filters = _filters_in_words(actor, request.filters)
         content = evidence_report_pdf(
             clinic_name=actor.member_clinic.name,
             generated_at=now,
@@ -326,6 +326,25 @@ def evidence_export(*, actor: User, request: ExportRequest) -> ExportFile:
     extension = {"fhir": "fhir.json"}.get(request.format, request.format)
     filename = f"candor-evidence-{now:%Y%m%dT%H%M%SZ}.{extension}"
     return ExportFile(content, EXPORT_FORMATS[request.format], filename, digest, entry.seq)
+
+
+def _filters_in_words(actor: User, filters: LedgerFilters) -> dict[str, str]:
+    """The search behind a report as its reader understands it: a person by name, not by id."""
+    words: dict[str, str] = {}
+    if filters.subject_id:
+        person = User.objects.filter(pk=filters.subject_id, clinic_id=actor.member_clinic_id).first()
+        words["Person"] = (
+            f"{person.printed_name} ({person.get_role_display()})" if person else filters.subject_id
+        )
+    if filters.event_type:
+        words["Events starting with"] = filters.event_type
+    if filters.object_id:
+        words["About the record"] = filters.object_id
+    if filters.since:
+        words["From"] = f"{filters.since:%d %b %Y, %H:%M} UTC"
+    if filters.until:
+        words["Until"] = f"{filters.until:%d %b %Y, %H:%M} UTC"
+    return words
 
 
 def disclosure_list(*, user: User) -> Any:

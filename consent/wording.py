@@ -71,6 +71,27 @@ def use_labels(field: str, codes: list[str]) -> str:
     return ", ".join(use_label(field, code) for code in codes)
 
 
+#: What left the clinic, by a disclosure's `what` code; exports also say how many consents they hold.
+_DISCLOSED: dict[str, tuple[str, tuple[str, str] | None]] = {
+    "publication": ("A video, published for viewing", None),
+    "anonymization.publication": ("An anonymized consultation video, for teaching", None),
+    "export.pdf": ("Evidence report (PDF)", ("consent", "consents")),
+    "export.csv": ("Evidence export (CSV spreadsheet)", ("consent", "consents")),
+    "export.json": ("Evidence export (JSON)", ("consent", "consents")),
+    "export.fhir": ("Evidence export (FHIR consent records)", ("consent", "consents")),
+}
+
+
+def disclosure_sentence(what: str, count: int) -> str:
+    """A disclosure in words: 'Evidence report (PDF) covering 3 consents'."""
+    title, noun = _DISCLOSED.get(
+        what, (what.replace(".", " ").replace("_", " ").capitalize(), ("record", "records"))
+    )
+    if noun is None:
+        return title
+    return f"{title} covering {count} {noun[0] if count == 1 else noun[1]}"
+
+
 def reason_sentence(reason: str) -> str:
     """Why a consent ended, in a sentence; an unknown code still reads as words."""
     if not reason:

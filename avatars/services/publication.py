@@ -128,8 +128,8 @@ def video_publish(
                 clinic_id=actor.member_clinic_id,
                 made_by=actor,
                 what="publication",
-                recipient=f"patient {publication.patient_id}"
-                if publication.patient_id
+                recipient=f"{publication.patient.printed_name} (patient)"
+                if publication.patient is not None
                 else "holders of a share link",
                 purpose="patient education",
                 object_ids=[str(video.id)],

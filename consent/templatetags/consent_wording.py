@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from consent.wording import reason_sentence, use_labels
+from consent.wording import disclosure_sentence, reason_sentence, use_labels
 
 register = template.Library()
 
@@ -19,3 +19,9 @@ def reason_sentence_filter(reason: str) -> str:
 def use_labels_filter(codes: list[str], field: str) -> str:
     """``{{ consent.languages|use_labels:"language" }}``: a scope list as words."""
     return use_labels(field, list(codes or []))
+
+
+@register.simple_tag
+def disclosure_what(what: str, records: list[str]) -> str:
+    """``{% disclosure_what d.what d.object_ids %}``: what was disclosed, in words."""
+    return disclosure_sentence(what, len(records or []))

@@ -92,7 +92,16 @@ def test_review_publish_view_acknowledge(studio: Any, django_capture_on_commit_c
     page = patient.get(f"/videos/{video.id}/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "AI-generated video." in html and 'kind="captions"' in html and studio.clinic.contact_email in html
+    assert "AI-generated video" in html and 'kind="captions"' in html and studio.clinic.contact_email in html
+    banner = html.split('id="disclosure">')[1].split("</div>")[0]
+    assert banner.count("AI-generated") == 1  # issue 15 item 17: it said so twice
+    from consent.models import Disclosure
+
+    recipients = set(Disclosure.objects.filter(what="publication").values_list("recipient", flat=True))
+    assert recipients == {
+        f"{studio.patient.printed_name} (patient)",
+        "holders of a share link",
+    }  # not "patient 3"
     assert "Signed by" in html
     assert patient.get(f"/videos/{video.id}/media/video.mp4").status_code == 200
     patient.get(f"/videos/{video.id}/")  # a second view does not acknowledge again
