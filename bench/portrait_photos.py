@@ -59,6 +59,39 @@ def _wav(path: Path, samples: Any) -> Path:
     return path
 
 
+def lip_sync_at_lag_0(result: Any, scratch: Path, controls: list[Path] | None = None) -> dict[str, Any]:
+    """Change-based lip-sync of a render's narration at lag 0, its best lag, and 10 controls at lag 0."""
+    from avatars.engine import synthesize
+    from avatars.engine.media import read_audio
+    from avatars.engine.speech import speech_energy
+    from bench.avatar_quality import shifted_correlation, track_face
+
+    if controls is None:
+        controls = [
+            _wav(scratch / f"control{i}.wav", synthesize(text).samples)
+            for i, text in enumerate(CONTROL_SCRIPTS)
+        ]
+    track = track_face(result.video)
+    first = int(round(result.narration_start * track.fps))
+    last = int(round(result.narration_end * track.fps))
+    openings = track.openings[first:last]
+    samples = read_audio(result.video)[int(round(result.narration_start * 48_000)) :]
+    own = speech_energy(samples, track.fps, len(openings))
+    at_zero = shifted_correlation(openings, own, 0)
+    by_lag = {k: shifted_correlation(openings, own, k) for k in range(-3, 4)}
+    scores = [
+        shifted_correlation(openings, speech_energy(read_audio(c), track.fps, len(openings)), 0)
+        for c in controls
+    ]
+    return {
+        "lip_sync_lag0": round(at_zero, 3),
+        "best_lag": max(by_lag, key=lambda k: by_lag[k] if np.isfinite(by_lag[k]) else -9),
+        "controls_lag0_median": round(statistics.median(scores), 3),
+        "beats_controls": sum(1 for v in scores if at_zero > v),
+        "face_found": round(float(np.isfinite(openings).mean()), 3),
+    }
+
+
 def _check(photo: Path) -> tuple[bool, str]:
     from avatars.engine.errors import EnrollmentError
     from avatars.engine.media import read_image
@@ -86,10 +119,8 @@ def main() -> int:
     from PIL import Image
 
     from avatars.engine import Disclosure, PortraitAvatar, RenderSpec, ScriptNarration, render, synthesize
-    from avatars.engine.media import iter_video_frames, read_audio
+    from avatars.engine.media import iter_video_frames
     from avatars.engine.portrait import PortraitSource
-    from avatars.engine.speech import speech_energy
-    from bench.avatar_quality import shifted_correlation, track_face
 
     photos = sorted(
         p
@@ -110,7 +141,7 @@ def main() -> int:
             grey = scratch / f"grey-{photo.stem}.png"
             Image.open(photo).convert("L").save(grey)
             accepted, reason = _check(photo)
-            grey_accepted, grey_reason = _check(grey)
+            _, grey_reason = _check(grey)
             row: dict[str, Any] = {"photo": name, "colour": reason, "greyscale": grey_reason}
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -130,28 +161,13 @@ def main() -> int:
                 )
             )
             row["render_s_per_s"] = round((time.perf_counter() - started) / result.duration, 3)
-            track = track_face(result.video)
-            first = int(round(result.narration_start * track.fps))
-            last = int(round(result.narration_end * track.fps))
-            openings = track.openings[first:last]
-            samples = read_audio(result.video)[int(round(result.narration_start * 48_000)) :]
-            own = speech_energy(samples, track.fps, len(openings))
-            row["lip_sync_lag0"] = round(shifted_correlation(openings, own, 0), 3)
-            by_lag = {k: shifted_correlation(openings, own, k) for k in range(-3, 4)}
-            row["best_lag"] = max(by_lag, key=lambda k: by_lag[k] if np.isfinite(by_lag[k]) else -9)
-            scores = [
-                shifted_correlation(openings, speech_energy(read_audio(c), track.fps, len(openings)), 0)
-                for c in controls
-            ]
-            row["controls_lag0_median"] = round(statistics.median(scores), 3)
-            row["beats_controls"] = sum(1 for v in scores if row["lip_sync_lag0"] > v)
-            row["face_found"] = round(float(np.isfinite(openings).mean()), 3)
+            row.update(lip_sync_at_lag_0(result, scratch, controls))
             print(json.dumps(row), flush=True)
             if len(sheet_rows) < arguments.sheet_photos:
                 source = PortraitSource(photo, arguments.width, arguments.height)
                 cx, cy = source.origin
                 half = source.half_width * 1.7
-                start = first + 30
+                start = int(round(result.narration_start * result.fps)) + 30
                 crops = []
                 for index, frame in enumerate(iter_video_frames(result.video)):
                     if index >= start + 12:

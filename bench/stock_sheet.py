@@ -1,7 +1,10 @@
 """Contact sheet of the stock presenter from a real 720p render: whole frames, then close-ups of
 the face over consecutive frames (speech, and a blink), for docs/ and BENCHMARKS.md.
 
-    .venv/bin/python bench/stock_sheet.py [--out docs/stock-presenter-frames.png]
+    .venv/bin/python bench/stock_sheet.py [--out docs/stock-presenter-frames.png] [--quality]
+
+With `--quality` the render's lip-sync is also measured as for portrait mode (bench/portrait_photos.py):
+change-based correlation at lag 0 with dlib's 68-point landmarks, against 10 other narrations.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ SCRIPT = (
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "stock-presenter-frames.png")
+    parser.add_argument("--quality", action="store_true", help="also measure lip-sync against 10 controls")
     arguments = parser.parse_args()
 
     from PIL import Image
@@ -49,6 +53,10 @@ def main() -> int:
         )
         result = render(spec)
         frames = [frame.copy() for frame in iter_video_frames(result.video)]
+        if arguments.quality:
+            from bench.portrait_photos import lip_sync_at_lag_0
+
+            print(lip_sync_at_lag_0(result, Path(scratch_name)))
     fps = result.fps
     first = int(result.narration_start * fps)
     # Blink timing does not depend on the speech, so the render's blinks can be found again here.
