@@ -145,6 +145,7 @@ class VideoStatus(models.TextChoices):
     RENDERING = "rendering", "Rendering"
     FAILED = "failed", "Render failed"
     IN_REVIEW = "in_review", "Waiting for the clinician's review"
+    HELD = "held", "Held back: below the quality bar"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
     PUBLISHED = "published", "Published"
@@ -175,6 +176,12 @@ class Video(models.Model):
     content_sha256 = models.CharField(max_length=64, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     signed = models.BooleanField(default=False, help_text="Carries a C2PA manifest signed by the clinic.")
+    quality = models.JSONField(
+        default=dict, blank=True, help_text="Lip-sync, identity and stability measured on the render."
+    )
+    quality_reason = models.TextField(
+        blank=True, help_text="Why the render was held back from review (empty when it passed)."
+    )
     review_note = models.CharField(max_length=500, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)

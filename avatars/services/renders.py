@@ -190,6 +190,16 @@ def render_request(*, actor: User, script_id: Any) -> Video:
     return video
 
 
+def _ledger_figures(figures: dict[str, Any]) -> dict[str, int | None]:
+    """Measured figures as the ledger takes them: floats as integers in thousandths (`_milli`)."""
+    return {
+        (f"{name}_milli" if isinstance(value, float) else name): (
+            round(value * 1000) if isinstance(value, float) else value
+        )
+        for name, value in figures.items()
+    }
+
+
 def render_finish(*, video_id: Any, outputs: dict[str, Any]) -> Video:
     """Store a finished render for review (called by the render task after the last consent check)."""
     with transaction.atomic():
@@ -203,7 +213,12 @@ def render_finish(*, video_id: Any, outputs: dict[str, Any]) -> Video:
         )
         video.content_sha256, video.duration_seconds = outputs["sha256"], outputs["duration_seconds"]
         video.signed = outputs["signed"]
-        video.status = VideoStatus.IN_REVIEW
+        quality = outputs.get("quality") or {}
+        video.quality = quality.get("figures", {})
+        video.quality_reason = " ".join(quality.get("reasons", []))
+        # A render below the quality bar is kept (signed and registered, like every output) but
+        # never offered for approval: the clinician sees why instead of a Review form.
+        video.status = VideoStatus.HELD if video.quality_reason else VideoStatus.IN_REVIEW
         video.save()
         if video.likeness_consent is not None:
             likeness_consent_record_use(
@@ -219,6 +234,8 @@ def render_finish(*, video_id: Any, outputs: dict[str, Any]) -> Video:
                 "sha256": video.content_sha256,
                 "signed": video.signed,
                 "duration_ms": int(video.duration_seconds * 1000),
+                "quality": _ledger_figures(video.quality),
+                "quality_passed": not video.quality_reason,
             },
         )
     return video
@@ -241,11 +258,39 @@ def render_failed(*, video_id: Any, code: str) -> None:
             )
 
 
+def render_quality(*, avatar: Any, video: Path) -> dict[str, Any]:
+    """The quality gate's verdict on a rendered video: `passed`, the `reasons` it falls short (in
+    words for the clinician) and the measured `figures`, against the avatar's enrollment (footage
+    or photo; the stock presenter depicts no one, so identity is skipped)."""
+    from avatars import engine
+    from avatars.engine import quality as gates
+
+    try:
+        if isinstance(avatar, engine.FootageAvatar):
+            reference: gates.EnrollmentReference | None = gates.enrollment_reference_from_video(
+                avatar.enrollment
+            )
+        elif isinstance(avatar, engine.PortraitAvatar):
+            reference = gates.enrollment_reference_from_photo(avatar.photo)
+        else:
+            reference = None
+        report = gates.assess_render(video, reference=reference)
+    except engine.EngineError as exc:
+        # A render nobody could check is not offered for approval either.
+        return {
+            "passed": False,
+            "reasons": [f"The render could not be checked: {exc.message}"],
+            "figures": {},
+        }
+    return {"passed": report.passed, "reasons": list(report.reasons), "figures": report.figures()}
+
+
 def render_run(
     *, job: MediaJob, progress: JobProgress, scratch: Path, report: Callable[[float, str], None]
 ) -> JobOutcome:
-    """The render job's work: gate, render (watermarking each frame as it is encoded), gate again,
-    sign and store; the outcome registers the signed outputs and sends the video to review.
+    """The render job's work: gate, render (watermarking each frame as it is encoded), measure its
+    quality, gate again, sign and store; the outcome registers the signed outputs and sends the
+    video to review, or holds it back with the reason when it falls below the quality bar.
 
     `report` is the engine's progress callback (the task maps it onto the first 85% of the job).
     """
@@ -299,6 +344,8 @@ def render_run(
     marker = output_marker(width=spec.width, height=spec.height, fps=spec.fps)
     result = engine.render(spec, report, marker=marker)
     video_id, poster_id = marker.video_content_id, marker.poster_content_id
+    progress(0.86, "quality")
+    quality = render_quality(avatar=avatar, video=result.video)
     # The last consent check before the result can exist anywhere but scratch.
     consent = render_gate(script=script, stage="finish")
     progress(0.9, "signing")
@@ -344,6 +391,7 @@ def render_run(
         "sha256": file_sha256(signed_video),
         "duration_seconds": round(result.duration, 3),
         "signed": True,
+        "quality": quality,
     }
 
     def record(final: dict[str, Any]) -> None:

@@ -301,8 +301,8 @@ class WatermarkEmbedder:
         # The rounded change split into its raised and lowered parts (8-bit, never both at one
         # pixel), then two saturating 8-bit operations: the same result as clip(rint(rgb + delta))
         # without a float copy of the frame. The mark runs on every published frame.
-        raised = cv2.convertScaleAbs(cv2.max(delta, 0.0))
-        lowered = cv2.convertScaleAbs(cv2.min(delta, 0.0))
+        raised = cv2.convertScaleAbs(np.maximum(delta, 0.0))
+        lowered = cv2.convertScaleAbs(np.minimum(delta, 0.0))
         out = cv2.add(np.ascontiguousarray(rgb), cv2.merge((raised, raised, raised)))
         return np.asarray(cv2.subtract(out, cv2.merge((lowered, lowered, lowered))), dtype=np.uint8)
 
