@@ -4,25 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('avatars', '0004_enrollment_deletion'),
+        ("avatars", "0004_enrollment_deletion"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='video',
-            name='quality',
-            field=models.JSONField(blank=True, default=dict, help_text='Lip-sync, identity and stability measured on the render.'),
+            model_name="video",
+            name="quality",
+            field=models.JSONField(
+                blank=True, default=dict, help_text="Lip-sync, identity and stability measured on the render."
+            ),
         ),
         migrations.AddField(
-            model_name='video',
-            name='quality_reason',
-            field=models.TextField(blank=True, help_text='Why the render was held back from review (empty when it passed).'),
+            model_name="video",
+            name="quality_reason",
+            field=models.TextField(
+                blank=True, help_text="Why the render was held back from review (empty when it passed)."
+            ),
         ),
         migrations.AlterField(
-            model_name='video',
-            name='status',
-            field=models.CharField(choices=[('rendering', 'Rendering'), ('failed', 'Render failed'), ('in_review', "Waiting for the clinician's review"), ('held', 'Held back: below the quality bar'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('published', 'Published'), ('withdrawn', 'Withdrawn')], default='rendering', max_length=16),
+            model_name="video",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("rendering", "Rendering"),
+                    ("failed", "Render failed"),
+                    ("in_review", "Waiting for the clinician's review"),
+                    ("held", "Held back: below the quality bar"),
+                    ("approved", "Approved"),
+                    ("rejected", "Rejected"),
+                    ("published", "Published"),
+                    ("withdrawn", "Withdrawn"),
+                ],
+                default="rendering",
+                max_length=16,
+            ),
         ),
     ]
