@@ -49,18 +49,16 @@ def face_box(points: NDArray[np.float64]) -> tuple[float, float, float]:
 
 
 def crop(frame: NDArray[np.uint8], box: tuple[float, float, float], size: int, *, grey: bool) -> NDArray[Any]:
+    """The face square of `frame`, area-averaged to `size` pixels (no aliasing, whatever the scale)."""
     import cv2
 
     x, y, half = box
-    matrix = np.array(
-        [
-            [size / (2 * half), 0, -(x - half) * size / (2 * half)],
-            [0, size / (2 * half), -(y - half) * size / (2 * half)],
-        ]
-    )
-    picture = cv2.warpAffine(
-        frame, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
-    )
+    left, top, side = int(round(x - half)), int(round(y - half)), int(round(2 * half))
+    pad = max(0, -left, -top, left + side - frame.shape[1], top + side - frame.shape[0])
+    if pad:
+        frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    square = frame[top + pad : top + pad + side, left + pad : left + pad + side]
+    picture = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY).astype(np.float32) if grey else picture
 
 

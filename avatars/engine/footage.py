@@ -239,7 +239,6 @@ class FootageSource:
             x0 < -0.5 or y0 < -0.5 or x0 + window_width > analysis.width + 0.5
             or y0 + window_height > analysis.height + 0.5
         )  # fmt: skip
-        self._inside: NDArray[np.bool_] | None = None
 
     def to_output(self, points: NDArray[np.float64]) -> NDArray[np.float64]:
         """Footage pixel coordinates (..., 2) in output pixels."""
@@ -250,35 +249,41 @@ class FootageSource:
     def _to_output(self, frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
         import cv2
 
-        x0, y0 = self.window[:2]
+        x0, y0, window_width, window_height = self.window
         scale = self.scale
-        if scale < 1:
-            # Shrink first with area averaging (no aliasing), then only shift.
-            frame = np.asarray(
-                cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8
-            )
-            matrix = np.array([[1.0, 0.0, -x0 * scale], [0.0, 1.0, -y0 * scale]])
-        else:
-            matrix = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]])
-        size = (self.width, self.height)
-        picture = np.asarray(
-            cv2.warpAffine(frame, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
-            dtype=np.uint8,
-        )
+        source_height, source_width = frame.shape[:2]
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         if not self.padded:
-            return picture
-        if self._inside is None:
-            ones = np.full(frame.shape[:2], 255, dtype=np.uint8)
-            self._inside = cv2.warpAffine(ones, matrix, size, flags=cv2.INTER_NEAREST, borderValue=0) > 0
+            left, top = max(0, int(round(x0))), max(0, int(round(y0)))
+            right = min(source_width, int(round(x0 + window_width)))
+            bottom = min(source_height, int(round(y0 + window_height)))
+            whole = cv2.resize(
+                frame[top:bottom, left:right], (self.width, self.height), interpolation=interpolation
+            )
+            return np.ascontiguousarray(whole, dtype=np.uint8)
+        # The part of the window the footage covers, in footage pixels and in output pixels.
+        left, top = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        right = min(source_width, int(np.ceil(x0 + window_width)))
+        bottom = min(source_height, int(np.ceil(y0 + window_height)))
+        out_left = max(0, int(round((left - x0) * scale)))
+        out_top = max(0, int(round((top - y0) * scale)))
+        out_right = max(out_left + 1, min(self.width, int(round((right - x0) * scale))))
+        out_bottom = max(out_top + 1, min(self.height, int(round((bottom - y0) * scale))))
+        content = cv2.resize(
+            frame[top:bottom, left:right],
+            (out_right - out_left, out_bottom - out_top),
+            interpolation=interpolation,
+        )
         # The fill: the frame stretched over the whole output, blurred at 1/16 size and dimmed.
         small = cv2.resize(
             frame, (max(1, self.width // 16), max(1, self.height // 16)), interpolation=cv2.INTER_AREA
         )
-        small = cv2.GaussianBlur(small, (0, 0), 1.5)
-        fill = (cv2.resize(small, size, interpolation=cv2.INTER_LINEAR).astype(np.uint16) * 3 // 4).astype(
-            np.uint8
+        small = (cv2.GaussianBlur(small, (0, 0), 1.5).astype(np.uint16) * 3 // 4).astype(np.uint8)
+        picture = np.asarray(
+            cv2.resize(small, (self.width, self.height), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
         )
-        return np.where(self._inside[..., None], picture, fill)
+        picture[out_top:out_bottom, out_left:out_right] = content
+        return picture
 
     def _pool(self) -> tuple[int, list[NDArray[np.uint8]]]:
         """(first frame, pictures at output size) of the stretch of footage the idle walk uses.
