@@ -51,7 +51,9 @@ class LikenessConsentForm(SignatureFields):
         label="Compensation terms", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     representation = forms.ChoiceField(
-        label="I was advised by", choices=Representation.choices, required=False
+        label="I was advised by",
+        choices=[("", "No one")] + [c for c in Representation.choices if c[0]],
+        required=False,
     )
     field_order = [
         "topics",
