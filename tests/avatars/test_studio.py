@@ -563,7 +563,9 @@ def test_a_cancelled_render_says_so_leaves_the_likeness_list_and_returns_to_its_
         video = render_request(actor=studio.clinician, script_id=script.id)
     client = signed_in_client(studio.clinician)
     page_url = f"/videos/{video.id}/"
-    cancelled = client.post(f"/jobs/{video.job.id}/cancel/", {"next": page_url})
+    asked = client.post(f"/jobs/{video.job.id}/cancel/", {"next": page_url})  # the page's button
+    assert asked.status_code == 200 and b"Cancel this avatar render?" in asked.content  # issue 15 item 6
+    cancelled = client.post(f"/jobs/{video.job.id}/cancel/", {"next": page_url, "confirmed": "yes"})
     assert cancelled.status_code == 302 and cancelled["Location"] == page_url
     video.refresh_from_db()
     assert video.cancelled and video.status_text == "Render cancelled"
