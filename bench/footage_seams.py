@@ -4,7 +4,7 @@ Each clip is used as an enrollment (analysed with no minimum length: the public 
 and footage mode makes the idle-plus-mouth frames for a TTS narration. The face region is a fixed
 square around the enrollment's median face (forehead to chin), scaled to 64x64 grey; its mean
 absolute change between consecutive frames (grey levels) is measured on the enrollment itself and
-on the output. A seam (a cut between two head positions, a cross-fade, a pasted patch that jumps)
+on the output, both framed and scaled as the output is. A seam (a cut between two head positions, a cross-fade, a pasted patch that jumps)
 shows as output changes beyond the enrollment's own worst.
 
 A cross-fade between two head positions spreads its change over several frames, so it need not
@@ -17,7 +17,7 @@ Command line (internal evaluation on ../shared/media; `--code` runs another chec
 code before a change, with this same measure)::
 
     PYTHONPATH=platform:. .venv/bin/python bench/footage_seams.py [--media ../shared/media]
-        [--width 640 --height 360] [--sheet docs/footage-seams.jpg] [--code /tmp/old-checkout]
+        [--width 640 --height 360] [--sheet docs/footage-seams.png] [--code /tmp/old-checkout]
 """
 
 from __future__ import annotations
@@ -91,11 +91,6 @@ def measure_clip(clip: Path, width: int, height: int, keep_pictures: bool) -> di
         analysis = analyze_enrollment(clip, min_usable_seconds=0.0)  # type: ignore[call-arg]
     except TypeError:  # code from before the minimum existed
         analysis = analyze_enrollment(clip)
-    source_box = face_box(analysis.landmarks[analysis.usable])
-    own_crops = [crop(frame, source_box, CROP, grey=True) for frame in iter_video_frames(clip)]
-    own = changes(own_crops)
-    own_upper = upper(own_crops)
-    upper_step = float(np.median(np.abs(np.diff(own_upper, axis=0)).mean(axis=1)))
     disclosure = Disclosure(
         "AI video, with consent. Questions: 555-0100", "This is an AI video.", "Thank you."
     )
@@ -109,6 +104,14 @@ def measure_clip(clip: Path, width: int, height: int, keep_pictures: bool) -> di
     else:  # the cover-and-crop framing of the code before
         points = analysis.landmarks[analysis.usable] * source.scale - [source.crop_x, source.crop_y]
     output_box = face_box(points)
+    # The enrollment as this version frames it (same crop, same scale), so both sides of every
+    # comparison went through the same resampling.
+    own_crops = [
+        crop(source._to_output(frame), output_box, CROP, grey=True) for frame in iter_video_frames(clip)
+    ]
+    own = changes(own_crops)
+    own_upper = upper(own_crops)
+    upper_step = float(np.median(np.abs(np.diff(own_upper, axis=0)).mean(axis=1)))
     greys, pictures = [], []
     for frame in source.frames(mouths, idle_motion(count, analysis.fps, seed=7)):
         greys.append(crop(frame, output_box, CROP, grey=True))
