@@ -73,7 +73,9 @@ def day_buckets(end: date, days: int) -> list[date]:
 
 
 def counted(count: int, unit: tuple[str, str]) -> str:
-    """'1 consent', '2 consents': `unit` is the (singular, plural) pair."""
+    """'No consents', '1 consent', '2 consents': `unit` is the (singular, plural) pair."""
+    if count == 0:
+        return f"No {unit[1]}"
     return f"{count} {unit[0] if count == 1 else unit[1]}"
 
 
@@ -139,9 +141,9 @@ def time_chart(
             )
     busiest = max(range(len(days)), key=lambda i: totals[i]) if total else None
     chart.summary = (
-        f"{counted(total, unit)} in the {len(days)} days from {days[0]:%d %B} to {days[-1]:%d %B %Y}"
+        f"{counted(total, unit)} in the {len(days)} days from {days[0].day} {days[0]:%B} to {days[-1].day} {days[-1]:%B %Y}"
         + (
-            f"; the busiest day was {days[busiest]:%d %B} with {totals[busiest]}."
+            f"; the busiest day was {days[busiest].day} {days[busiest]:%B} with {totals[busiest]}."
             if busiest is not None
             else "."
         )
@@ -180,6 +182,8 @@ def category_chart(*, title: str, rows: Sequence[tuple[str, int, int]], unit: tu
         chart.x_ticks.append(Tick(round(_LABEL_WIDTH + width + 6, 1), y + ROW * 0.55, str(count)))
     chart.summary = (
         f"{counted(total, unit)}: " + ", ".join(f"{count} {label.lower()}" for label, count, _ in rows) + "."
+        if total
+        else f"No {unit[1]} yet."
     )
     chart.total = total
     chart.table_head = ["State", "Count"]

@@ -28,7 +28,7 @@ def test_a_time_chart_stacks_each_days_series_and_says_so_in_words() -> None:
         unit=("entry", "entries"),
     )
     assert chart.total == 6 and len(chart.rects) == 3
-    assert "6 entries in the 10 days" in chart.summary and "busiest day was 04 March with 4" in chart.summary
+    assert "6 entries in the 10 days" in chart.summary and "busiest day was 4 March with 4" in chart.summary
     assert chart.table_rows == [["2026-03-04", "3", "1", "4"], ["2026-03-09", "0", "2", "2"]]
     # Stacked: the day's second series sits on top of its first, and the tallest day fills the axis.
     first, second = chart.rects[0], chart.rects[1]
@@ -42,6 +42,8 @@ def test_a_category_chart_scales_bars_to_the_largest_count() -> None:
     )
     assert chart.rects[0].width == 2 * chart.rects[1].width
     assert chart.summary == "6 consents: 4 active, 2 revoked."
+    empty = category_chart(title="States", rows=[("Active", 0, 1)], unit=("consent", "consents"))
+    assert empty.summary == "No consents yet." and empty.total == 0
 
 
 def _svg(page: str, chart_id: str) -> str:
