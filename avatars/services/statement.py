@@ -168,9 +168,14 @@ def _identity_check(
             "reasons": ["No enrolled likeness to compare with."],
         }
     enrollment = Enrollment.objects.select_related("footage", "voice").get(id=enrollment_id)
+    if enrollment.footage is None:  # deleted (biometric data destroyed) after the check was queued
+        return {
+            "passed": False,
+            "liveness_passed": False,
+            "reasons": ["The enrolled likeness was deleted before the check ran."],
+        }
     footage_dir = scratch / "enrollment"
     footage_dir.mkdir()
-    assert enrollment.footage is not None  # only footage enrollments are checked against statements
     footage = upload_fetch(upload=enrollment.footage, scratch=footage_dir)
     voice = None
     if enrollment.voice is not None:
