@@ -1,17 +1,27 @@
 """Word check of consent statements on real speech: GRID sentences against right and wrong words.
 
 Each GRID clip's transcript follows from its file name (command colour preposition letter digit
-adverb). The last three words play the challenge; the first three the statement. A genuine probe
-is a clip with its own words; a wrong-words probe is the same clip expected to say another clip's
-challenge. The cohort is eight random phrases of the GRID vocabulary (seeded).
+adverb). A probe splits the sentence into a statement (the first words) and a challenge (the last
+*k* words, k = 3 and 4; the product asks for 4); the check is asked whether the clip says the statement followed by a
+given challenge. Every challenge word is compared with eight other words of the GRID vocabulary
+(all 51 words, as the product draws from its one list of 128), drawn reproducibly per probe.
 
-The clips are split by sorted name: the first five choose the threshold, the other six give the
-figures reported (never the same files).
+* **genuine**: a clip with its own challenge (false reject when held);
+* **wrong challenge**: the same clip expected to say another clip's last k words, where they
+  differ (often in one word only: GRID has four adverbs and ten digits), like a recording of
+  another code;
+* **random challenge**: k random words of the vocabulary, none of them the clip's (a replayed
+  statement read with another one-time code);
+* **missing challenge**: the clip's sound cut where its statement ends (the end of word 6 - k in the
+  genuine alignment) and padded with room silence (the statement without the code).
+
+The clips are split by sorted name: the first five choose the threshold (the lowest at which the
+tuning wrong-words probes pass at most 5 %), the other six give the figures reported.
 
 Unrelated speech: real recordings that do not say the product's statement (two LibriSpeech
 utterances per speaker, the three retalking clips), each checked against the product's statement
-with four random challenge words and a cohort drawn like the product's. Every one is an attack
-("the right person, the wrong words"); the share that passes is that attack's false-accept rate.
+with four random challenge words of the product's list. Every one is an attack ("the right person,
+the wrong words").
 
     PYTHONPATH=platform:. .venv/bin/python bench/statement_words.py [--media ../shared/media]
 """
@@ -21,12 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import time
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from avatars.engine.media import read_audio
-from avatars.engine.statement_words import MIN_WORDS_Z, check_words
+from avatars.engine.speech import SAMPLE_RATE
+from avatars.engine.statement_words import MIN_WORD_SCORE, check_words
 from consent.challenge_words import CHALLENGE_WORDS
 
 COMMANDS = {"b": "bin", "l": "lay", "p": "place", "s": "set"}
@@ -36,6 +49,19 @@ DIGITS = {"z": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "
           "7": "seven", "8": "eight", "9": "nine"}  # fmt: skip
 ADVERBS = {"a": "again", "n": "now", "p": "please", "s": "soon"}
 LETTERS = "abcdefghijklmnopqrstuvxyz"  # GRID has no w
+VOCABULARY = sorted(
+    {
+        *COMMANDS.values(),
+        *COLOURS.values(),
+        *PREPOSITIONS.values(),
+        *LETTERS,
+        *DIGITS.values(),
+        *ADVERBS.values(),
+    }
+)
+SPLITS = (3, 4)
+RANDOM_PER_CLIP = 2
+FAR_TARGET = 0.05
 
 
 def transcript(stem: str) -> list[str]:
@@ -51,30 +77,43 @@ def transcript(stem: str) -> list[str]:
     ]
 
 
-def cohort(rng: random.Random, count: int = 8) -> list[list[str]]:
-    """Random GRID-style challenge phrases (letter digit adverb)."""
-    return [
-        [rng.choice(LETTERS), rng.choice(list(DIGITS.values())), rng.choice(list(ADVERBS.values()))]
-        for _ in range(count)
-    ]
+def _check(samples: NDArray[np.float32], prefix: list[str], challenge: list[str], seed: str) -> float:
+    return check_words(samples, prefix=" ".join(prefix), challenge=challenge, vocabulary=VOCABULARY).score
 
 
-def scores(clips: list[Path]) -> tuple[list[float], list[float]]:
-    """Word-check scores of genuine and wrong-words probes among `clips`."""
-    genuine: list[float] = []
-    wrong: list[float] = []
+def _without_challenge(
+    samples: NDArray[np.float32], prefix: list[str], challenge: list[str], seed: str
+) -> NDArray[np.float32]:
+    result = check_words(samples, prefix=" ".join(prefix), challenge=challenge, vocabulary=VOCABULARY)
+    end = [w for w in result.words if not w.in_challenge][-1].end
+    cut = int(end * SAMPLE_RATE)
+    quiet = samples[: int(0.3 * SAMPLE_RATE)]  # the clip's own room sound before speech
+    tail = np.resize(quiet, len(samples) - cut) if cut < len(samples) else np.zeros(0, np.float32)
+    return np.concatenate([samples[:cut], tail]).astype(np.float32)
+
+
+def scores(clips: list[Path]) -> dict[str, list[float]]:
+    """Word-check scores of every kind of probe among `clips`."""
+    found: dict[str, list[float]] = {"genuine": [], "wrong": [], "random": [], "missing": []}
     words = {clip.stem: transcript(clip.stem) for clip in clips}
     for clip in clips:
         samples = read_audio(clip)
         own = words[clip.stem]
-        prefix = " ".join(own[:3])
-        others = cohort(random.Random(clip.stem))
-        genuine.append(check_words(samples, prefix=prefix, challenge=own[3:], cohort=others).score)
-        for other in clips:
-            if other != clip and words[other.stem][3:] != own[3:]:
-                result = check_words(samples, prefix=prefix, challenge=words[other.stem][3:], cohort=others)
-                wrong.append(result.score)
-    return genuine, wrong
+        for k in SPLITS:
+            prefix, challenge = own[:-k], own[-k:]
+            seed = f"{clip.stem}-{k}"
+            found["genuine"].append(_check(samples, prefix, challenge, seed))
+            for other in clips:
+                theirs = words[other.stem][-k:]
+                if other != clip and theirs != challenge:
+                    found["wrong"].append(_check(samples, prefix, theirs, seed))
+            rng = random.Random(seed)
+            pool = [word for word in VOCABULARY if word not in own]
+            for _ in range(RANDOM_PER_CLIP):
+                found["random"].append(_check(samples, prefix, rng.sample(pool, k), seed))
+            cut = _without_challenge(samples, prefix, challenge, seed)
+            found["missing"].append(_check(cut, prefix, challenge, seed))
+    return found
 
 
 PRODUCT_PREFIX = (
@@ -92,14 +131,28 @@ def unrelated_scores(media: Path) -> list[float]:
     ] + sorted((media / "talking" / "retalking").glob("*.mp4"))
     found = []
     for path in files:
-        rng = random.Random(path.name)
-        words = rng.sample(CHALLENGE_WORDS, 4)
-        pool = [word for word in CHALLENGE_WORDS if word not in words]
-        others = [rng.sample(pool, 4) for _ in range(8)]
+        words = random.Random(path.name).sample(CHALLENGE_WORDS, 4)
         found.append(
-            check_words(read_audio(path), prefix=PRODUCT_PREFIX, challenge=words, cohort=others).score
+            check_words(
+                read_audio(path), prefix=PRODUCT_PREFIX, challenge=words, vocabulary=CHALLENGE_WORDS
+            ).score
         )
     return found
+
+
+def choose_threshold(genuine: list[float], attacks: list[float]) -> float:
+    """The lowest threshold (share of challenge words recognised, on a 0.05 grid) at which at most
+    FAR_TARGET of the attacks pass."""
+    for step in range(0, 21):
+        threshold = step / 20
+        if sum(s >= threshold for s in attacks) <= FAR_TARGET * len(attacks):
+            return threshold
+    return 1.05
+
+
+def _rate(values: list[float], threshold: float, *, passing: bool) -> str:
+    count = sum((s >= threshold) == passing for s in values)
+    return f"{count} / {len(values)}"
 
 
 def main() -> None:
@@ -108,36 +161,38 @@ def main() -> None:
         "--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media"
     )
     arguments = parser.parse_args()
+    began = time.monotonic()
     clips = sorted((arguments.media / "talking" / "grid").glob("*.mpg"))
     tune, report = clips[:5], clips[5:]
-    tune_genuine, tune_wrong = scores(tune)
-    genuine, wrong = scores(report)
+    tuning = scores(tune)
+    tuning_attacks = tuning["wrong"] + tuning["random"] + tuning["missing"]
+    chosen = choose_threshold(tuning["genuine"], tuning_attacks)
+    reported = scores(report)
     unrelated = unrelated_scores(arguments.media)
-    threshold = MIN_WORDS_Z
-    print(
-        json.dumps(
-            {
-                "threshold": threshold,
-                "tuning_clips": [c.name for c in tune],
-                "tuning_genuine": [round(s, 2) for s in tune_genuine],
-                "tuning_wrong_max": round(max(tune_wrong), 2),
-                "tuning_wrong_over_threshold": sum(s >= threshold for s in tune_wrong),
-                "tuning_wrong_count": len(tune_wrong),
-                "report_clips": [c.name for c in report],
-                "genuine": [round(s, 2) for s in genuine],
-                "frr": sum(s < threshold for s in genuine) / len(genuine),
-                "wrong_count": len(wrong),
-                "far": sum(s >= threshold for s in wrong) / len(wrong),
-                "wrong_percentiles_50_90_max": [
-                    round(float(np.percentile(wrong, q)), 2) for q in (50, 90, 100)
-                ],
-                "unrelated_speech_count": len(unrelated),
-                "unrelated_speech_far": sum(s >= threshold for s in unrelated) / len(unrelated),
-                "unrelated_speech_scores": [round(s, 2) for s in unrelated],
-            },
-            indent=1,
-        )
-    )
+    threshold = chosen
+    summary = {
+        "threshold_in_product": MIN_WORD_SCORE,
+        "threshold_chosen_on_tuning": chosen,
+        "tuning_clips": [c.name for c in tune],
+        "tuning_frr": _rate(tuning["genuine"], threshold, passing=False),
+        "tuning_far": {
+            kind: _rate(tuning[kind], threshold, passing=True) for kind in ("wrong", "random", "missing")
+        },
+        "report_clips": [c.name for c in report],
+        "frr": _rate(reported["genuine"], threshold, passing=False),
+        "far": {
+            kind: _rate(reported[kind], threshold, passing=True) for kind in ("wrong", "random", "missing")
+        },
+        "unrelated_speech_far": _rate(unrelated, threshold, passing=True),
+        "percentiles_10_50_90": {
+            kind: [round(float(np.percentile(values, q)), 2) for q in (10, 50, 90)]
+            for kind, values in {**reported, "unrelated": unrelated}.items()
+        },
+        "genuine_scores": [round(s, 2) for s in reported["genuine"]],
+        "tuning_genuine_scores": [round(s, 2) for s in tuning["genuine"]],
+        "seconds": round(time.monotonic() - began),
+    }
+    print(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

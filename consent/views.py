@@ -343,6 +343,7 @@ _CHECK_LABELS = {
     "words": "The statement and one-time code were said",
     "reuse": "A new recording (not enrollment footage or an earlier statement)",
     "manipulation": "No sign of manipulation or synthetic speech",
+    "enrollment": "The enrollment footage shows no sign of manipulation",
 }
 
 
@@ -366,12 +367,21 @@ def _statement_check_rows(checks: dict[str, Any]) -> list[dict[str, Any]]:
             if check.get("reason"):
                 evidence.append(check["reason"])
             evidence += [
+                f"code word heard: “{w['text']}” {w['start']}–{w['end']} s"
+                + ("" if w["expected"] else " (not the code)")
+                for w in check.get("heard", [])
+            ]
+            evidence += [
                 f"“{w['text']}” {w['start']}–{w['end']} s (cost {w['cost']})" for w in check.get("words", [])
             ]
         elif name == "reuse":
             evidence.append(f"{check.get('references', 0)} earlier recordings compared")
             evidence += [f"matches {m['reference']} by {m['measure']}" for m in check.get("matches", [])]
-        elif name == "manipulation":
+        elif name in ("manipulation", "enrollment"):
+            if name == "enrollment":
+                evidence.append(f"from the {check.get('source', 'enrollment analysis')}")
+                if check.get("reason"):
+                    evidence.append(check["reason"])
             evidence += [
                 f"{analyzer}: {a['score']} (flagged from {a['threshold']})"
                 + (" FLAGGED" if a["flagged"] else "")

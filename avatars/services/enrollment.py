@@ -226,13 +226,24 @@ def enrollment_analysis_run(
         )
     path = scratch / "analysis.npz"
     analysis.save(path)
+    # The scanner's manipulation analyzers on the footage too (issue 12 item 4): a consent statement
+    # checked against a manipulated enrollment waits for a clinic admin (avatars.services.statement).
+    from avatars.services.statement import enrollment_manipulation_check, enrollment_manipulation_record
+
+    manipulation = enrollment_manipulation_check(footage)
+
+    def record(final: dict[str, Any]) -> Enrollment:
+        enrollment_manipulation_record(enrollment_id=enrollment_id, manipulation=manipulation)
+        return enrollment_analysis_finish(
+            enrollment_id=enrollment_id, analysis_key=final["analysis"], advice=""
+        )
+
     return JobOutcome(
         result={
             "accepted": True,
             "analysis": output_store(job=job, name="analysis.npz", path=path),
             "measures": enrollment_measures(analysis),
+            "manipulation": manipulation,
         },
-        record=lambda final: enrollment_analysis_finish(
-            enrollment_id=enrollment_id, analysis_key=final["analysis"], advice=""
-        ),
+        record=record,
     )

@@ -6,7 +6,8 @@ every check passes; anything else waits for a clinic admin, who sees every check
 issue 12). The checks:
 
 * **identity** and **liveness**: `avatars.engine.statement` (enrolled face and voice, a speaking face);
-* **words**: `avatars.engine.statement_words` (the challenge phrase heard, against a cohort);
+* **words**: `avatars.engine.statement_words` (each challenge word recognised among all challenge
+  words, every word of the statement timed);
 * **reuse**: SHA-256 here, picture and sound fingerprints in `avatars.engine.statement_reuse`,
   against every enrollment upload and every earlier statement of the clinician;
 * **manipulation**: the impersonation scanner's analyzers (visual manipulation, lip-sync, identity
@@ -16,13 +17,13 @@ issue 12). The checks:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, EnrollmentStatus
 from avatars.services.statement_manipulation import statement_manipulation_check as _manipulation_check
+from consent.ledger import ledger_append
 from consent.models import LikenessConsent, StatementCapture
 from consent.services import CHALLENGE_WORDS, likeness_consent_verify_automated, statement_text
 from core.jobs import JobOutcome, upload_fetch
@@ -31,7 +32,6 @@ from core.services import job_create
 
 #: Earlier material compared perceptually (the newest first); SHA-256 covers all of it.
 MAX_REUSE_REFERENCES = 12
-COHORT_SIZE = 8
 
 
 def statement_check_queue(consent: LikenessConsent) -> None:
@@ -107,35 +107,47 @@ def _reuse_check(consent: LikenessConsent, statement: Path, upload: Upload, scra
     }
 
 
+def _expected_speech(consent: LikenessConsent) -> tuple[str, list[str]] | None:
+    """What the clinician was asked to say: the statement up to the challenge, and the challenge's
+    words (None without a valid challenge phrase)."""
+    phrase = _phrase_of(consent)
+    if not phrase:
+        return None
+    return f"{statement_text(consent)} My code is", phrase.split()
+
+
+#: The words a challenge is drawn from (the word check recognises each challenge word among them).
+CHALLENGE_VOCABULARY: tuple[str, ...] = tuple(CHALLENGE_WORDS)
+
+
 def _words_check(consent: LikenessConsent, statement: Path) -> dict[str, Any]:
     from avatars.engine.media import read_audio
     from avatars.engine.statement_words import check_words
 
-    phrase = _phrase_of(consent)
-    if not phrase:
+    expected = _expected_speech(consent)
+    if expected is None:
         return {
             "passed": False,
             "score": None,
             "threshold": None,
             "reason": "no valid challenge phrase to listen for",
         }
-    words = phrase.split()
-    rng = random.Random(str(consent.id))
-    pool = [word for word in CHALLENGE_WORDS if word not in words]
-    cohort = [rng.sample(pool, len(words)) for _ in range(COHORT_SIZE)]
+    prefix, words = expected
     try:
         samples = read_audio(statement)
     except Exception as error:  # noqa: BLE001 - any unreadable sound is a failed word check, with the reason
         return {"passed": False, "score": None, "threshold": None, "reason": str(error)}
-    result = check_words(
-        samples, prefix=f"{statement_text(consent)} My code is", challenge=words, cohort=cohort
-    )
+    result = check_words(samples, prefix=prefix, challenge=words, vocabulary=CHALLENGE_VOCABULARY)
     return {
         "passed": result.passed,
         "score": round(result.score, 3),
         "threshold": result.threshold,
-        "score_meaning": "how many cohort spreads the challenge phrase fits better than other phrases",
+        "score_meaning": "share of the challenge words the recogniser heard, in order, among all challenge words",
         "reason": result.reason,
+        "heard": [
+            {"text": w.text, "start": round(w.start, 2), "end": round(w.end, 2), "expected": w.expected}
+            for w in result.challenge
+        ],
         "words": [
             {
                 "text": w.text,
@@ -202,6 +214,61 @@ def _identity_check(
     }
 
 
+# --- Enrollment footage: the same manipulation analyzers (issue 12, item 4) ----------------------
+
+
+def enrollment_manipulation_check(footage: Path) -> dict[str, Any]:
+    """The manipulation analyzers on enrollment footage, as on a statement (run by the enrollment
+    analysis job; the verdict is kept in the job's result and on the ledger)."""
+    return _manipulation_check(footage)
+
+
+def enrollment_manipulation_record(*, enrollment_id: Any, manipulation: dict[str, Any]) -> None:
+    """Ledger: whether the enrollment footage passed the manipulation analyzers, with each score."""
+    enrollment = Enrollment.objects.get(id=enrollment_id)
+    data: dict[str, Any] = {"passed": bool(manipulation["passed"])}
+    for name, analyzer in manipulation.get("analyzers", {}).items():
+        data[f"{name}_milli"] = _milli(analyzer["score"])
+        data[f"{name}_flagged"] = bool(analyzer["flagged"])
+    ledger_append(
+        event_type="enrollment.manipulation_checked",
+        clinic_id=enrollment.clinic_id,
+        object_type="enrollment",
+        object_id=enrollment.id,
+        subject=enrollment.clinician_id,
+        data=data,
+    )
+
+
+#: Why a statement waits when the enrolled footage itself looks manipulated.
+ENROLLMENT_MANIPULATED_REASON = (
+    "The enrollment footage shows signs of manipulation; a clinic admin verifies the likeness by hand."
+)
+
+
+def _enrollment_check(job: MediaJob, scratch: Path) -> dict[str, Any]:
+    """The enrolled footage's manipulation verdict: from its analysis job, or measured now for an
+    enrollment analysed before the analyzers ran on enrollments."""
+    enrollment_id = job.params.get("enrollment")
+    if not enrollment_id:
+        return {"passed": False, "analyzers": {}, "reason": "No enrolled likeness to check."}
+    enrollment = Enrollment.objects.select_related("job", "footage").get(id=enrollment_id)
+    found = (enrollment.job.result or {}).get("manipulation") if enrollment.job is not None else None
+    source = "enrollment analysis"
+    if found is None:
+        assert enrollment.footage is not None  # only footage enrollments are checked against statements
+        folder = scratch / "enrollment-manipulation"
+        folder.mkdir()
+        found = _manipulation_check(upload_fetch(upload=enrollment.footage, scratch=folder))
+        source = "measured with this statement"
+    return {
+        "passed": bool(found["passed"]),
+        "analyzers": found.get("analyzers", {}),
+        "reason": found.get("reason", "") or ("" if found["passed"] else ENROLLMENT_MANIPULATED_REASON),
+        "source": source,
+    }
+
+
 def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float, str], None]) -> JobOutcome:
     """The statement check job's work: every check, then one automated decision recorded with all
     scores (the consent activates only when it passed; otherwise it waits for a clinic admin)."""
@@ -218,6 +285,8 @@ def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float
     words = _words_check(consent, statement)
     report(0.7, "manipulation")
     manipulation = _manipulation_check(statement)
+    report(0.9, "enrollment")
+    enrollment = _enrollment_check(job, scratch)
     report(0.95, "decision")
     live = consent.statement_capture == StatementCapture.LIVE
     checks: dict[str, Any] = {
@@ -227,6 +296,7 @@ def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float
         "words": words,
         "reuse": reuse,
         "manipulation": manipulation,
+        "enrollment": enrollment,
     }
     passed = all(check["passed"] for check in checks.values())
     scores: dict[str, Any] = {
@@ -237,6 +307,7 @@ def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float
         "words_passed": words["passed"],
         "reuse_passed": reuse["passed"],
         "manipulation_passed": manipulation["passed"],
+        "enrollment_manipulation_passed": enrollment["passed"],
         "reuse_matches": len(reuse["matches"]),
         "reuse_sound_bit_errors_milli": _milli(reuse["score"]),
     }
@@ -262,6 +333,8 @@ def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float
             manipulation.get("reason")
             or "The recording shows signs of manipulation; a clinic admin will review it."
         )
+    if not enrollment["passed"]:
+        reasons.append(enrollment["reason"])
     return JobOutcome(
         result={"passed": passed, "reasons": reasons, "scores": scores},
         record=lambda _: likeness_consent_verify_automated(

@@ -1,6 +1,7 @@
 """The statement check's decision (issue 12): a live statement with a valid challenge activates the
 consent only when identity, liveness, words, re-use and manipulation all pass; any one failing
-holds it for a clinic admin. The checks themselves are measured on real media elsewhere
+holds it for a clinic admin (so does enrollment footage the manipulation analyzers flagged). The
+checks themselves are measured on real media elsewhere
 (test_statement_checks.py, bench/statement_*.py); here each is replaced by its verdict."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.avatars.conftest import run_job
 from tests.consent.conftest import scope
 from tests.support import PASSWORD
 
-CHECKS = ("identity", "liveness", "words", "reuse", "manipulation")
+CHECKS = ("identity", "liveness", "words", "reuse", "manipulation", "enrollment")
 
 
 def _verdicts(monkeypatch: pytest.MonkeyPatch, failing: str | None, *, real_reuse: bool = False) -> None:
@@ -51,6 +52,11 @@ def _verdicts(monkeypatch: pytest.MonkeyPatch, failing: str | None, *, real_reus
         statement_service,
         "_manipulation_check",
         lambda *a: {"passed": failing != "manipulation", "analyzers": {}},
+    )
+    monkeypatch.setattr(
+        statement_service,
+        "_enrollment_check",
+        lambda *a: {"passed": failing != "enrollment", "analyzers": {}, "reason": "", "source": "test"},
     )
 
 

@@ -19,17 +19,10 @@ from avatars.engine.statement_reuse import (
     check_reuse,
 )
 from avatars.engine.statement_words import check_words
+from consent.challenge_words import CHALLENGE_WORDS
 
 PREFIX = "I, Doctor Dana Rivera, consent to the clinic making videos with my likeness. My code is"
 CHALLENGE = ["tiger", "lemon", "rocket", "valley"]
-COHORT = [
-    ["piano", "walnut", "harbor", "zebra"],
-    ["candle", "orange", "falcon", "ladder"],
-    ["monkey", "teapot", "glacier", "cookie"],
-    ["pirate", "saddle", "meadow", "copper"],
-    ["engine", "bucket", "jungle", "violin"],
-    ["dragon", "pillow", "marble", "scooter"],
-]
 
 
 def _reading(words: list[str], rate: int = 175) -> np.ndarray:
@@ -40,33 +33,59 @@ def _reading(words: list[str], rate: int = 175) -> np.ndarray:
 
 
 def test_the_expected_words_pass_with_per_word_timing() -> None:
-    result = check_words(_reading(CHALLENGE), prefix=PREFIX, challenge=CHALLENGE, cohort=COHORT)
+    result = check_words(_reading(CHALLENGE), prefix=PREFIX, challenge=CHALLENGE, vocabulary=CHALLENGE_WORDS)
     assert result.passed and result.score >= result.threshold
-    heard = [word for word in result.words if word.in_challenge]
-    assert [w.text.strip(".") for w in heard] == CHALLENGE
-    assert all(a.end <= b.start + 0.05 for a, b in zip(heard, heard[1:], strict=False))
+    timed = [word for word in result.words if word.in_challenge]
+    assert [w.text.strip(".") for w in timed] == CHALLENGE
+    assert all(a.end <= b.start + 0.05 for a, b in zip(timed, timed[1:], strict=False))
+    # The challenge words recognised in order (the recogniser, trained on people, misses at most
+    # one of the synthesizer's four here), each where the alignment puts it.
+    assert [w.text for w in result.challenge][:3] == CHALLENGE[:3]
+    assert sum(w.expected for w in result.challenge) >= 3
+    for recognised, aligned in zip(result.challenge, timed, strict=True):
+        assert abs(recognised.start - aligned.start) < 0.3
 
 
 def test_other_words_in_place_of_the_challenge_fail() -> None:
     said = ["cherry", "dolphin", "helmet", "noodle"]
-    result = check_words(_reading(said), prefix=PREFIX, challenge=CHALLENGE, cohort=COHORT)
+    result = check_words(_reading(said), prefix=PREFIX, challenge=CHALLENGE, vocabulary=CHALLENGE_WORDS)
     assert not result.passed and result.reason == "challenge_not_heard"
+    assert result.score == 0.0 and not any(w.expected for w in result.challenge)
+
+
+def test_the_score_is_the_share_of_challenge_words_heard_in_order() -> None:
+    one = check_words(
+        _reading(["tiger", "lemon", "rocket", "walnut"]),
+        prefix=PREFIX,
+        challenge=CHALLENGE,
+        vocabulary=CHALLENGE_WORDS,
+    )
+    two = check_words(
+        _reading(["tiger", "lemon", "piano", "walnut"]),
+        prefix=PREFIX,
+        challenge=CHALLENGE,
+        vocabulary=CHALLENGE_WORDS,
+    )
+    assert one.score == 0.75 and two.score == 0.5
+    assert one.passed is (one.score >= one.threshold) and not two.passed
 
 
 def test_the_statement_without_the_challenge_fails() -> None:
     speech = synthesize(PREFIX, words_per_minute=175).samples
-    result = check_words(speech, prefix=PREFIX, challenge=CHALLENGE, cohort=COHORT)
+    result = check_words(speech, prefix=PREFIX, challenge=CHALLENGE, vocabulary=CHALLENGE_WORDS)
     assert not result.passed
 
 
 def test_silence_fails_without_alignment() -> None:
-    result = check_words(np.zeros(48_000, np.float32), prefix=PREFIX, challenge=CHALLENGE, cohort=COHORT)
+    result = check_words(
+        np.zeros(48_000, np.float32), prefix=PREFIX, challenge=CHALLENGE, vocabulary=CHALLENGE_WORDS
+    )
     assert not result.passed and result.reason == "silent" and result.words == ()
 
 
-def test_the_word_check_needs_a_cohort() -> None:
+def test_the_word_check_needs_other_words_to_choose_from() -> None:
     with pytest.raises(InvalidSpecError):
-        check_words(_reading(CHALLENGE), prefix=PREFIX, challenge=CHALLENGE, cohort=COHORT[:2])
+        check_words(_reading(CHALLENGE), prefix=PREFIX, challenge=CHALLENGE, vocabulary=[*CHALLENGE, "apple"])
 
 
 def test_the_same_sound_re_encoded_matches_and_other_speech_does_not() -> None:
