@@ -8,6 +8,7 @@ English only (its interface, and the consent statement's word check); the script
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,14 +57,14 @@ class QualityReport:
 #: The engine's checks in the order it runs them (an analysis stops at the first that fails), by
 #: the code its refusal carries: what the line is called and what a pass means.
 _CHECKS = (
-    ("footage_too_dark", "Light in the room", "Bright enough to see you."),
-    ("no_face", "Your face in the picture", "Your face was found."),
-    ("several_faces", "One face only", "Only your face appears."),
-    ("face_missing", "Face visible throughout", "Your face stays in the picture."),
-    ("face_too_small", "Face size", "You sit close enough to the camera."),
-    ("face_too_dark", "Light on your face", "Your face is well lit."),
+    ("footage_too_dark", "Light in the room", "Bright enough to see the face."),
+    ("no_face", "A face in the picture", "The face was found."),
+    ("several_faces", "One face only", "Only one face appears."),
+    ("face_missing", "Face visible throughout", "The face stays in the picture."),
+    ("face_too_small", "Face size", "Close enough to the camera."),
+    ("face_too_dark", "Light on the face", "The face is well lit."),
     ("footage_blurred", "Sharpness", "The picture is sharp."),
-    ("head_turned", "Facing the camera", "You look towards the lens."),
+    ("head_turned", "Facing the camera", "Looking towards the lens."),
     ("footage_too_short", "Length", "Long enough."),
     ("audio_clipped", "Sound level", "Clear, not distorted."),
 )
@@ -118,6 +119,7 @@ def enrollment_quality_report(enrollment: Enrollment) -> QualityReport | None:
     if not accepted and not enrollment.advice:
         return None
     failed = "" if accepted else str(result.get("code") or "")
+    advice = _named(enrollment.advice, enrollment)
     measures = result.get("measures") or {}
     checks: list[QualityCheck] = []
     unchecked: list[str] = []
@@ -125,13 +127,21 @@ def enrollment_quality_report(enrollment: Enrollment) -> QualityReport | None:
         if checks and checks[-1].state == "failed":
             unchecked.append(label)
         elif code == failed:
-            checks.append(QualityCheck(label, "failed", enrollment.advice))
+            checks.append(QualityCheck(label, "failed", advice))
         else:
             checks.append(QualityCheck(label, "passed", _measured(code, passed, measures)))
     if not accepted and not failed:
         # A refusal whose check is not named (an analysis from before the report): say it once.
-        checks, unchecked = [QualityCheck("Analysis", "failed", enrollment.advice)], []
-    return QualityReport(accepted, checks, "" if accepted else enrollment.advice, unchecked)
+        checks, unchecked = [QualityCheck("Analysis", "failed", advice)], []
+    return QualityReport(accepted, checks, "" if accepted else advice, unchecked)
+
+
+def _named(advice: str, enrollment: Enrollment) -> str:
+    """The analysis names the worker's copy of the file ('input.mp4'); say the uploaded file's name."""
+    upload = enrollment.footage
+    if upload is None or not upload.original_name:
+        return advice
+    return re.sub(r"'input\.\w+'", lambda _: f"'{upload.original_name}'", advice)
 
 
 def _measured(code: str, detail: str, measures: dict[str, Any]) -> str:
