@@ -90,7 +90,7 @@ LIPS_WIDE_APART = 0.3
 #: Share of the gap between the lips that must be dark (mouth cavity) for parted lips to count as open.
 DARK_SHARE = 0.3
 #: Fixed-point iterations inverting the mouth's displacement field (its gradient is well below 1).
-INVERSE_STEPS = 2
+INVERSE_STEPS = 3
 
 
 def _smoothstep(
@@ -358,7 +358,9 @@ class PortraitSource:
             self.seam = self._refine_seam((upper_curve + lower_curve) / 2)
         oval_s, oval_t = local(points[FACE_OVAL])
         level = np.abs(oval_t) < 0.6
-        self.jaw_half = float(np.abs(oval_s[level]).mean()) if level.any() else 2.4
+        # Each side's own reach: on a turned head the near cheek is narrower than the far one.
+        sides = [level & (oval_s < 0), level & (oval_s > 0)]
+        self.jaw_reach = tuple(float(np.abs(oval_s[side]).mean()) if side.any() else 2.4 for side in sides)
         chin_t = float(local(points[CHIN][None])[1][0])
         self.chin_t = max(chin_t, 0.8)
         below = oval_t > 0
@@ -477,9 +479,12 @@ class PortraitSource:
         seam = np.interp(s, grid, self.seam).astype(np.float32)
         jaw_line = np.interp(s, grid, self.jaw_line).astype(np.float32)
         lips = np.sqrt(np.clip(1 - s * s, 0, 1)).astype(np.float32)
-        jaw = 1 - _smoothstep(0.35 * self.jaw_half, 1.1 * self.jaw_half, np.abs(s))
+        reach = np.where(s < 0, self.jaw_reach[0], self.jaw_reach[1]).astype(np.float32)
+        jaw = 1 - _smoothstep(0.35 * reach, 1.1 * reach, np.abs(s))
         below = t - seam
-        ramp = _smoothstep(0.0, 0.55 * self.chin_t, below)
+        # Beside the mouth the drop grows from nothing at the corners' level to the jaw's: slowly
+        # enough (slope under 0.6) that the warp never folds and its inverse converges.
+        ramp = _smoothstep(0.0, max(0.55 * self.chin_t, 2.5 * JAW_DROP), below)
         neck = 1 - _smoothstep(jaw_line, jaw_line + 0.7 * self.chin_t, t)
         lower = (lips + (jaw - lips) * ramp) * (1 + 0.15 * ramp) * neck
         upper = -UPPER_LIP_LIFT * lips * _smoothstep(self.nose_t, seam, t)
@@ -742,14 +747,15 @@ class PortraitSource:
             colour += (self.teeth_colour[None, :] * light[:, None] - colour) * (band * teeth_amount)[
                 ..., None
             ]
-            # Lower teeth: a thin edge above the lower lip once the mouth is open wide.
-            lower_depth = np.clip(0.25 * gap - 0.1, 0, 0.08)
-            lower_band = np.clip((t - (lower - lower_depth)) / pixel, 0, 1) * (
-                1 - _smoothstep(0.35, 0.6, side)
+            # Lower teeth: on wide openings only, the tips of the front ones just above the lower
+            # lip, in shadow (a bright rim along the whole lip looks drawn).
+            lower_depth = np.clip(0.2 * gap - 0.1, 0, 0.05)
+            lower_band = (
+                np.clip((t - (lower - lower_depth)) / pixel, 0, 1)
+                * (1 - _smoothstep(0.25, 0.45, side))
+                * (lower_depth > 0)
             )
-            colour += (self.teeth_colour[None, :] * 0.72 - colour) * (lower_band * (lower_depth > 0))[
-                ..., None
-            ]
+            colour += (self.teeth_colour[None, :] * 0.6 - colour) * lower_band[:, None]
         patch = region[y0:y1, x0:x1]
         pixels = patch[candidate].astype(np.float32)
         pixels += (colour - pixels) * alpha[:, None]
