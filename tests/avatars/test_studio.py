@@ -25,6 +25,7 @@ from consent.services import likeness_consent_revoke
 from core.errors import ApplicationError
 from core.models import JobStatus
 from tests.avatars.conftest import GRID, grid_clip, run_job
+from tests.avatars.quality_gate_support import open_quality_gate
 from tests.consent.conftest import active_consent
 from tests.support import signed_in_client
 
@@ -216,6 +217,7 @@ def test_revocation_mid_render_stops_it_and_withdraws_published_videos(
     django_capture_on_commit_callbacks: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    open_quality_gate(monkeypatch)  # the subject is revocation; a footage render of GRID is held
     consent = active_consent(studio, synthetic_voice_allowed=True)
     script = _likeness_script(studio, footage_enrollment)
     with django_capture_on_commit_callbacks(execute=False):
@@ -342,9 +344,11 @@ def _photo(relative: str) -> SimpleUploadedFile:
 
 @pytest.mark.media
 def test_a_portrait_photo_is_enrolled_and_rendered_in_portrait_mode(
-    studio: Any, django_capture_on_commit_callbacks: Any
+    studio: Any, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from avatars.services import enrollment_portrait_create
+
+    open_quality_gate(monkeypatch)  # the subject is the portrait pipeline; its quality is gated elsewhere
 
     enrollment = enrollment_portrait_create(
         actor=studio.clinician, clinician=studio.clinician, photo=_photo("test/obama1.jpg")

@@ -23,6 +23,7 @@ from provenance.index import fingerprint_index, fingerprint_index_reset
 from provenance.models import ProvenanceRecord
 from provenance.services import Verdict, media_verify
 from tests.avatars.conftest import run_job
+from tests.avatars.quality_gate_support import open_quality_gate
 from tests.avatars.test_studio import _script, _stock_video, footage_enrollment  # noqa: F401
 from tests.conftest import SHARED_MEDIA
 from tests.consent.conftest import active_consent
@@ -79,8 +80,12 @@ def test_another_clinics_output_names_that_clinic(
 
 @pytest.mark.media
 def test_revoking_the_likeness_consent_shows_on_verify(
-    studio: Any, request: pytest.FixtureRequest, django_capture_on_commit_callbacks: Any
+    studio: Any,
+    request: pytest.FixtureRequest,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    open_quality_gate(monkeypatch)  # the subject is verification; a footage render of GRID is held
     enrollment = request.getfixturevalue("footage_enrollment")  # GRID footage, enrolled
     consent = active_consent(studio, synthetic_voice_allowed=True)
     script = _script(studio, enrollment)
