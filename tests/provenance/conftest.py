@@ -68,7 +68,7 @@ def rendered_once(
 
 
 @pytest.fixture
-def stock_render(rendered_once: RenderedOnce, settings: Any) -> Any:
+def stock_render(rendered_once: RenderedOnce, settings: Any, db: None) -> Any:
     """The module's stock-presenter video of clinic alpha (rendered, signed, registered; in review),
     its files copied into this test's MEDIA_ROOT."""
     from avatars.models import Video
