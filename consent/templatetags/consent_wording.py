@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from consent.wording import disclosure_sentence, reason_sentence, use_labels
+from consent.wording import disclosure_sentence, reason_sentence, use_label, use_labels
 
 register = template.Library()
 
@@ -25,3 +25,9 @@ def use_labels_filter(codes: list[str], field: str) -> str:
 def disclosure_what(what: str, records: list[str]) -> str:
     """``{% disclosure_what d.what d.object_ids %}``: what was disclosed, in words."""
     return disclosure_sentence(what, len(records or []))
+
+
+@register.filter(name="use_label")
+def use_label_filter(code: str, field: str) -> str:
+    """``{{ script.language|use_label:"language" }}``: one scope code as a word."""
+    return use_label(field, code)
