@@ -111,7 +111,17 @@ class DicomStudyListCreateApi(APIView):
 
         file = serializers.FileField(allow_empty_file=True)
         reference = serializers.UUIDField(required=False, allow_null=True)
-        purpose = serializers.ChoiceField(choices=["ingest", "examine"], required=False, default="ingest")
+        # A plain string, not a second "purpose" enum beside the study's (the schema's names would collide).
+        purpose = serializers.CharField(
+            required=False,
+            default="ingest",
+            help_text="ingest (sign it, or check it against `reference`) or examine (no signed record)",
+        )
+
+        def validate_purpose(self, value: str) -> str:
+            if value not in ("ingest", "examine"):
+                raise serializers.ValidationError("One of: ingest, examine.")
+            return value
 
     @extend_schema(responses=DicomStudySummaryOut(many=True))
     def get(self, request: AuthenticatedRequest) -> Response:
