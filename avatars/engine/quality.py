@@ -110,7 +110,9 @@ def _face_crop(rgb: NDArray[np.uint8], points: NDArray[np.float64]) -> NDArray[n
     # would only dilute a change of the face), at FACE_SIDE pixels.
     around = roi_from_points(points)
     to_frame = Roi(around.center, around.size / ROI_SCALE, around.angle).to_frame(FACE_SIDE)
-    face = cv2.warpAffine(rgb, to_frame, (FACE_SIDE, FACE_SIDE), flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP)
+    face = cv2.warpAffine(
+        rgb, to_frame, (FACE_SIDE, FACE_SIDE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    )
     return np.asarray(cv2.cvtColor(face, cv2.COLOR_RGB2GRAY), dtype=np.float32)
 
 
