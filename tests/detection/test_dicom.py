@@ -473,3 +473,16 @@ def test_the_api_examines_an_unsigned_study(clinic_a: Any) -> None:
     assert detail["verdict"] == "unsigned_evidence"
     assert detail["passive"]["suspect"] == [0]
     assert detail["passive"]["methods"]["noise"]["limits"]
+
+
+def test_an_unknown_purpose_is_refused_by_the_api_and_leaves_nothing(clinic_a: Any) -> None:
+    from tests.support import api_client
+
+    response = api_client(clinic_a.compliance).post(
+        "/api/v1/dicom/studies/",
+        {"file": SimpleUploadedFile("x.dcm", dicom("MR_small.dcm").read_bytes()), "purpose": "repair"},
+        format="multipart",
+    )
+
+    assert response.status_code == 400 and "purpose" in response.json()["extra"]["fields"]
+    assert not DicomStudy.objects.exists()
