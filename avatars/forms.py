@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 
 from avatars.models import AnonymizationMode, NarrationSource
+from avatars.services.anonymize import MAX_REDACTION_BOXES, RedactionRequest
 from consent.selectors import UseScope
 from consent.wording import use_label
 
@@ -189,3 +190,79 @@ class AnonymizationForm(forms.Form):
         choices=AnonymizationMode.choices, initial=AnonymizationMode.SYNTHETIC, label="Replace faces with"
     )
     keep = forms.ChoiceField(required=False, label="Keep unaltered (enrolled face and voice)")
+
+
+class RedactionBoxForm(forms.Form):
+    """One redaction box: top-left corner, width and height, as fractions of the picture or in
+    pixels, and the seconds it covers. A row left blank is no box."""
+
+    unit = forms.ChoiceField(
+        choices=[("fraction", "fraction of the picture (0–1)"), ("pixels", "pixels")],
+        initial="fraction",
+        label="Unit",
+    )
+    x = forms.FloatField(min_value=0, label="Left (x)")
+    y = forms.FloatField(min_value=0, label="Top (y)")
+    width = forms.FloatField(min_value=0, label="Width")
+    height = forms.FloatField(min_value=0, label="Height")
+    start = forms.FloatField(min_value=0, required=False, label="From (s, blank: 0)")
+    end = forms.FloatField(min_value=0, required=False, label="To (s, blank: the end)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.FloatField):
+                field.widget.attrs.update({"step": "any", "inputmode": "decimal"})
+
+    def has_changed(self) -> bool:
+        # A row whose numbers are all blank is no box, whatever unit it names.
+        return bool(set(self.changed_data) - {"unit"})
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        for name in ("width", "height"):
+            if data.get(name) == 0:
+                self.add_error(name, f"The {name} must be more than 0.")
+        if start is not None and end is not None and end <= start:
+            self.add_error("end", "The box must end after it starts.")
+        if data.get("unit") == "fraction":
+            for name, size in (("x", "width"), ("y", "height")):
+                corner, extent = data.get(name), data.get(size)
+                if corner is not None and extent is not None and corner + extent > 1.0 + 1e-9:
+                    self.add_error(
+                        size, f"{name} + {size} is more than 1: the box reaches outside the picture."
+                    )
+        return data
+
+
+class BaseRedactionBoxFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
+    default_error_messages = {
+        "too_many_forms": f"At most {MAX_REDACTION_BOXES} redaction boxes per recording.",
+    }
+
+    def boxes(self) -> list[RedactionRequest]:
+        """The filled-in rows as the service takes them (call once the formset is valid)."""
+        return [
+            RedactionRequest(
+                x=row["x"],
+                y=row["y"],
+                width=row["width"],
+                height=row["height"],
+                start=row["start"] or 0.0,
+                end=row["end"],
+                unit=row["unit"],
+            )
+            for row in self.cleaned_data
+            if row
+        ]
+
+
+RedactionBoxFormSet = forms.formset_factory(
+    RedactionBoxForm,
+    formset=BaseRedactionBoxFormSet,
+    extra=2,
+    max_num=MAX_REDACTION_BOXES,
+    validate_max=True,
+    absolute_max=MAX_REDACTION_BOXES,
+)

@@ -19,7 +19,7 @@ from django.utils.datastructures import MultiValueDict
 from django.views.decorators.http import require_http_methods
 
 from avatars import policy
-from avatars.forms import AnonymizationForm, ReviewForm
+from avatars.forms import AnonymizationForm, BaseRedactionBoxFormSet, RedactionBoxFormSet, ReviewForm
 from avatars.models import Anonymization, AnonymizationStatus
 from avatars.selectors import anonymization_get, anonymization_list
 from avatars.services import (
@@ -30,7 +30,12 @@ from avatars.services import (
     anonymization_request,
     anonymization_review,
 )
-from avatars.services.anonymize import NOT_DEIDENTIFIED
+from avatars.services.anonymize import (
+    MAX_REDACTION_BOXES,
+    NOT_DEIDENTIFIED,
+    anonymization_redactions,
+    redaction_box_label,
+)
 from core.errors import ApplicationError
 from core.http import stored_file_response
 from core.models import Role, User
@@ -65,11 +70,13 @@ def _upload_form(
 def anonymize_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The list of anonymizations the user may see; for clinicians and admins, the upload form."""
     user = request.user
-    form = None
+    form = boxes = None
+    box_error = ""
     status = 200
     if policy.can_anonymize(user):
         form = _upload_form(user, request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        boxes = cast(BaseRedactionBoxFormSet, RedactionBoxFormSet(request.POST or None, prefix="boxes"))
+        if request.method == "POST" and form.is_valid() and boxes.is_valid():
             try:
                 anonymization = anonymization_request(
                     actor=user,
@@ -77,10 +84,14 @@ def anonymize_page(request: AuthenticatedHttpRequest) -> HttpResponse:
                     file=form.cleaned_data["recording"],
                     mode=form.cleaned_data["mode"],
                     keep_clinician_id=form.cleaned_data["keep"] or None,
+                    redactions=boxes.boxes(),
                 )
             except ApplicationError as exc:
                 field = exc.extra.get("field")
-                form.add_error(field if field in form.fields else "recording", exc.message)
+                if field == "redactions":
+                    box_error = exc.message
+                else:
+                    form.add_error(field if field in form.fields else "recording", exc.message)
                 status = exc.status
             else:
                 return redirect("avatars:anonymization", anonymization_id=anonymization.id)
@@ -91,7 +102,13 @@ def anonymize_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "avatars/anonymize.html",
-        {"form": form, "anonymizations": anonymization_list(user=user)[:50]},
+        {
+            "form": form,
+            "boxes": boxes,
+            "box_error": box_error,
+            "max_boxes": MAX_REDACTION_BOXES,
+            "anonymizations": anonymization_list(user=user)[:50],
+        },
         status=status,
     )
 
@@ -147,6 +164,7 @@ def anonymization_page(request: AuthenticatedHttpRequest, anonymization_id: str)
             "facts": anonymization_report_facts(anonymization) if anonymization.report else [],
             "sections": anonymization_report_sections(anonymization) if anonymization.report else [],
             "not_deidentified": NOT_DEIDENTIFIED,
+            "redactions": [redaction_box_label(entry) for entry in anonymization_redactions(anonymization)],
         },
         status=410 if withdrawn else 200,
     )

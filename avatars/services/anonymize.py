@@ -10,9 +10,10 @@ publication; every step is a ledger event, and the record keeps the sequence num
 from __future__ import annotations
 
 import logging
+import math
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,108 @@ logger = logging.getLogger(__name__)
 ANONYMIZED_LABEL = "Anonymized"
 #: The withdrawal reason recorded when a patient withdraws a consent.
 PATIENT_WITHDREW = "patient_consent_withdrawn"
+#: At most this many redaction boxes per recording.
+MAX_REDACTION_BOXES = 8
+#: Units a redaction box may be given in.
+FRACTION, PIXELS = "fraction", "pixels"
+
+
+@dataclass(frozen=True)
+class RedactionRequest:
+    """A box the user drew over the picture (names on screens, badges): its top-left corner, width and
+    height as fractions of the picture (0-1) or in pixels of the uploaded video, and the seconds from
+    `start` to `end` (None: to the end) during which it is filled."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    start: float = 0.0
+    end: float | None = None
+    unit: str = FRACTION
+
+
+def _box_refusal(number: int, message: str) -> Exception:
+    return refuse(f"Redaction box {number}: {message}", AvatarErrorCode.INVALID_INPUT, field="redactions")
+
+
+def redaction_boxes_check(
+    boxes: Sequence[RedactionRequest],
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    duration: float | None = None,
+) -> list[dict[str, Any]]:
+    """The boxes as the job's spec keeps them ({"box": [x0, y0, x1, y1] as fractions, "start",
+    "end", and "pixels" when the picture's size is known}); refused, naming the box and the problem,
+    when there are too many, one lies (partly) outside the picture, is empty, or ends before it starts.
+
+    Without the picture's size (before the upload is probed) boxes in pixels are checked only for
+    sign; with it, every box is checked against it, and against the recording's `duration`.
+    """
+    if len(boxes) > MAX_REDACTION_BOXES:
+        raise refuse(
+            f"At most {MAX_REDACTION_BOXES} redaction boxes per recording; {len(boxes)} were given.",
+            AvatarErrorCode.INVALID_INPUT,
+            field="redactions",
+        )
+    checked = []
+    for number, box in enumerate(boxes, start=1):
+        values = (box.x, box.y, box.width, box.height, box.start, box.end or 0.0)
+        if not all(math.isfinite(value) for value in values):
+            raise _box_refusal(number, "every value must be a number.")
+        if box.unit not in (FRACTION, PIXELS):
+            raise _box_refusal(number, "give it as a fraction of the picture or in pixels.")
+        if box.x < 0 or box.y < 0:
+            raise _box_refusal(number, "its top-left corner lies outside the picture (x and y start at 0).")
+        if box.width <= 0 or box.height <= 0:
+            raise _box_refusal(number, "its width and height must be more than 0.")
+        if box.start < 0:
+            raise _box_refusal(number, "it cannot start before 0 seconds.")
+        if box.end is not None and box.end <= box.start:
+            raise _box_refusal(number, f"it ends ({box.end:g} s) before it starts ({box.start:g} s).")
+        if duration is not None and box.start >= duration:
+            raise _box_refusal(
+                number, f"it starts at {box.start:g} s, after the recording ends ({duration:.1f} s)."
+            )
+        if box.unit == FRACTION:
+            size: tuple[float, float] = (1.0, 1.0)
+            where = "the picture (fractions run from 0 to 1)"
+        elif width is not None and height is not None:
+            size = (float(width), float(height))
+            where = f"the {width}×{height} picture"
+        else:
+            size = (math.inf, math.inf)
+            where = ""
+        if box.x + box.width > size[0] + 1e-9 or box.y + box.height > size[1] + 1e-9:
+            raise _box_refusal(number, f"it reaches outside {where}; draw it inside the picture.")
+        entry: dict[str, Any] = {
+            "start": round(box.start, 3),
+            "end": None if box.end is None else round(box.end, 3),
+        }
+        if width is not None and height is not None:
+            scale = (1.0, 1.0) if box.unit == PIXELS else (float(width), float(height))
+            left, top = box.x * scale[0], box.y * scale[1]
+            entry["pixels"] = [
+                round(left),
+                round(top),
+                round(box.width * scale[0]),
+                round(box.height * scale[1]),
+            ]
+            fractions = (left / width, top / height, (left + box.width * scale[0]) / width)
+            entry["box"] = [
+                round(fractions[0], 5),
+                round(fractions[1], 5),
+                round(min(1.0, fractions[2]), 5),
+                round(min(1.0, (top + box.height * scale[1]) / height), 5),
+            ]
+        checked.append(entry)
+    return checked
+
+
+def anonymization_redactions(anonymization: Anonymization) -> list[dict[str, Any]]:
+    """The redaction boxes the user drew for this recording, as the job's spec keeps them."""
+    return list(anonymization.job.params.get("redactions", []))
 
 
 def _ledger(anonymization: Anonymization, event: str, *, actor: User | None, **data: Any) -> int:
@@ -120,15 +223,24 @@ def _clinician_enrollment(clinician: User) -> Enrollment | None:
 
 
 def anonymization_request(
-    *, actor: User, patient_id: Any, file: UploadedFile, mode: str, keep_clinician_id: Any = None
+    *,
+    actor: User,
+    patient_id: Any,
+    file: UploadedFile,
+    mode: str,
+    keep_clinician_id: Any = None,
+    redactions: Sequence[RedactionRequest] = (),
 ) -> Anonymization:
     """Accept a consultation recording for anonymization and queue the job.
 
     Refused, with nothing stored, unless the patient (of the actor's clinic) currently grants the
     anonymization consent. `keep_clinician_id` names a clinician of the clinic whose enrolled face
     and voice stay unaltered (they need a ready footage enrollment); None replaces every face.
+    `redactions` are boxes filled solid during their time ranges (checked against the recording's
+    picture and length; they reach the job's spec, the ledger and the report).
     """
     policy.require(policy.can_anonymize(actor), policy.STUDIO_REFUSAL)
+    redaction_boxes_check(redactions)
     if mode not in AnonymizationMode.values:
         raise refuse("Choose how faces are replaced.", AvatarErrorCode.INVALID_INPUT, field="mode")
     patient = User.objects.filter(clinic_id=actor.member_clinic_id, role=Role.PATIENT, pk=patient_id).first()
@@ -154,6 +266,8 @@ def anonymization_request(
     if _granted(patient, ConsentKind.PATIENT_ANONYMIZATION) is None:
         raise _consent_required()
 
+    boxes: list[dict[str, Any]] = []
+
     def create(upload: Upload) -> Anonymization:
         # Locked, and read again, so a withdrawal that commits meanwhile either comes first (and
         # refuses this upload) or finds this record and stops it.
@@ -172,7 +286,11 @@ def anonymization_request(
             actor=actor,
             kind=AvatarJobKind.ANONYMIZE,
             input_upload=upload,
-            params={"anonymization": str(anonymization_id), "patient_consent": str(consent.id)},
+            params={
+                "anonymization": str(anonymization_id),
+                "patient_consent": str(consent.id),
+                "redactions": boxes,
+            },
         )
         anonymization = Anonymization.objects.create(
             id=anonymization_id,
@@ -196,6 +314,15 @@ def anonymization_request(
             mode=mode,
             input_sha256=upload.sha256,
             kept_clinician=str(clinician.pk) if clinician else "",
+            # The ledger takes no floats: pixels and milliseconds.
+            redactions=[
+                {
+                    "pixels": entry["pixels"],
+                    "start_ms": round(entry["start"] * 1000),
+                    "end_ms": None if entry["end"] is None else round(entry["end"] * 1000),
+                }
+                for entry in boxes
+            ],
         )
         _remember(anonymization, "requested", seq)
         anonymization.save(update_fields=["ledger_refs"])
@@ -203,6 +330,18 @@ def anonymization_request(
 
     with Scratch() as scratch:
         checked = upload_check(file=file, kinds={"video"}, scratch=scratch)
+        if redactions and not (checked.probe.width and checked.probe.height):
+            raise refuse(
+                "The recording's picture size could not be read, so the redaction boxes cannot be placed.",
+                AvatarErrorCode.INVALID_INPUT,
+                field="redactions",
+            )
+        boxes = redaction_boxes_check(
+            redactions,
+            width=checked.probe.width,
+            height=checked.probe.height,
+            duration=checked.probe.duration_seconds,
+        )
         return upload_record(actor=actor, checked=checked, purpose="anonymization", then=create)
 
 
@@ -295,7 +434,7 @@ def anonymize_run(
 
     `report` is the engine's progress callback (the task maps it onto the job's first 75%).
     """
-    from avatars.engine.anonymize import AnonymizeSpec, anonymize
+    from avatars.engine.anonymize import AnonymizeSpec, RedactionBox, anonymize
     from core.media.proxy import ProxySpec, make_proxy
 
     anonymization = Anonymization.objects.select_related(
@@ -313,6 +452,10 @@ def anonymize_run(
             keep_faces=keep_faces,
             keep_voice=keep_voice,
             label=anonymization.label_text,
+            redactions=tuple(
+                RedactionBox(box=tuple(entry["box"]), start=entry["start"], end=entry["end"])
+                for entry in anonymization_redactions(anonymization)
+            ),
         ),
         report,
     )
@@ -360,7 +503,10 @@ def anonymize_run(
         "duration_seconds": round(result.duration, 3),
         "leaks": len(result.leaks),
     }
-    report_data = anonymization_report_data(result)
+    report_data = {
+        **anonymization_report_data(result),
+        "redaction_boxes": len(anonymization_redactions(anonymization)),
+    }
 
     def record(final: dict[str, Any]) -> None:
         # Registered as soon as the signed file is stored: every signed output must be recognizable.
@@ -654,9 +800,46 @@ def anonymization_report_sections(anonymization: Anonymization) -> list[ReportSe
         faces,
         tracks,
         ReportSection("Voice", voice_lines),
+        _redaction_section(anonymization),
         ReportSection("What was not handled", tuple(data.get("not_handled", ()))),
         ReportSection("Not HIPAA de-identification", (NOT_DEIDENTIFIED,)),
     ]
+
+
+def redaction_box_label(entry: dict[str, Any]) -> str:
+    """A box in words: where in the picture (pixels and per cent) and when."""
+    x0, y0, x1, y1 = entry["box"]
+    left, top, width, height = entry.get("pixels") or (None, None, None, None)
+    where = (
+        f"{width}×{height} px at ({left}, {top})"
+        if width is not None
+        else f"{(x1 - x0) * 100:.0f}%×{(y1 - y0) * 100:.0f}% of the picture"
+    )
+    share = f"x {x0 * 100:.0f}–{x1 * 100:.0f}%, y {y0 * 100:.0f}–{y1 * 100:.0f}%"
+    end = "the end" if entry["end"] is None else f"{entry['end']:g} s"
+    return f"{where} ({share}), from {entry['start']:g} s to {end}"
+
+
+def _redaction_section(anonymization: Anonymization) -> ReportSection:
+    boxes = anonymization_redactions(anonymization)
+    frames = anonymization.report.get("redacted_frames", 0)
+    if not boxes:
+        return ReportSection(
+            "Redaction boxes",
+            (
+                "No redaction boxes were drawn by the user: text in the picture (names on screens, "
+                "badges) was left as recorded.",
+            ),
+        )
+    return ReportSection(
+        "Redaction boxes",
+        (
+            f"{len(boxes)} redaction box{'es' if len(boxes) != 1 else ''} drawn by the user, filled solid "
+            f"on {frames} output frame(s). Text outside them was left as recorded.",
+        ),
+        [["Box", "Where and when"]]
+        + [[str(number), redaction_box_label(entry)] for number, entry in enumerate(boxes, start=1)],
+    )
 
 
 def anonymization_report_facts(anonymization: Anonymization) -> list[tuple[str, str]]:
@@ -675,6 +858,7 @@ def anonymization_report_facts(anonymization: Anonymization) -> list[tuple[str, 
             "Clinician kept",
             anonymization.kept_clinician.printed_name if anonymization.kept_clinician else "none",
         ),
+        ("Redaction boxes", f"{len(anonymization_redactions(anonymization))} drawn by the user"),
     ]
 
 
