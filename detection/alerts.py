@@ -8,6 +8,7 @@ verdict (the scan list and the ledger still show it).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -48,6 +49,14 @@ def dicom_alert_message(study: DicomStudy) -> dict[str, Any]:
         "file": f"DICOM study {str(study.id)[:8]}",
         "url": reverse("detection:dicom-study", args=[study.id]),
     }
+
+
+def alerts_of(scans: Iterable[Scan], studies: Iterable[DicomStudy]) -> list[dict[str, Any]]:
+    """The alert messages of alerting scans and DICOM studies, each with its `finished_at`, oldest first."""
+    alerts = [{**alert_message(scan), "finished_at": scan.finished_at} for scan in scans] + [
+        {**dicom_alert_message(study), "finished_at": study.finished_at} for study in studies
+    ]
+    return sorted(alerts, key=lambda alert: alert["finished_at"])
 
 
 def _alert_deliver(*, clinic: Clinic, message: dict[str, Any], subject: str, body: str) -> None:

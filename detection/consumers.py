@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, socket_user_allowed
 from core.models import User
-from detection.alerts import alert_group, alert_message, dicom_alert_message
+from detection.alerts import alert_group, alerts_of
 from detection.models import ALERTING_VERDICTS, DICOM_ALERTING_VERDICTS, DicomStudy, Scan
 from detection.policy import may_scan
 
@@ -26,11 +26,8 @@ def _alerts_since(clinic_id: Any, since: datetime) -> list[dict[str, Any]]:
     ).order_by("finished_at")
     studies = DicomStudy.objects.filter(
         clinic_id=clinic_id, verdict__in=DICOM_ALERTING_VERDICTS, finished_at__gt=since
-    ).order_by("finished_at")
-    alerts = [{**alert_message(scan), "finished_at": scan.finished_at} for scan in scans] + [
-        {**dicom_alert_message(study), "finished_at": study.finished_at} for study in studies
-    ]
-    return sorted(alerts, key=lambda alert: alert["finished_at"])
+    )
+    return alerts_of(scans, studies)
 
 
 class ScanAlertConsumer(AsyncJsonWebsocketConsumer):

@@ -9,10 +9,12 @@ from avatars.services.statement_manipulation import statement_analyzer_register
 from core.home import HomePanel, home_panel_register
 from core.job_kinds import job_kind_register
 from core.models import Role, User
+from detection.alerts import alerts_of
 from detection.engine.errors import DetectionError, ScanCancelled
 from detection.gallery import gallery_templates_forget
-from detection.models import ALERTING_VERDICTS, DetectionJobKind, DicomJobKind
+from detection.models import ALERTING_VERDICTS, DICOM_ALERTING_VERDICTS, DetectionJobKind, DicomJobKind
 from detection.selectors import scan_list
+from detection.selectors_dicom import dicom_study_list
 from detection.services.dicom import dicom_job_failed
 from detection.services.scans import scan_job_failed
 from detection.services.statement_analysis import statement_manipulation_analyze
@@ -21,8 +23,11 @@ from detection.tasks_dicom import dicom_check_run, dicom_examine_run, dicom_inge
 
 
 def _alerts_home_context(user: User) -> dict[str, Any]:
-    alerts = scan_list(user=user).filter(verdict_kind__in=ALERTING_VERDICTS).order_by("-finished_at")[:5]
-    return {"alerts": list(alerts)}
+    scans = scan_list(user=user).filter(verdict_kind__in=ALERTING_VERDICTS).order_by("-finished_at")[:5]
+    studies = (
+        dicom_study_list(user=user).filter(verdict__in=DICOM_ALERTING_VERDICTS).order_by("-finished_at")[:5]
+    )
+    return {"alerts": alerts_of(scans, studies)[::-1][:5]}
 
 
 def register() -> None:

@@ -432,6 +432,8 @@ def test_an_unsigned_tampered_study_is_flagged_with_a_heatmap_and_an_alert(
     (message,) = mail.outbox
     assert message.to == ["officer@alpha.example"] and f"/scanner/dicom/{study.id}/" in message.body
     assert "Medical image alert" in message.subject
+    # The compliance home lists it with the scanner's alerts.
+    assert f"/scanner/dicom/{study.id}/" in client.get("/").content.decode()
     entry = json.loads(LedgerEntry.objects.get(event_type="dicom.examined", object_id=str(study.id)).entry)
     assert entry["data"]["suspect_slices"] == [0] and entry["data"]["flags"] == ["copy_move"]
 
