@@ -70,6 +70,9 @@ _CHECKS = (
 )
 
 
+_LENGTH = "footage_too_short"
+
+
 def enrollment_min_seconds() -> float:
     """Seconds of clearly visible face the analysis asks for (0 where no minimum is set)."""
     return float(getattr(settings, "AVATAR_ENROLLMENT_MIN_SECONDS", 0) or 0)
@@ -123,8 +126,13 @@ def enrollment_quality_report(enrollment: Enrollment) -> QualityReport | None:
     measures = result.get("measures") or {}
     checks: list[QualityCheck] = []
     unchecked: list[str] = []
-    for code, label, passed in _CHECKS:
-        if checks and checks[-1].state == "failed":
+    # The length can be refused before any picture check runs (a file shorter than the minimum is
+    # not analysed at all) or after them all, so a refusal never claims a pass for what may not have
+    # run: after a length refusal nothing else counts as passed, and after any other refusal the
+    # length is not claimed either.
+    order = [c for c in _CHECKS if c[0] == _LENGTH] + [c for c in _CHECKS if c[0] != _LENGTH]
+    for code, label, passed in order if failed == _LENGTH else _CHECKS:
+        if checks and checks[-1].state == "failed" or (failed and code == _LENGTH and failed != _LENGTH):
             unchecked.append(label)
         elif code == failed:
             checks.append(QualityCheck(label, "failed", advice))

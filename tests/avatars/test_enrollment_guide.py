@@ -64,6 +64,17 @@ def test_a_refused_footage_report_marks_the_failed_check_and_what_was_not_checke
     ]
 
 
+def test_a_length_refusal_claims_no_other_check_passed() -> None:
+    """A file shorter than the minimum is refused before any picture is analysed."""
+    advice = "'me.mp4' is too short to enroll: it is only 2.0 s long, and at least 60 s are needed."
+    report = enrollment_quality_report(
+        _footage(EnrollmentStatus.REJECTED, {"accepted": False, "code": "footage_too_short"}, advice)
+    )
+    assert report is not None
+    assert [(c.label, c.state) for c in report.checks] == [("Length", "failed")]
+    assert len(report.unchecked) == 9 and "Sharpness" in report.unchecked
+
+
 def test_an_accepted_footage_report_says_what_was_measured() -> None:
     measures = {
         "usable_seconds": 64.2,

@@ -115,6 +115,7 @@ def test_the_console_shows_activity_and_consent_states(
 
 
 def test_the_enrollment_page_shows_the_script_what_is_accepted_and_a_quality_report(
+    settings: Any,
     texts: Any,
     live_server_url: str,
     browser_page: Any,
@@ -128,6 +129,7 @@ def test_the_enrollment_page_shows_the_script_what_is_accepted_and_a_quality_rep
     from tests.avatars.conftest import run_job
 
     page, base = browser_page, live_server_url
+    settings.AVATAR_ENROLLMENT_MIN_SECONDS = 60  # the product's minimum, as the page quotes it
     with django_capture_on_commit_callbacks(execute=False):
         enrollment = enrollment_footage_start(
             actor=texts.clinician,
@@ -139,6 +141,7 @@ def test_the_enrollment_page_shows_the_script_what_is_accepted_and_a_quality_rep
     page.goto(f"{base}/studio/")
     assert READING_SCRIPT[0] in page.locator("#reading-script").inner_text()
     assert page.locator("#enrollment-guide dt", has_text="Length").count() == 1
+    assert "At least 60 seconds" in page.locator("#enrollment-guide").inner_text()
     report = page.locator("details.quality-report")
     assert report.get_attribute("open") is not None  # a refusal opens itself
     assert report.locator("li.check-failed").count() == 1
