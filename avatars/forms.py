@@ -197,7 +197,7 @@ class RedactionBoxForm(forms.Form):
     pixels, and the seconds it covers. A row left blank is no box."""
 
     unit = forms.ChoiceField(
-        choices=[("fraction", "fraction of the picture (0–1)"), ("pixels", "pixels")],
+        choices=[("fraction", "fraction (0–1)"), ("pixels", "pixels")],
         initial="fraction",
         label="Unit",
     )
@@ -205,8 +205,8 @@ class RedactionBoxForm(forms.Form):
     y = forms.FloatField(min_value=0, label="Top (y)")
     width = forms.FloatField(min_value=0, label="Width")
     height = forms.FloatField(min_value=0, label="Height")
-    start = forms.FloatField(min_value=0, required=False, label="From (s, blank: 0)")
-    end = forms.FloatField(min_value=0, required=False, label="To (s, blank: the end)")
+    start = forms.FloatField(min_value=0, required=False, label="From (s)")
+    end = forms.FloatField(min_value=0, required=False, label="Until (s)")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
