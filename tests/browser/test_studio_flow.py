@@ -128,7 +128,7 @@ def test_enroll_consent_render_publish_watch_revoke(
 
     _sign_in(page, base, texts.patient)
     page.get_by_role("link", name="Checking your glucose").click()
-    assert "AI-generated video." in page.locator("#disclosure").inner_text()
+    assert page.locator("#disclosure").inner_text().count("AI-generated") == 1  # said once (issue 15 item 17)
     assert clinician.printed_name in page.locator("#disclosure").inner_text()
     assert page.locator("track[kind=captions]").count() == 1
     assert texts.clinic.contact_email in page.locator("section.talk").inner_text()
