@@ -106,6 +106,42 @@ def _check(photo: Path) -> tuple[bool, str]:
     return True, "accepted"
 
 
+def _warp_timing(media: Path, width: int, height: int) -> int:
+    """Milliseconds per frame of PortraitSource.frames (speech-like mouths, idle motion) per photo."""
+    from avatars.engine.errors import EnrollmentError
+    from avatars.engine.motion import idle_motion
+    from avatars.engine.portrait import PortraitSource
+
+    rng = np.random.default_rng(3)
+    count = 125
+    mouths = np.stack([rng.uniform(0, 1, count), rng.uniform(0.3, 0.8, count), np.zeros(count)], axis=1)
+    poses = idle_motion(count, 25.0)
+    for photo in sorted(
+        p for p in (media / "faces" / "named").rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"}
+    ):
+        try:
+            source = PortraitSource(photo, width, height)
+        except EnrollmentError:
+            continue
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            for _frame in source.frames(mouths, poses):
+                pass
+            best = min(best, (time.perf_counter() - started) / count * 1000)
+        left, top, right, bottom = source.roi
+        print(
+            json.dumps(
+                {
+                    "photo": photo.name,
+                    "warp_ms_per_frame": round(best, 1),
+                    "region": [right - left, bottom - top],
+                }
+            )
+        )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--media", type=Path, default=ROOT.parent / "shared" / "media")
@@ -114,7 +150,14 @@ def main() -> int:
     parser.add_argument("--sheet", type=Path, default=ROOT / "docs" / "portrait_mouths.png")
     parser.add_argument("--sheet-photos", type=int, default=4)
     parser.add_argument("--limit", type=int, default=0, help="render at most this many photos (0: all)")
+    parser.add_argument(
+        "--warp-only",
+        action="store_true",
+        help="only time the portrait warp itself (ms per frame, no encode)",
+    )
     arguments = parser.parse_args()
+    if arguments.warp_only:
+        return _warp_timing(arguments.media, arguments.width, arguments.height)
 
     from PIL import Image
 
@@ -198,7 +241,9 @@ def main() -> int:
             np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in sheet_rows
         ]
         arguments.sheet.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.vstack(padded)).save(arguments.sheet)
+        Image.fromarray(np.vstack(padded)).quantize(colors=224, method=Image.Quantize.MEDIANCUT).save(
+            arguments.sheet, optimize=True
+        )
     return 0
 
 
