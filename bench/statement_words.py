@@ -33,6 +33,7 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -102,11 +103,15 @@ def scores(clips: list[Path]) -> dict[str, list[float]]:
         for k in SPLITS:
             prefix, challenge = own[:-k], own[-k:]
             seed = f"{clip.stem}-{k}"
-            found["genuine"].append(_check(samples, prefix, challenge, seed))
+            genuine = _check(samples, prefix, challenge, seed)
+            found["genuine"].append(genuine)
+            found.setdefault(f"genuine_{k}", []).append(genuine)
             for other in clips:
                 theirs = words[other.stem][-k:]
                 if other != clip and theirs != challenge:
-                    found["wrong"].append(_check(samples, prefix, theirs, seed))
+                    wrong = _check(samples, prefix, theirs, seed)
+                    found["wrong"].append(wrong)
+                    found.setdefault(f"wrong_{k}", []).append(wrong)
             rng = random.Random(seed)
             pool = [word for word in VOCABULARY if word not in own]
             for _ in range(RANDOM_PER_CLIP):
@@ -155,43 +160,66 @@ def _rate(values: list[float], threshold: float, *, passing: bool) -> str:
     return f"{count} / {len(values)}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media"
-    )
-    arguments = parser.parse_args()
-    began = time.monotonic()
-    clips = sorted((arguments.media / "talking" / "grid").glob("*.mpg"))
-    tune, report = clips[:5], clips[5:]
-    tuning = scores(tune)
+def _summary(
+    tuning: dict[str, list[float]], reported: dict[str, list[float]], unrelated: list[float]
+) -> dict[str, Any]:
     tuning_attacks = tuning["wrong"] + tuning["random"] + tuning["missing"]
-    chosen = choose_threshold(tuning["genuine"], tuning_attacks)
-    reported = scores(report)
-    unrelated = unrelated_scores(arguments.media)
-    threshold = chosen
-    summary = {
+    threshold = choose_threshold(tuning["genuine"], tuning_attacks)
+    return {
         "threshold_in_product": MIN_WORD_SCORE,
-        "threshold_chosen_on_tuning": chosen,
-        "tuning_clips": [c.name for c in tune],
+        "threshold_chosen_on_tuning": threshold,
         "tuning_frr": _rate(tuning["genuine"], threshold, passing=False),
         "tuning_far": {
             kind: _rate(tuning[kind], threshold, passing=True) for kind in ("wrong", "random", "missing")
         },
-        "report_clips": [c.name for c in report],
         "frr": _rate(reported["genuine"], threshold, passing=False),
         "far": {
             kind: _rate(reported[kind], threshold, passing=True) for kind in ("wrong", "random", "missing")
         },
         "unrelated_speech_far": _rate(unrelated, threshold, passing=True),
-        "percentiles_10_50_90": {
-            kind: [round(float(np.percentile(values, q)), 2) for q in (10, 50, 90)]
-            for kind, values in {**reported, "unrelated": unrelated}.items()
+        "by_challenge_length": {
+            k: {
+                "frr": _rate(reported[f"genuine_{k}"], threshold, passing=False),
+                "far_wrong": _rate(reported[f"wrong_{k}"], threshold, passing=True),
+            }
+            for k in SPLITS
         },
-        "genuine_scores": [round(s, 2) for s in reported["genuine"]],
-        "tuning_genuine_scores": [round(s, 2) for s in tuning["genuine"]],
-        "seconds": round(time.monotonic() - began),
+        "scores": {"tuning": tuning, "reported": reported, "unrelated": unrelated},
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media"
+    )
+    parser.add_argument(
+        "--part",
+        choices=("all", "tune", "report", "unrelated"),
+        default="all",
+        help="measure one part and write its scores as JSON (parts can run in parallel)",
+    )
+    parser.add_argument("--combine", nargs=3, type=Path, metavar=("TUNE", "REPORT", "UNRELATED"))
+    arguments = parser.parse_args()
+    if arguments.combine:
+        parts = [json.loads(path.read_text()) for path in arguments.combine]
+        print(json.dumps(_summary(*parts), indent=1))
+        return
+    began = time.monotonic()
+    clips = sorted((arguments.media / "talking" / "grid").glob("*.mpg"))
+    tune, report = clips[:5], clips[5:]
+    if arguments.part != "all":
+        measured: Any = {
+            "tune": lambda: scores(tune),
+            "report": lambda: scores(report),
+            "unrelated": lambda: unrelated_scores(arguments.media),
+        }[arguments.part]()
+        print(json.dumps(measured))
+        return
+    summary = _summary(scores(tune), scores(report), unrelated_scores(arguments.media))
+    summary["tuning_clips"] = [c.name for c in tune]
+    summary["report_clips"] = [c.name for c in report]
+    summary["seconds"] = round(time.monotonic() - began)
     print(json.dumps(summary, indent=1))
 
 
