@@ -37,6 +37,30 @@ def _fill_upload(page: Any, clinic_a: ClinicPeople, recording: Path) -> None:
     page.get_by_label("Keep unaltered (enrolled face and voice)").select_option("")
 
 
+def _sign_in(page: Any, base: str, user: Any) -> None:
+    page.goto(f"{base}/account/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
+def test_without_javascript_the_page_offers_rows_to_type_boxes_into(
+    clinic_a: ClinicPeople, live_server_url: str, browser_page: Any
+) -> None:
+    context = browser_page.context.browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    _sign_in(page, live_server_url, clinic_a.clinician)
+    page.goto(f"{live_server_url}/anonymize/")
+    for number in (1, 2):
+        row = page.locator("fieldset", has_text=f"Box {number}")
+        assert row.get_by_label("Left (x)").is_visible() and row.get_by_label("Until (s)").is_visible()
+    # The script's parts stay hidden: no button that does nothing, no empty drawing stage.
+    assert not page.locator("#redaction-add").is_visible()
+    assert not page.locator("#redaction-draw").is_visible()
+    context.close()
+
+
 def test_boxes_given_on_the_page_are_listed_on_the_review_page(
     clinic_a: ClinicPeople,
     live_server_url: str,
@@ -54,11 +78,7 @@ def test_boxes_given_on_the_page_are_listed_on_the_review_page(
         password=PASSWORD,
     )
     recording = demo_video_write(tmp_path / "consultation.mp4", seconds=2.0, width=320, height=180)
-    page.goto(f"{base}/account/login/")
-    page.get_by_label("Username").fill(clinic_a.clinician.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
+    _sign_in(page, base, clinic_a.clinician)
     page.goto(f"{base}/anonymize/")
 
     # A box that ends before it starts: refused, the numbers kept, nothing stored.
