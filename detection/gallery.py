@@ -45,6 +45,7 @@ def _cached(kind: str, upload: Upload, make: Callable[[], list[list[float]]]) ->
 
 def _face_templates(upload: Upload, folder: Path, *, still: bool) -> list[list[float]]:
     from avatars.engine.errors import EngineError
+    from core.media.errors import MediaError
     from detection.engine import DetectionError, face_templates
 
     def make() -> list[list[float]]:
@@ -58,7 +59,8 @@ def _face_templates(upload: Upload, folder: Path, *, still: bool) -> list[list[f
                 [float(x) for x in row]
                 for row in enrolled_face_embeddings(path, max_samples=FOOTAGE_FACE_SAMPLES)
             ]
-        except (DetectionError, EngineError) as error:  # an unusable enrollment: that person has no face
+        # An unusable enrollment (no face, a model not installed): that person has no face template.
+        except (DetectionError, EngineError, MediaError) as error:
             logger.warning("no face template", extra={"upload": str(upload.id), "error": str(error)})
             return []
 

@@ -42,6 +42,7 @@ from avatars.engine.specs import (
 )
 from avatars.engine.speech import SAMPLE_RATE, SpeechTrack, concatenate, silence, synthesize
 from avatars.engine.visemes import frame_energy, mouth_track, normalized_loudness
+from core.media.errors import MediaError
 
 PAUSE_SECONDS = 0.6
 MAX_SIDE = 3840
@@ -233,6 +234,9 @@ def render(
     except EngineError:
         partial.unlink(missing_ok=True)
         raise
+    except MediaError as exc:  # the media toolkit's worded errors (e.g. a face model not installed)
+        partial.unlink(missing_ok=True)
+        raise EngineError(exc.message, code=exc.code) from exc
     except Exception as exc:
         partial.unlink(missing_ok=True)
         # Only EngineErrors leave the engine; the original stays chained for the worker's log.
@@ -277,7 +281,6 @@ def _encode(
     report: Progress,
     marker: FrameMarker | None,
 ) -> NDArray[np.uint8]:
-    from core.media.errors import MediaError
     from core.media.mp4 import Mp4Writer
 
     frame_count = len(mouths)

@@ -39,6 +39,7 @@ from consent.hooks import ConsentEndEffect
 from consent.ledger import ledger_append
 from consent.models import ConsentKind, Disclosure, PatientConsent, PatientConsentStatus
 from core.jobs import JobOutcome, job_checkpoint, output_store, upload_fetch
+from core.media.errors import MediaError
 from core.media.hashing import file_sha256
 from core.models import MediaJob, Role, Upload, User
 from core.progress import JobProgress
@@ -371,7 +372,7 @@ def _clinician_templates(anonymization: Anonymization, scratch: Path) -> tuple[t
         voice_source = upload_fetch(upload=enrollment.voice, scratch=scratch / "voice")
     try:
         voice = speaker_embedding(voice_source)
-    except EngineError:
+    except (EngineError, MediaError):
         voice = None  # no speech enrolled: every voice is changed, which errs on the safe side
     return (face,), voice
 

@@ -234,3 +234,26 @@ def test_burned_in_captions_show_during_their_cue_and_not_in_pauses(stock_render
     quiet = max(dark_box_pixels((start + end) / 2) for start, end in gaps)
     for cue in cues:
         assert dark_box_pixels((cue.start + cue.end) / 2) > 3 * quiet + 50, cue
+
+
+def test_a_media_toolkit_error_leaves_the_engine_worded_and_leaves_no_files(
+    scratch: Path, disclosure: Disclosure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The face models' loaders live in the kernel's media toolkit and raise its MediaError (e.g. a
+    model not installed); the render reports that message and code, not a generic failure."""
+    import importlib
+
+    render_module = importlib.import_module(
+        "avatars.engine.render"
+    )  # the package exports a function of that name
+    from avatars.engine.errors import EngineError
+    from core.media.errors import MediaError
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise MediaError("The face model is not installed; run make install.", code="model_missing")
+
+    monkeypatch.setattr(render_module, "_encode", missing)
+    with pytest.raises(EngineError) as raised:
+        render(_spec(scratch, disclosure), progress=lambda fraction, stage: None)
+    assert raised.value.code == "model_missing" and "not installed" in raised.value.message
+    assert list(scratch.iterdir()) == []
