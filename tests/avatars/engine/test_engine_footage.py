@@ -191,8 +191,8 @@ def test_an_empty_video_file_is_refused(tmp_path: Path) -> None:
 def test_a_wide_render_from_taller_footage_keeps_the_whole_head_in_the_picture(
     enrollment: Path, tmp_path: Path
 ) -> None:
-    from core.media.faces import detect_faces
     from avatars.engine.footage import FootageSource
+    from core.media.faces import detect_faces
 
     # The presenter sits high in a taller picture: a centred wide crop would miss the face, and a
     # crop that fills the wide output would cut the top of the head.
