@@ -154,3 +154,53 @@ def test_the_enrollment_page_shows_the_script_what_is_accepted_and_a_quality_rep
         in page.locator("form").filter(has_text="Upload footage").inner_text()
     )
     _shoot(page, "studio-admin")
+
+
+def test_a_render_refused_at_the_click_keeps_the_script_form_as_it_was(
+    texts: Any, live_server_url: str, browser_page: Any
+) -> None:
+    """Issue 15 item 8 in a browser: the consent is revoked while the script page is open; the click
+    on Render is refused with the reason and the edit form still holds the saved script (it came
+    back empty with "This field is required." and the narration choice flipped)."""
+    from avatars.models import NarrationSource
+    from avatars.services import script_approve, script_save
+    from consent.services.likeness import likeness_consent_revoke
+
+    page, base = browser_page, live_server_url
+    consent = active_consent(texts, synthetic_voice_allowed=True)
+    likeness = Enrollment.objects.create(
+        clinic=texts.clinic,
+        clinician=texts.clinician,
+        kind=EnrollmentKind.PORTRAIT,
+        status=EnrollmentStatus.READY,
+        created_by=texts.clinician,
+    )
+    text = "Check your feet every evening. Call us if a sore does not heal within a week."
+    script = script_save(
+        actor=texts.clinician,
+        enrollment_id=likeness.id,
+        title="Foot care at home",
+        language="en",
+        topic="diabetes",
+        audience="patients",
+        channel="portal",
+        text=text,
+        narration_source=NarrationSource.TTS,
+    )
+    script_approve(actor=texts.clinician, script_id=script.id)
+    _sign_in(page, base, texts.clinician)
+    page.goto(f"{base}/studio/scripts/{script.id}/")
+    render_button = page.locator("#render-button")
+    assert render_button.is_visible(), page.locator("main").inner_text()[:1500]
+    likeness_consent_revoke(actor=texts.clinician, consent_id=consent.id)  # meanwhile, elsewhere
+    render_button.click()
+    page.wait_for_selector("#render-refusal, .error-box")
+    _shoot(page, "render-refused")
+    assert "This field is required." not in page.content()
+    assert page.get_by_label("Title").input_value() == "Foot care at home"
+    assert page.get_by_label("Text").input_value() == text
+    assert page.locator('select[name="topic"]').input_value() == "diabetes"
+    assert page.locator('select[name="narration_source"]').input_value() == "tts"
+    assert "consent" in page.locator(".error-box").first.inner_text().lower()
+    assert not page.locator("#render-button").count()
+    assert not Script.objects.get(id=script.id).videos.exists()
