@@ -30,6 +30,21 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
 
 
+def sign_in(page: Any, base: str, user: Any) -> None:
+    """Sign `user` in through the login page (with the second factor for privileged roles) and wait
+    for the home page."""
+    from tests.support import PASSWORD, totp_now
+
+    page.goto(f"{base}/account/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if user.is_privileged:
+        page.get_by_label("6-digit code from your authenticator app").fill(totp_now(user))
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(f"{base}/", wait_until="domcontentloaded")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

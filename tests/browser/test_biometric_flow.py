@@ -20,26 +20,14 @@ from avatars.services import enrollment_portrait_create, render_request, script_
 from consent.models import LedgerEntry, LikenessStatus
 from core.models import JobStatus, Upload
 from tests.avatars.conftest import GRID
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.consent.conftest import active_consent
-from tests.support import PASSWORD, totp_now
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 PHOTO = GRID.parents[1] / "faces" / "named" / "test" / "obama1.jpg"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1200, "height": 900}
-
-
-def _sign_in(page: Any, base: str, user: Any) -> None:
-    page.goto(f"{base}/account/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    if user.is_privileged:
-        page.get_by_label("6-digit code from your authenticator app").fill(totp_now(user))
-        page.get_by_role("button", name="Verify").click()
-    page.wait_for_url(f"{base}/", wait_until="domcontentloaded")
 
 
 def _shots(page: Any, name: str) -> None:
@@ -85,7 +73,7 @@ def test_a_clinician_deletes_their_enrollment_after_confirming(
     photo_id, photo_key = enrollment.photo.id, enrollment.photo.storage_key
     assert default_storage.exists(photo_key)
 
-    _sign_in(page, base, texts.clinician)
+    sign_in(page, base, texts.clinician)
     page.get_by_role("link", name="Studio").click()
     row = page.locator("li[data-kind=portrait]")
     assert "Kept until" in row.inner_text()
@@ -136,7 +124,7 @@ def test_a_clinic_admin_deletes_a_departed_clinicians_enrollment(
 ) -> None:
     page, base = browser_page, live_server_url
     enrollment, _, _ = _portrait_with_queued_render(texts)
-    _sign_in(page, base, texts.admin)
+    sign_in(page, base, texts.admin)
     page.get_by_role("link", name="Studio").click()
     page.locator("li[data-kind=portrait]").get_by_role("link", name="Delete this enrollment…").click()
     name = texts.clinician.printed_name
@@ -158,7 +146,7 @@ def test_cancel_and_revoke_ask_first_without_javascript(
     context = browser_page.context.browser.new_context(java_script_enabled=False, viewport=DESKTOP)
     page = context.new_page()
     try:
-        _sign_in(page, base, texts.clinician)
+        sign_in(page, base, texts.clinician)
         page.goto(f"{base}/videos/{video.id}/")
         page.get_by_role("button", name="Cancel render").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Cancel this avatar render?"

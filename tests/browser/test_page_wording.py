@@ -20,9 +20,9 @@ from avatars.services import (
 )
 from consent.services.patient import patient_consent_grant
 from tests.avatars.conftest import run_job
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.consent.conftest import active_consent
-from tests.support import PASSWORD, totp_now
+from tests.support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -31,17 +31,6 @@ DESKTOP = {"width": 1280, "height": 900}
 CODE = re.compile(r"\b[a-z]+_[a-z_]+\b")  # revoked_by_clinician, likeness_consent, ...
 HASH = re.compile(r"\b[0-9a-f]{20,}\b")
 ID_LIKE = re.compile(r"\b(?:patient|user|clinician) \d+\b", re.I)
-
-
-def _sign_in(page: Any, base: str, user: Any) -> None:
-    page.goto(f"{base}/account/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    if user.is_privileged:
-        page.get_by_label("6-digit code from your authenticator app").fill(totp_now(user))
-        page.get_by_role("button", name="Verify").click()
-    page.wait_for_url(f"{base}/")
 
 
 def _walk(page: Any, base: str, name: str, path: str) -> list[str]:
@@ -88,7 +77,7 @@ def test_patient_and_clinician_pages_read_as_sentences(
     )
 
     problems: list[str] = []
-    _sign_in(page, base, texts.clinician)
+    sign_in(page, base, texts.clinician)
     for name, path in (
         ("clinician-home", "/"),
         ("studio", "/studio/"),
@@ -102,7 +91,7 @@ def test_patient_and_clinician_pages_read_as_sentences(
     ):
         problems += _walk(page, base, name, path)
     page.get_by_role("button", name="Sign out").click()
-    _sign_in(page, base, texts.patient)
+    sign_in(page, base, texts.patient)
     for name, path in (
         ("patient-home", "/"),
         ("viewer", f"/videos/{video.id}/"),

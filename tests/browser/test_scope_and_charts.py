@@ -13,9 +13,8 @@ import pytest
 from avatars.models import Enrollment, EnrollmentKind, EnrollmentStatus, Script
 from avatars.services import enrollment_stock_get_or_create
 from consent.services.likeness import likeness_consent_record_use
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.consent.conftest import active_consent
-from tests.support import PASSWORD, totp_now
 
 pytestmark = pytest.mark.browser
 
@@ -29,17 +28,6 @@ def _shoot(page: Any, name: str) -> None:
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
-
-
-def _sign_in(page: Any, base: str, user: Any) -> None:
-    page.goto(f"{base}/account/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    if user.is_privileged:
-        page.get_by_label("6-digit code from your authenticator app").fill(totp_now(user))
-        page.get_by_role("button", name="Verify").click()
-    page.wait_for_url(f"{base}/")
 
 
 def _options(page: Any, name: str) -> list[str]:
@@ -62,7 +50,7 @@ def test_script_uses_follow_the_presenters_consent(
         created_by=texts.clinician,
     )
     stock = enrollment_stock_get_or_create(actor=texts.clinician)
-    _sign_in(page, base, texts.clinician)
+    sign_in(page, base, texts.clinician)
     page.goto(f"{base}/studio/scripts/new/")
     presenter = page.locator('select[name="enrollment"]')
     presenter.select_option(str(likeness.id))
@@ -95,7 +83,7 @@ def test_the_console_shows_activity_and_consent_states(
 ) -> None:
     page, base = browser_page, live_server_url
     active_consent(texts)
-    _sign_in(page, base, texts.compliance)
+    sign_in(page, base, texts.compliance)
     page.goto(f"{base}/compliance/")
     activity = page.locator("#chart-activity svg[role=img]")
     assert activity.count() == 1 and activity.locator("rect").count() >= 1
@@ -137,7 +125,7 @@ def test_the_enrollment_page_shows_the_script_what_is_accepted_and_a_quality_rep
             footage=SimpleUploadedFile("me.mp4", tiny_video.read_bytes()),
         )
     run_job(enrollment.job)
-    _sign_in(page, base, texts.clinician)
+    sign_in(page, base, texts.clinician)
     page.goto(f"{base}/studio/")
     assert READING_SCRIPT[0] in page.locator("#reading-script").inner_text()
     assert page.locator("#enrollment-guide dt", has_text="Length").count() == 1
@@ -147,7 +135,7 @@ def test_the_enrollment_page_shows_the_script_what_is_accepted_and_a_quality_rep
     assert report.locator("li.check-failed").count() == 1
     _shoot(page, "studio-enrollment")
     page.get_by_role("button", name="Sign out").click()
-    _sign_in(page, base, texts.admin)
+    sign_in(page, base, texts.admin)
     page.goto(f"{base}/studio/")
     assert (
         "the clinician reading the script below"
@@ -188,7 +176,7 @@ def test_a_render_refused_at_the_click_keeps_the_script_form_as_it_was(
         narration_source=NarrationSource.TTS,
     )
     script_approve(actor=texts.clinician, script_id=script.id)
-    _sign_in(page, base, texts.clinician)
+    sign_in(page, base, texts.clinician)
     page.goto(f"{base}/studio/scripts/{script.id}/")
     render_button = page.locator("#render-button")
     assert render_button.is_visible(), page.locator("main").inner_text()[:1500]

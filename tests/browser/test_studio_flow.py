@@ -12,21 +12,10 @@ from playwright.sync_api import Error as PlaywrightError
 from consent.models import LedgerEntry
 from tests.avatars.conftest import grid_clip
 from tests.avatars.quality_gate_support import open_quality_gate
-from tests.browser.conftest import ARTIFACTS
-from tests.support import PASSWORD, totp_now
+from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.support import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
-
-
-def _sign_in(page: Any, base: str, user: Any) -> None:
-    page.goto(f"{base}/account/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    if user.is_privileged:
-        page.get_by_label("6-digit code from your authenticator app").fill(totp_now(user))
-        page.get_by_role("button", name="Verify").click()
-    page.wait_for_url(f"{base}/")
 
 
 def _sign_out(page: Any) -> None:
@@ -59,7 +48,7 @@ def test_enroll_consent_render_publish_watch_revoke(
     footage = grid_clip("bbaf2n.mpg")
     clinician = texts.clinician
 
-    _sign_in(page, base, clinician)
+    sign_in(page, base, clinician)
     page.get_by_role("link", name="Studio").click()
     page.get_by_label("Enrollment video").set_input_files(str(footage))
     page.get_by_role("button", name="Upload footage").click()
@@ -85,7 +74,7 @@ def test_enroll_consent_render_publish_watch_revoke(
     assert page.locator("#consent-status").inner_text() == "Awaiting verification"
     _sign_out(page)
 
-    _sign_in(page, base, texts.admin)
+    sign_in(page, base, texts.admin)
     page.goto(f"{base}/consent/admin/")
     _wait_for(page, lambda: page.locator("tr[data-check=reuse]").count() > 0, "the automated checks")
     assert "uploaded file" in page.locator("section.card").first.inner_text()
@@ -94,14 +83,14 @@ def test_enroll_consent_render_publish_watch_revoke(
     page.get_by_role("button", name="Verify by hand").click()
     _sign_out(page)
 
-    _sign_in(page, base, clinician)
+    sign_in(page, base, clinician)
     page.get_by_role("link", name="My likeness consent", exact=True).click()
     assert page.locator("#consent-status").inner_text() == "Active"
     page.screenshot(path=str(ARTIFACTS / "consent-verified.png"), full_page=True)
     assert "Manual check by a clinic admin" in page.content()
     _sign_out(page)
 
-    _sign_in(page, base, clinician)
+    sign_in(page, base, clinician)
     page.goto(f"{base}/studio/scripts/new/")
     page.get_by_label("Presenter").select_option(label=f"{clinician.printed_name} — Clinician's own footage")
     page.get_by_label("Title").fill("Checking your glucose")
@@ -135,7 +124,7 @@ def test_enroll_consent_render_publish_watch_revoke(
     video_url = page.url
     _sign_out(page)
 
-    _sign_in(page, base, texts.patient)
+    sign_in(page, base, texts.patient)
     page.get_by_role("link", name="Checking your glucose").click()
     assert page.locator("#disclosure").inner_text().count("AI-generated") == 1  # said once (issue 15 item 17)
     assert clinician.printed_name in page.locator("#disclosure").inner_text()
@@ -159,7 +148,7 @@ def test_enroll_consent_render_publish_watch_revoke(
     ).exists()
     _sign_out(page)
 
-    _sign_in(page, base, clinician)
+    sign_in(page, base, clinician)
     page.get_by_role("link", name="My likeness consent", exact=True).click()
     page.get_by_role("button", name="Revoke my consent").click()
     assert "1 published video will be withdrawn at once" in page.locator("#consequences").inner_text()
@@ -167,7 +156,7 @@ def test_enroll_consent_render_publish_watch_revoke(
     page.get_by_role("button", name="Revoke my consent").click()
     _sign_out(page)
 
-    _sign_in(page, base, texts.patient)
+    sign_in(page, base, texts.patient)
     page.goto(video_url)
     assert page.locator("#viewer-state").inner_text() == "This video was withdrawn"
     assert page.locator("video").count() == 0
