@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,11 @@ class Command(BaseCommand):
                 video_proxy_start(actor=demo_user(people, Role.CLINICIAN), file=upload)
         out = self.stdout
         out.write(self.style.SUCCESS(f"\nDemo clinic: {clinic.name}"))
-        out.write(
-            f"Open http://127.0.0.1:8000 and sign in as any of these (password for all: {DEMO_PASSWORD}):\n"
+        # bin/demo serves on CANDOR_HOST:CANDOR_PORT; say the address it really listens on.
+        address = (
+            f"http://{os.environ.get('CANDOR_HOST', '127.0.0.1')}:{os.environ.get('CANDOR_PORT', '8000')}"
         )
+        out.write(f"Open {address} and sign in as any of these (password for all: {DEMO_PASSWORD}):\n")
         for person in people:
             user = person.user
             out.write(f"  {user.get_role_display():<20} username: {user.username}")
