@@ -35,6 +35,7 @@ ALLOWED: dict[Callable[[Any], bool], set[str]] = {
 OBJECT_RULES = {
     policy.can_enroll,
     policy.can_sign_off_enrollment,
+    policy.can_delete_enrollment,
     policy.can_approve_script,
     policy.can_review_video,
     policy.can_review_anonymization,
@@ -81,6 +82,14 @@ def test_only_the_presenting_clinician_signs_off_approves_and_reviews(persona: s
         assert policy.can_sign_off_enrollment(actor, records["enrollment"]) is expected
         assert policy.can_approve_script(actor, records["script"]) is expected
         assert policy.can_review_video(actor, Video(script=records["script"])) is expected
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_an_enrollment_is_deleted_by_its_clinician_or_a_clinic_admin(persona: str) -> None:
+    """Issue 15 item 2: the clinician shown, or a clinic admin on behalf of one who left."""
+    actor = policy_persona(persona, pk=7)
+    assert policy.can_delete_enrollment(actor, Enrollment(clinician_id=7)) is (persona in STUDIO)
+    assert policy.can_delete_enrollment(actor, Enrollment(clinician_id=8)) is (persona == Role.CLINIC_ADMIN)
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
