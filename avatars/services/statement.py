@@ -228,8 +228,8 @@ def enrollment_manipulation_record(*, enrollment_id: Any, manipulation: dict[str
     enrollment = Enrollment.objects.get(id=enrollment_id)
     data: dict[str, Any] = {"passed": bool(manipulation["passed"])}
     for name, analyzer in manipulation.get("analyzers", {}).items():
-        data[f"{name}_milli"] = _milli(analyzer["score"])
-        data[f"{name}_flagged"] = bool(analyzer["flagged"])
+        data[f"manipulation_{name}_milli"] = _milli(analyzer["score"])
+        data[f"manipulation_{name}_flagged"] = bool(analyzer["flagged"])
     ledger_append(
         event_type="enrollment.manipulation_checked",
         clinic_id=enrollment.clinic_id,
@@ -314,9 +314,10 @@ def statement_check_run(*, job: MediaJob, scratch: Path, report: Callable[[float
     if words["score"] is not None:
         scores["words_score_milli"] = _milli(words["score"])
         scores["words_threshold_milli"] = _milli(words["threshold"])
+    # Prefixed: the scanner's analyzers share names with the identity check's own scores (lip_sync).
     for name, analyzer in manipulation["analyzers"].items():
-        scores[f"{name}_milli"] = _milli(analyzer["score"])
-        scores[f"{name}_threshold_milli"] = _milli(analyzer["threshold"])
+        scores[f"manipulation_{name}_milli"] = _milli(analyzer["score"])
+        scores[f"manipulation_{name}_threshold_milli"] = _milli(analyzer["threshold"])
     reasons = list(identity["reasons"])
     if not live:
         reasons.append(

@@ -85,8 +85,8 @@ def _assert_held_with_scores(consent: LikenessConsent, job: MediaJob) -> dict[st
     scores = _ledger_scores(consent)
     assert {"face_distance_milli", "voice_similarity_milli", "min_voice_similarity_milli"} <= set(scores)
     assert {
-        "synthetic_speech_milli",
-        "synthetic_speech_threshold_milli",
+        "manipulation_synthetic_speech_milli",
+        "manipulation_synthetic_speech_threshold_milli",
         "reuse_sound_bit_errors_milli",
     } <= set(scores)
     assert "words_score_milli" in scores and "words_threshold_milli" in scores
@@ -108,8 +108,11 @@ def _synthetic_speech_caught(consent: LikenessConsent, job: MediaJob, scores: di
         "The recording shows signs of manipulation; a clinic admin will review it." in job.result["reasons"]
     )
     assert scores["manipulation_passed"] is False
-    assert scores["synthetic_speech_milli"] == round(synthetic["score"] * 1000)
-    assert scores["synthetic_speech_milli"] >= scores["synthetic_speech_threshold_milli"]
+    assert scores["manipulation_synthetic_speech_milli"] == round(synthetic["score"] * 1000)
+    assert (
+        scores["manipulation_synthetic_speech_milli"]
+        >= scores["manipulation_synthetic_speech_threshold_milli"]
+    )
 
 
 def _voice_caught(consent: LikenessConsent, scores: dict[str, Any]) -> None:

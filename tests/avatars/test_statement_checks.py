@@ -5,6 +5,7 @@ Skips without ../shared/media."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,28 @@ def test_every_manipulation_analyzer_scores_the_statement(
     assert {"visual_manipulation", "lip_sync", "synthetic_speech"} <= set(analyzers)
     assert all({"score", "threshold", "flagged"} <= set(a) for a in analyzers.values())
     entry = _checked_entry(consent)
-    assert '"synthetic_speech_milli"' in entry and '"visual_manipulation_threshold_milli"' in entry
+    assert '"manipulation_synthetic_speech_milli"' in entry
+    assert '"manipulation_visual_manipulation_threshold_milli"' in entry
+    # The scanner's lip-sync analyzer has its own key: it no longer overwrites the identity check's
+    # liveness lip-sync score under the same name.
+    scores = json.loads(entry)
+    lip_sync = consent.statement_checks["manipulation"]["analyzers"]["lip_sync"]["score"]
+    assert _find_key(scores, "manipulation_lip_sync_milli") == round(lip_sync * 1000)
+    identity = consent.statement_checks["identity"]
+    if identity.get("lip_sync") is not None:
+        assert abs(_find_key(scores, "lip_sync_milli") - identity["lip_sync"] * 1000) <= 1
+
+
+def _find_key(tree: Any, key: str) -> Any:
+    """The value of `key` wherever it sits in a ledger entry's JSON."""
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        for value in tree.values():
+            found = _find_key(value, key)
+            if found is not None:
+                return found
+    return None
 
 
 def test_a_face_swap_of_the_enrolled_person_with_their_real_voice_is_held(

@@ -116,7 +116,7 @@ def test_enrollment_footage_is_checked_for_manipulation_and_recorded(
     entry = LedgerEntry.objects.get(
         event_type="enrollment.manipulation_checked", object_id=str(enrollment.id)
     )
-    assert '"passed":true' in entry.entry and '"blending_flicker_milli"' in entry.entry
+    assert '"passed":true' in entry.entry and '"manipulation_blending_flicker_milli"' in entry.entry
 
 
 def test_a_statement_against_a_manipulated_enrollment_is_held_with_the_reason(
