@@ -347,6 +347,12 @@ _CHECK_LABELS = {
 }
 
 
+# The word check's reason codes in words a clinic admin reads (other reasons are already sentences).
+_WORD_CHECK_REASONS = {
+    "challenge_not_heard": "The one-time code was not heard clearly enough in the recording.",
+}
+
+
 def _statement_check_rows(checks: dict[str, Any]) -> list[dict[str, Any]]:
     """Each automated check of a statement as the admin reads it: verdict, score, threshold and
     the evidence behind it."""
@@ -365,7 +371,7 @@ def _statement_check_rows(checks: dict[str, Any]) -> list[dict[str, Any]]:
             evidence += check.get("reasons", [])
         elif name == "words":
             if check.get("reason"):
-                evidence.append(check["reason"])
+                evidence.append(_WORD_CHECK_REASONS.get(check["reason"], check["reason"]))
             evidence += [
                 f"code word heard: “{w['text']}” {w['start']}–{w['end']} s"
                 + ("" if w["expected"] else " (not the code)")

@@ -1,21 +1,18 @@
 """Did the clinician say the expected words? A word check for consent statements, offline.
 
-There is no speech recogniser here, so the check compares the recording with the synthesizer's
-reading of the expected text (the same MFCC + DTW alignment as `avatars.engine.align`, with
-delta features) and asks a relative question: does the recording match the expected challenge
-phrase clearly better than it matches other phrases of the same kind? The other phrases (the
-*cohort*) are the statement with different challenge words; the cost of each is measured over the
-challenge's span of the alignment only, so the statement's shared words cancel out. The score is
-how many cohort standard deviations the expected phrase's cost lies below the cohort's mean (a
-z-score). A recording of other words, of the statement without the phrase, or of silence matches
-the expected phrase no better than any other and scores near 0.
+Two steps. The synthesizer's reading of the expected text is aligned with the recording (the same
+MFCC + DTW alignment as `avatars.engine.align`, with delta features), which gives every word its
+time in the recording and finds where the one-time challenge begins. Then the recording from just
+before the challenge to its end is decoded by a speech recogniser (pocketsphinx, with the US-English
+acoustic model and dictionary its wheel ships: nothing is downloaded) under a small grammar: the
+statement's last words, then one slot per challenge word in which any word of the challenge
+vocabulary may stand. The score is the share of the challenge words heard, in order.
 
-Every word of the expected text gets its time in the recording (carried through the alignment)
-and its own alignment cost, as evidence for a reviewer.
-
-The separation measured on real speech (GRID corpus sentences, the last three words as the
-challenge) is in `/work/notes/bench-statement.md`; it is modest, so a failed word check holds the
-consent for a person to listen to, and never rejects anyone by itself.
+A replay or a pre-recorded clip cannot know the challenge, so it scores near 0. The recogniser
+confuses some short words (single letters, b/p), so the threshold asks for part of the challenge,
+not all of it; a failed word check holds the consent for a person to listen to and never rejects
+anyone by itself. Measured error rates and how the threshold was chosen: BENCHMARKS.md (consent
+statements, "Word check"), reproduced by `bench/statement_words.py`.
 """
 
 from __future__ import annotations

@@ -228,6 +228,7 @@ def test_the_admin_sees_each_check_with_score_threshold_and_evidence(
     page = signed_in_client(texts.admin).get("/consent/admin/").content.decode()
     assert "uploaded file</strong> (always verified by hand)" in page
     assert 'data-check="words"' in page and "0.21" in page and "“tiger” 1.2–1.6 s" in page
+    assert "The one-time code was not heard clearly enough" in page and "challenge_not_heard" not in page
     assert "matches enrollment footage 1 by sound" in page and "0.25" in page
     assert 'id="statement-check-rates"' in page and "bench/statement_words.py" in page
 
