@@ -8,65 +8,20 @@ goes through the product's own path: challenge, live upload, the statement check
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from avatars.services import enrollment_footage_start
 from consent.models import LedgerEntry, LikenessConsent
-from consent.services import (
-    likeness_consent_sign,
-    likeness_consent_statement_upload,
-    statement_challenge_issue,
-)
 from core.models import MediaJob
-from tests.avatars.conftest import grid_clip, run_job
-from tests.consent.conftest import scope
-from tests.support import PASSWORD
+from tests.avatars.conftest import grid_clip
+from tests.avatars.statement_support import enroll_footage, live_statement_made_from
 
 pytestmark = pytest.mark.media
 
 #: The same man in two GRID recordings (checked by eye; see test_statement_genuine.py).
 ENROLLMENT_CLIP, OTHER_TAKE = "pwij3p.mpg", "id2_vcd_swwp2s.mpg"
-
-
-def _enroll(studio: Any, footage: Path, capture: Any) -> None:
-    with capture(execute=False):
-        enrollment = enrollment_footage_start(
-            actor=studio.clinician,
-            clinician=studio.clinician,
-            footage=SimpleUploadedFile(f"me{footage.suffix}", footage.read_bytes()),
-        )
-    run_job(enrollment.job)
-    enrollment.refresh_from_db()
-    assert enrollment.status == "ready", enrollment.advice
-
-
-def _live_statement_made_from(
-    studio: Any, capture: Any, make: Callable[[str], Path]
-) -> tuple[LikenessConsent, MediaJob]:
-    """Sign, issue a challenge, make the attack video saying the statement with that challenge
-    (`make` gets the full text), upload it as a live capture and run the statement check job."""
-    consent = likeness_consent_sign(clinician=studio.clinician, scope=scope(), password=PASSWORD)
-    issued = statement_challenge_issue(clinician=studio.clinician, consent_id=consent.id)
-    assert issued.phrase in issued.statement_text
-    statement = make(issued.statement_text)
-    with capture(execute=False):
-        likeness_consent_statement_upload(
-            clinician=studio.clinician,
-            consent_id=consent.id,
-            file=SimpleUploadedFile(f"statement{statement.suffix}", statement.read_bytes()),
-            capture="live",
-            challenge_id=issued.id,
-            challenge_phrase=issued.phrase,
-        )
-    job = MediaJob.objects.get(kind="statement_check", params__consent=str(consent.id))
-    run_job(job)
-    assert job.status == "succeeded", job.error_message
-    return LikenessConsent.objects.get(id=consent.id), job
 
 
 def _ledger_scores(consent: LikenessConsent) -> dict[str, Any]:
@@ -136,7 +91,7 @@ def test_the_render_engines_footage_mode_output_of_the_clinician_saying_the_stat
     from avatars.engine.specs import Disclosure, FootageAvatar, RenderSpec, ScriptNarration
 
     footage = grid_clip(ENROLLMENT_CLIP)
-    _enroll(studio, footage, django_capture_on_commit_callbacks)
+    enroll_footage(studio, footage, django_capture_on_commit_callbacks)
 
     def rendered(text: str) -> Path:
         folder = tmp_path / "render"
@@ -153,7 +108,7 @@ def test_the_render_engines_footage_mode_output_of_the_clinician_saying_the_stat
         )
         return result.video
 
-    consent, job = _live_statement_made_from(studio, django_capture_on_commit_callbacks, rendered)
+    consent, job = live_statement_made_from(studio, django_capture_on_commit_callbacks, rendered)
     scores = _assert_held_with_scores(consent, job)
     _voice_caught(consent, scores)
     _synthetic_speech_caught(consent, job, scores)
@@ -177,7 +132,7 @@ def test_the_products_synthetic_voice_over_a_real_recording_of_the_clinician_is_
     from core.media.mp4 import AUDIO_RATE, Mp4Writer, even_size
     from provenance.engine.media_io import iter_frames, video_info
 
-    _enroll(studio, grid_clip(ENROLLMENT_CLIP), django_capture_on_commit_callbacks)
+    enroll_footage(studio, grid_clip(ENROLLMENT_CLIP), django_capture_on_commit_callbacks)
     picture = grid_clip(OTHER_TAKE)
 
     def dubbed(text: str) -> Path:
@@ -194,7 +149,7 @@ def test_the_products_synthetic_voice_over_a_real_recording_of_the_clinician_is_
             writer.write_audio(resample(voice, SAMPLE_RATE, AUDIO_RATE))
         return out
 
-    consent, job = _live_statement_made_from(studio, django_capture_on_commit_callbacks, dubbed)
+    consent, job = live_statement_made_from(studio, django_capture_on_commit_callbacks, dubbed)
     scores = _assert_held_with_scores(consent, job)
     _voice_caught(consent, scores)
     identity = consent.statement_checks["identity"]

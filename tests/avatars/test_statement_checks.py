@@ -10,19 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from avatars.services import enrollment_footage_start
 from consent.models import LedgerEntry, LikenessConsent
-from consent.services import (
-    likeness_consent_sign,
-    likeness_consent_statement_upload,
-    statement_challenge_issue,
-)
-from core.models import MediaJob
-from tests.avatars.conftest import GRID, grid_clip, run_job
-from tests.consent.conftest import scope
-from tests.support import PASSWORD
+from tests.avatars.conftest import GRID, grid_clip
+from tests.avatars.statement_support import enroll_footage, live_statement
 
 pytestmark = pytest.mark.media
 
@@ -40,38 +31,6 @@ def _retalking_halves(tmp_path: Path) -> tuple[Path, Path]:
     return first, second
 
 
-def _enroll(studio: Any, footage: Path, capture: Any) -> None:
-    with capture(execute=False):
-        enrollment = enrollment_footage_start(
-            actor=studio.clinician,
-            clinician=studio.clinician,
-            footage=SimpleUploadedFile(f"me{footage.suffix}", footage.read_bytes()),
-        )
-    run_job(enrollment.job)
-    enrollment.refresh_from_db()
-    assert enrollment.status == "ready", enrollment.advice
-
-
-def _live_statement(
-    studio: Any, statement: Path, capture: Any, *, phrase: str | None = None
-) -> LikenessConsent:
-    consent = likeness_consent_sign(clinician=studio.clinician, scope=scope(), password=PASSWORD)
-    issued = statement_challenge_issue(clinician=studio.clinician, consent_id=consent.id)
-    with capture(execute=False):
-        likeness_consent_statement_upload(
-            clinician=studio.clinician,
-            consent_id=consent.id,
-            file=SimpleUploadedFile(f"statement{statement.suffix}", statement.read_bytes()),
-            capture="live",
-            challenge_id=issued.id,
-            challenge_phrase=issued.phrase if phrase is None else phrase,
-        )
-    job = MediaJob.objects.get(kind="statement_check", params__consent=str(consent.id))
-    run_job(job)
-    assert job.status == "succeeded", job.error_message
-    return LikenessConsent.objects.get(id=consent.id)
-
-
 def _checked_entry(consent: LikenessConsent) -> str:
     return LedgerEntry.objects.get(
         event_type="likeness_consent.evidence_checked", object_id=str(consent.id)
@@ -82,8 +41,8 @@ def test_the_enrollment_clip_resubmitted_as_a_live_statement_is_held(
     studio: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     footage = grid_clip("bbaf2n.mpg")
-    _enroll(studio, footage, django_capture_on_commit_callbacks)
-    consent = _live_statement(studio, footage, django_capture_on_commit_callbacks)
+    enroll_footage(studio, footage, django_capture_on_commit_callbacks)
+    consent = live_statement(studio, footage, django_capture_on_commit_callbacks)
     assert consent.status == "awaiting_verification"
     reuse = consent.statement_checks["reuse"]
     measures = {match["measure"] for match in reuse["matches"]}
@@ -98,9 +57,9 @@ def test_a_re_encoded_enrollment_clip_is_held_as_a_copy(
     from provenance.engine.media_io import transcode
 
     footage = grid_clip("bbaf2n.mpg")
-    _enroll(studio, footage, django_capture_on_commit_callbacks)
+    enroll_footage(studio, footage, django_capture_on_commit_callbacks)
     copy = transcode(footage, tmp_path / "copy.mp4", crf=30, scale=0.8)
-    consent = _live_statement(studio, copy, django_capture_on_commit_callbacks)
+    consent = live_statement(studio, copy, django_capture_on_commit_callbacks)
     reuse = consent.statement_checks["reuse"]
     assert consent.status == "awaiting_verification"
     assert reuse["passed"] is False and "sha256" not in {m["measure"] for m in reuse["matches"]}
@@ -110,8 +69,8 @@ def test_the_right_person_without_the_challenge_words_is_held(
     studio: Any, django_capture_on_commit_callbacks: Any, tmp_path: Path
 ) -> None:
     enrollment, statement = _retalking_halves(tmp_path)
-    _enroll(studio, enrollment, django_capture_on_commit_callbacks)
-    consent = _live_statement(studio, statement, django_capture_on_commit_callbacks)
+    enroll_footage(studio, enrollment, django_capture_on_commit_callbacks)
+    consent = live_statement(studio, statement, django_capture_on_commit_callbacks)
     checks = consent.statement_checks
     assert consent.status == "awaiting_verification"
     assert checks["identity"]["passed"] is True and checks["reuse"]["passed"] is True
@@ -124,8 +83,8 @@ def test_a_statement_with_a_wrong_challenge_phrase_is_held_without_listening(
     studio: Any, django_capture_on_commit_callbacks: Any, tmp_path: Path
 ) -> None:
     enrollment, statement = _retalking_halves(tmp_path)
-    _enroll(studio, enrollment, django_capture_on_commit_callbacks)
-    consent = _live_statement(studio, statement, django_capture_on_commit_callbacks, phrase="apple lemon")
+    enroll_footage(studio, enrollment, django_capture_on_commit_callbacks)
+    consent = live_statement(studio, statement, django_capture_on_commit_callbacks, phrase="apple lemon")
     assert consent.status == "awaiting_verification"
     assert consent.statement_checks["words"] == {
         "passed": False,
@@ -140,8 +99,8 @@ def test_every_manipulation_analyzer_scores_the_statement(
     studio: Any, django_capture_on_commit_callbacks: Any, tmp_path: Path
 ) -> None:
     enrollment, statement = _retalking_halves(tmp_path)
-    _enroll(studio, enrollment, django_capture_on_commit_callbacks)
-    consent = _live_statement(studio, statement, django_capture_on_commit_callbacks)
+    enroll_footage(studio, enrollment, django_capture_on_commit_callbacks)
+    consent = live_statement(studio, statement, django_capture_on_commit_callbacks)
     analyzers = consent.statement_checks["manipulation"]["analyzers"]
     assert {"visual_manipulation", "lip_sync", "synthetic_speech"} <= set(analyzers)
     assert all({"score", "threshold", "flagged"} <= set(a) for a in analyzers.values())
@@ -182,9 +141,9 @@ def test_a_face_swap_of_the_enrolled_person_with_their_real_voice_is_held(
     if not (donor.exists() and host.exists()):
         pytest.skip("../shared/media/talking/retalking is absent")
     enrollment = transcode(donor, tmp_path / "enrollment.mp4", max_seconds=ENROLLED_SECONDS)
-    _enroll(studio, enrollment, django_capture_on_commit_callbacks)
+    enroll_footage(studio, enrollment, django_capture_on_commit_callbacks)
     swapped = make_swap(donor, host, tmp_path / "swap.mp4")
-    consent = _live_statement(studio, swapped, django_capture_on_commit_callbacks)
+    consent = live_statement(studio, swapped, django_capture_on_commit_callbacks)
     checks = consent.statement_checks
     assert consent.status == "awaiting_verification"
     assert checks["identity"]["passed"] is True  # the old check's face and voice are fooled

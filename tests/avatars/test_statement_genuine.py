@@ -16,57 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from avatars.models import Enrollment
-from avatars.services import enrollment_footage_start
 from avatars.services import statement as statement_service
 from bench.statement_words import VOCABULARY as GRID_WORDS
-from consent.models import LedgerEntry, LikenessConsent
-from consent.services import (
-    likeness_consent_sign,
-    likeness_consent_statement_upload,
-    statement_challenge_issue,
-)
+from consent.models import LedgerEntry
 from core.models import MediaJob
-from tests.avatars.conftest import GRID, grid_clip, run_job
-from tests.consent.conftest import scope
-from tests.support import PASSWORD
+from tests.avatars.conftest import GRID, grid_clip
+from tests.avatars.statement_support import enroll_footage, live_statement
 
 pytestmark = pytest.mark.media
 
 RETALKING = GRID.parent / "retalking"
-
-
-def _enroll(studio: Any, footage: Path, capture: Any) -> Enrollment:
-    with capture(execute=False):
-        enrollment = enrollment_footage_start(
-            actor=studio.clinician,
-            clinician=studio.clinician,
-            footage=SimpleUploadedFile(f"me{footage.suffix}", footage.read_bytes()),
-        )
-    run_job(enrollment.job)
-    enrollment.refresh_from_db()
-    assert enrollment.status == "ready", enrollment.advice
-    return enrollment
-
-
-def _live_statement(studio: Any, statement: Path, capture: Any) -> LikenessConsent:
-    consent = likeness_consent_sign(clinician=studio.clinician, scope=scope(), password=PASSWORD)
-    issued = statement_challenge_issue(clinician=studio.clinician, consent_id=consent.id)
-    with capture(execute=False):
-        likeness_consent_statement_upload(
-            clinician=studio.clinician,
-            consent_id=consent.id,
-            file=SimpleUploadedFile(f"statement{statement.suffix}", statement.read_bytes()),
-            capture="live",
-            challenge_id=issued.id,
-            challenge_phrase=issued.phrase,
-        )
-    job = MediaJob.objects.get(kind="statement_check", params__consent=str(consent.id))
-    run_job(job)
-    assert job.status == "succeeded", job.error_message
-    return LikenessConsent.objects.get(id=consent.id)
 
 
 def test_a_genuine_recording_of_the_statement_and_code_activates_the_consent(
@@ -89,8 +49,8 @@ def test_a_genuine_recording_of_the_statement_and_code_activates_the_consent(
         "StatementCheckSpec",
         partial(statement_engine.StatementCheckSpec, thresholds=relaxed),
     )
-    _enroll(studio, enrollment_clip, django_capture_on_commit_callbacks)
-    consent = _live_statement(studio, statement_clip, django_capture_on_commit_callbacks)
+    enroll_footage(studio, enrollment_clip, django_capture_on_commit_callbacks)
+    consent = live_statement(studio, statement_clip, django_capture_on_commit_callbacks)
     checks = consent.statement_checks
     failing = {name: check for name, check in checks.items() if not check["passed"]}
     assert not failing, failing
@@ -106,7 +66,7 @@ def test_a_genuine_recording_of_the_statement_and_code_activates_the_consent(
 def test_enrollment_footage_is_checked_for_manipulation_and_recorded(
     studio: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    enrollment = _enroll(studio, grid_clip("bbaf2n.mpg"), django_capture_on_commit_callbacks)
+    enrollment = enroll_footage(studio, grid_clip("bbaf2n.mpg"), django_capture_on_commit_callbacks)
     assert enrollment.job is not None
     manipulation = enrollment.job.result["manipulation"]
     assert {"visual_manipulation", "lip_sync", "blending_flicker", "synthetic_speech"} <= set(
@@ -132,7 +92,7 @@ def test_a_statement_against_a_manipulated_enrollment_is_held_with_the_reason(
     if not (donor.exists() and host.exists()):
         pytest.skip("../shared/media/talking/retalking is absent")
     swapped = make_swap(donor, host, tmp_path / "swap.mp4")
-    enrollment = _enroll(studio, swapped, django_capture_on_commit_callbacks)
+    enrollment = enroll_footage(studio, swapped, django_capture_on_commit_callbacks)
     assert enrollment.job is not None and enrollment.job.result["manipulation"]["passed"] is False
     entry = LedgerEntry.objects.get(
         event_type="enrollment.manipulation_checked", object_id=str(enrollment.id)
@@ -147,7 +107,7 @@ def test_a_statement_against_a_manipulated_enrollment_is_held_with_the_reason(
     )
     for name in ("_words_check", "_reuse_check", "_manipulation_check"):
         monkeypatch.setattr(statement_service, name, lambda *a: dict(passing))
-    consent = _live_statement(studio, grid_clip("bbaf2n.mpg"), django_capture_on_commit_callbacks)
+    consent = live_statement(studio, grid_clip("bbaf2n.mpg"), django_capture_on_commit_callbacks)
     assert consent.status == "awaiting_verification"
     check = consent.statement_checks["enrollment"]
     assert check["passed"] is False and check["source"] == "enrollment analysis"
