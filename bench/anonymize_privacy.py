@@ -1,6 +1,7 @@
 """Privacy of patient anonymization on real media: faces left, identity distances, voice EER, STOI.
 
     .venv/bin/python bench/anonymize_privacy.py [--media ../shared/media] [--parts faces keep voice]
+        [--modes synthetic mask blur] [--inputs abqwwspghj.mp4 ...]
 
 Reads `../shared/media` (internal evaluation only; nothing is copied into the project).
 
@@ -31,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +73,23 @@ def _image_video(image: Path, target: Path, frames: int = 10) -> Path:
     return target
 
 
+def _frame_stream(path: Path) -> Iterator[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")
+
+
 def _judge(original: Path, output: Path, mode: str) -> dict[str, Any]:
-    """Compare input and output frame by frame with dlib."""
+    """Compare input and output frame by frame with dlib (streaming: a 1080p clip's frames are
+    never all held at once)."""
     from avatars.engine.anonymize import identity
     from core.media.faces import detect_faces
 
-    before, after = _rgb_frames(original), _rgb_frames(output)
-    leaks, found_after, faces_before, aligned = 0, 0, 0, []
-    for rgb, out in zip(before, after, strict=False):
+    leaks, found_after, faces_before, aligned, frames = 0, 0, 0, [], 0
+    for rgb, out in zip(_frame_stream(original), _frame_stream(output), strict=False):
+        frames += 1
         rgb = rgb[: out.shape[0], : out.shape[1]]
         originals = detect_faces(rgb, thorough=True)
         faces_before += len(originals)
@@ -98,7 +109,7 @@ def _judge(original: Path, output: Path, mode: str) -> dict[str, Any]:
                 leaked = True
         leaks += leaked
     return {
-        "frames": len(after),
+        "frames": frames,
         "input_faces": faces_before,
         "faces_found_after": found_after,
         "leak_frames": leaks,
@@ -106,7 +117,7 @@ def _judge(original: Path, output: Path, mode: str) -> dict[str, Any]:
     }
 
 
-def part_faces(media: Path, work: Path, modes: list[str]) -> None:
+def part_faces(media: Path, work: Path, modes: list[str], only: list[str] | None = None) -> None:
     from avatars.engine.anonymize import AnonymizeSpec, anonymize
 
     clips = sorted(glob.glob(str(media / "talking/grid/*.mpg"))) + sorted(
@@ -120,6 +131,13 @@ def part_faces(media: Path, work: Path, modes: list[str]) -> None:
         if p.lower().endswith((".jpg", ".png"))
     ]
     videos = sorted(glob.glob(str(media / "forgery/dfdc/videos/*.mp4")))
+    if only:
+        wanted = set(only)
+        clips = [c for c in clips if Path(c).name in wanted or Path(c).stem in wanted]
+        photos = [p for p in photos if Path(p).name in wanted or Path(p).stem in wanted]
+        videos = [v for v in videos if Path(v).name in wanted or Path(v).stem in wanted]
+        if not clips + photos + videos:
+            raise SystemExit(f"none of {only} is among the faces inputs")
     inputs = [(Path(c), "talking") for c in clips]
     inputs += [(_image_video(Path(p), work / (Path(p).stem + ".mkv")), "photo") for p in photos]
     inputs += [(Path(v), "dfdc") for v in videos]
@@ -144,7 +162,8 @@ def part_faces(media: Path, work: Path, modes: list[str]) -> None:
             print(
                 f"| {path.name} | {kind} | {mode} | {judged['frames']} | {judged['input_faces']} | "
                 f"{judged['faces_found_after']} | **{judged['leak_frames']}** | "
-                f"{'–' if distance is None else f'{distance:.2f}'} | {len(result.tracks)} | {fps:.1f} |",
+                f"{'–' if distance is None else f'{distance:.2f}'} | {len(result.tracks)} | {fps:.1f} |"
+                f" <!-- load {os.getloadavg()[0]:.1f} -->",
                 flush=True,
             )
             output.unlink()
@@ -312,6 +331,9 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["faces", "keep", "voice"])
     parser.add_argument("--modes", nargs="+", default=list(MODES))
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--inputs", nargs="+", metavar="NAME", help="faces: only these inputs (file name or stem)"
+    )
     parser.add_argument("--skip-attribution", action="store_true", help="voice: EER and STOI only")
     args = parser.parse_args()
     if not args.media.exists():
@@ -324,7 +346,7 @@ def main() -> None:
         if "keep" in args.parts:
             part_keep(args.media, work)
         if "faces" in args.parts:
-            part_faces(args.media, work, args.modes)
+            part_faces(args.media, work, args.modes, args.inputs)
 
 
 if __name__ == "__main__":
