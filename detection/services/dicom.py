@@ -12,12 +12,10 @@ and transfer syntax.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -27,7 +25,7 @@ from consent.ledger import ledger_append
 from core.errors import ApplicationError, CoreErrorCode
 from core.models import MediaJob, User
 from core.services import job_create
-from core.uploads import upload_rate_limit
+from core.uploads import ReceivedFile, Scratch, upload_rate_limit, upload_receive, upload_store
 from detection.errors import DetectionErrorCode
 from detection.models import (
     DicomInstanceRecord,
@@ -38,15 +36,6 @@ from detection.models import (
     ScanStatus,
 )
 from detection.policy import scanner_required
-
-
-def _sniff_dicom(head: bytes) -> bool:
-    """A DICOM Part 10 file, a zip (a study), or a headerless data set starting with group 0008."""
-    if head[:4] == b"PK\x03\x04":
-        return True
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return True
-    return any(head.startswith(m) for m in (b"\x08\x00\x05\x00", b"\x08\x00\x08\x00", b"\x00\x08\x00\x05"))
 
 
 def dicom_study_start(
@@ -82,40 +71,43 @@ def dicom_study_start(
                 status=404,
             )
     upload_rate_limit(actor=actor)
-    size = file.size or 0
-    if size == 0:
-        raise ApplicationError("The file is empty (0 bytes).", code=CoreErrorCode.UPLOAD_EMPTY)
-    if size > settings.UPLOAD_MAX_BYTES:
-        raise ApplicationError(
-            f"The file is {size / 1e6:.1f} MB; at most {settings.UPLOAD_MAX_BYTES / 1e6:.0f} MB are accepted.",
-            code=CoreErrorCode.UPLOAD_TOO_LARGE,
-            status=413,
-        )
-    data = b"".join(file.chunks())
-    if not _sniff_dicom(data[:132]):
-        raise ApplicationError(
-            "This file is neither a DICOM file nor a zip of DICOM files.",
-            code=CoreErrorCode.UPLOAD_UNKNOWN_TYPE,
-            status=415,
-        )
-    study_id = uuid.uuid4()
-    is_zip = data[:4] == b"PK\x03\x04"
-    key = f"dicom/{actor.member_clinic_id}/{study_id}/original.{'zip' if is_zip else 'dcm'}"
-    stored = default_storage.save(key, ContentFile(data))
-    try:
-        with transaction.atomic():
-            return _study_create(
+    with Scratch() as scratch:
+        received = upload_receive(file=file, scratch=scratch)
+        probed = dicom_upload_probe(received.path)
+        study_id = uuid.uuid4()
+        key = f"dicom/{actor.member_clinic_id}/{study_id}/original.{'zip' if probed.is_zip else 'dcm'}"
+        return upload_store(
+            path=received.path,
+            key=key,
+            then=lambda stored: _study_create(
                 actor=actor,
                 study_id=study_id,
                 stored=stored,
-                data=data,
-                is_zip=is_zip,
+                received=received,
+                is_zip=probed.is_zip,
                 reference=reference,
                 examine=examine,
-            )
-    except BaseException:
-        default_storage.delete(stored)
-        raise
+            ),
+        )
+
+
+def dicom_upload_probe(path: Path) -> Any:
+    """The engine's judgement of a received upload (a DICOM file, or a zip of nothing but DICOM files
+    within the unpacking limits), as the refusal the upload pages and API show."""
+    from detection.engine.dicom import DicomInputError, probe_upload
+
+    try:
+        return probe_upload(path)
+    except DicomInputError as exc:
+        code, status = _REFUSALS.get(exc.reason, (CoreErrorCode.INVALID_INPUT, 422))
+        raise ApplicationError(str(exc), code=code, status=status) from exc
+
+
+_REFUSALS = {
+    "not_dicom": (CoreErrorCode.UPLOAD_UNKNOWN_TYPE, 415),
+    "too_large": (CoreErrorCode.UPLOAD_TOO_LARGE, 413),
+    "damaged": (CoreErrorCode.INVALID_INPUT, 422),
+}
 
 
 def _is_uuid(value: Any) -> bool:
@@ -131,12 +123,12 @@ def _study_create(
     actor: User,
     study_id: uuid.UUID,
     stored: str,
-    data: bytes,
+    received: ReceivedFile,
     is_zip: bool,
     reference: DicomStudy | None,
     examine: bool,
 ) -> DicomStudy:
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = received.sha256
     purpose, kind = (
         (DicomPurpose.CHECK, DicomJobKind.CHECK)
         if reference
@@ -152,7 +144,7 @@ def _study_create(
         reference=reference,
         storage_key=stored,
         sha256=sha256,
-        size_bytes=len(data),
+        size_bytes=received.size_bytes,
         is_zip=is_zip,
     )
     study.job = job_create(actor=actor, kind=kind, params={"study": str(study.id)})

@@ -63,25 +63,71 @@ _ACCEPTED_FORMATS = {
 }
 
 
-def upload_check(*, file: UploadedFile, kinds: Iterable[str], scratch: Path) -> CheckedFile:
-    """Copy the upload into `scratch` and validate it; raise ApplicationError naming the problem."""
-    kinds = frozenset(kinds)
-    wanted = " or ".join(sorted(kinds))
+@dataclass(frozen=True)
+class ReceivedFile:
+    """An upload copied into scratch space, within the size limit, hashed, not yet judged or stored."""
+
+    path: Path
+    sha256: str
+    size_bytes: int
+    original_name: str
+
+
+def _too_large(size: int) -> ApplicationError:
+    return ApplicationError(
+        f"The file is {size / 1e6:.1f} MB; at most {settings.UPLOAD_MAX_BYTES / 1e6:.0f} MB are accepted.",
+        code=CoreErrorCode.UPLOAD_TOO_LARGE,
+        status=413,
+    )
+
+
+def upload_receive(*, file: UploadedFile, scratch: Path) -> ReceivedFile:
+    """Stream the upload into `scratch` while hashing it, refusing an empty or oversized file.
+
+    The size the client declared is checked first and the bytes actually received are counted as
+    they arrive, so a file is never held in memory whole and never grows past the limit on disk.
+    This is the first step of every upload (`upload_check` for media; apps with their own formats,
+    such as DICOM studies, judge the received file themselves and store it with `upload_store`).
+    """
     size = file.size or 0
     if size == 0:
         raise ApplicationError("The file is empty (0 bytes).", code=CoreErrorCode.UPLOAD_EMPTY)
     if size > settings.UPLOAD_MAX_BYTES:
-        raise ApplicationError(
-            f"The file is {size / 1e6:.1f} MB; at most {settings.UPLOAD_MAX_BYTES / 1e6:.0f} MB are accepted.",
-            code=CoreErrorCode.UPLOAD_TOO_LARGE,
-            status=413,
-        )
+        raise _too_large(size)
     path = scratch / "original"
     digest = hashlib.sha256()
+    received = 0
     with path.open("wb") as out:
         for chunk in file.chunks():
+            received += len(chunk)
+            if received > settings.UPLOAD_MAX_BYTES:
+                raise _too_large(received)
             digest.update(chunk)
             out.write(chunk)
+    if received == 0:
+        raise ApplicationError("The file is empty (0 bytes).", code=CoreErrorCode.UPLOAD_EMPTY)
+    return ReceivedFile(path, digest.hexdigest(), received, _clean_name(file.name or ""))
+
+
+def upload_store(*, path: Path, key: str, then: Callable[[str], T]) -> T:
+    """Save a checked file under `key` and run `then(stored_key)` in one transaction; if anything in
+    the transaction fails the stored file is deleted again (storage is not transactional)."""
+    with path.open("rb") as handle:
+        stored_key = default_storage.save(key, File(handle))
+    try:
+        with transaction.atomic():
+            return then(stored_key)
+    except BaseException:
+        default_storage.delete(stored_key)
+        raise
+
+
+def upload_check(*, file: UploadedFile, kinds: Iterable[str], scratch: Path) -> CheckedFile:
+    """Copy the upload into `scratch` and validate it; raise ApplicationError naming the problem."""
+    kinds = frozenset(kinds)
+    wanted = " or ".join(sorted(kinds))
+    received = upload_receive(file=file, scratch=scratch)
+    path = received.path
     with path.open("rb") as head_file:
         head = head_file.read(64)
     sniffed = sniff(head)
@@ -103,7 +149,7 @@ def upload_check(*, file: UploadedFile, kinds: Iterable[str], scratch: Path) -> 
         result = probe(path, sniffed, _limits())
     except MediaError as exc:
         raise ApplicationError(exc.message, code=exc.code, status=422) from exc
-    return CheckedFile(path, result, digest.hexdigest(), size, _clean_name(file.name or ""))
+    return CheckedFile(path, result, received.sha256, received.size_bytes, received.original_name)
 
 
 def upload_record(*, actor: User, checked: CheckedFile, purpose: str, then: Callable[[Upload], T]) -> T:
@@ -114,33 +160,30 @@ def upload_record(*, actor: User, checked: CheckedFile, purpose: str, then: Call
     """
     upload_id = uuid.uuid4()
     key = f"uploads/{actor.clinic_id}/{upload_id}/original.{checked.probe.container}"
-    with checked.path.open("rb") as handle:
-        stored_key = default_storage.save(key, File(handle))
     p = checked.probe
-    try:
-        with transaction.atomic():
-            upload = Upload.objects.create(
-                id=upload_id,
-                clinic_id=actor.member_clinic_id,
-                owner=actor,
-                kind=p.kind,
-                purpose=purpose,
-                original_name=checked.original_name,
-                content_type=p.content_type,
-                container=p.container,
-                size_bytes=checked.size_bytes,
-                sha256=checked.sha256,
-                storage_key=stored_key,
-                duration_seconds=p.duration_seconds,
-                width=p.width,
-                height=p.height,
-                fps=p.fps,
-                has_audio=p.has_audio,
-            )
-            return then(upload)
-    except BaseException:
-        default_storage.delete(stored_key)
-        raise
+
+    def create(stored_key: str) -> T:
+        upload = Upload.objects.create(
+            id=upload_id,
+            clinic_id=actor.member_clinic_id,
+            owner=actor,
+            kind=p.kind,
+            purpose=purpose,
+            original_name=checked.original_name,
+            content_type=p.content_type,
+            container=p.container,
+            size_bytes=checked.size_bytes,
+            sha256=checked.sha256,
+            storage_key=stored_key,
+            duration_seconds=p.duration_seconds,
+            width=p.width,
+            height=p.height,
+            fps=p.fps,
+            has_audio=p.has_audio,
+        )
+        return then(upload)
+
+    return upload_store(path=checked.path, key=key, then=create)
 
 
 def upload_rate_limit(*, actor: User) -> None:

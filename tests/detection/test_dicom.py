@@ -177,11 +177,16 @@ def test_a_non_dicom_file_is_refused_and_leaves_nothing(clinic_a: Any) -> None:
     assert not default_storage.exists(f"dicom/{clinic_a.clinic.id}")
 
 
-def test_a_zip_without_dicom_fails_the_job_with_a_clear_message(clinic_a: Any) -> None:
-    study = started(clinic_a.compliance, zipped(("readme.txt", b"nothing")), "x.zip")
+def test_a_zip_without_dicom_is_refused_at_upload_with_a_clear_message(clinic_a: Any) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        dicom_study_start(
+            actor=clinic_a.compliance,
+            file=SimpleUploadedFile("x.zip", zipped(("readme.txt", b"nothing" * 40))),
+        )
 
-    assert study.status == ScanStatus.FAILED
-    assert study.job.error_message == "The zip file holds no DICOM files."
+    assert caught.value.status == 415
+    assert caught.value.message.startswith("File #1 of 1 in the zip is not a DICOM file")
+    assert not DicomStudy.objects.exists()
 
 
 def test_a_check_needs_a_signed_study_of_the_same_clinic(clinic_a: Any, clinic_b: Any) -> None:

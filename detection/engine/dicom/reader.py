@@ -16,6 +16,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar, cast
 
 import numpy as np
@@ -63,6 +64,10 @@ BINARY_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8}
 ZIP_MAX_MEMBERS = 2000
 ZIP_MAX_MEMBER_BYTES = 256 * 1024 * 1024
 ZIP_MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+#: A zip that unpacks to more than this many times its own size (past ZIP_RATIO_FLOOR bytes) is refused
+#: as a likely zip bomb: real studies compress a few times, not hundreds.
+ZIP_MAX_RATIO = 200
+ZIP_RATIO_FLOOR = 64 * 1024 * 1024
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 
 
@@ -70,6 +75,11 @@ class DicomInputError(DetectionInputError):
     """The upload is neither a DICOM file nor a zip of DICOM files (or the zip is unsafe)."""
 
     code = "dicom_invalid"
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        #: For an upload refused before storing: "not_dicom", "too_large" or "damaged".
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -462,6 +472,105 @@ def _read_zip(data: bytes, *, decode: bool) -> DicomUpload:
     if not upload.instances:
         raise DicomInputError("The zip file holds no DICOM files.")
     return upload
+
+
+@dataclass(frozen=True)
+class UploadProbe:
+    """What an upload is, found before anything is stored: a single file or a zip of `members` files."""
+
+    is_zip: bool
+    members: int
+
+
+_DICOM_STARTS = (b"\x08\x00\x05\x00", b"\x08\x00\x08\x00", b"\x00\x08\x00\x05", b"\x00\x08\x00\x08")
+
+
+def _looks_dicom(data: bytes) -> bool:
+    """A Part 10 file (the 'DICM' marker), a headerless data set, or anything the reader takes as DICOM
+    (it is then refused per instance with its reasons at ingest, not at upload)."""
+    if data[128:132] == b"DICM" or any(data.startswith(m) for m in _DICOM_STARTS):
+        return True
+    instance = read_instance(data, decode=False)
+    return not any(f.code == "not_dicom" for f in instance.findings)
+
+
+@quiet
+def probe_upload(path: str | Path) -> UploadProbe:
+    """Judge an uploaded file before it is stored: a single DICOM file, or a zip whose every file is
+    DICOM, unpacks within the limits and passes its checksum. Raises DicomInputError with the reason
+    (naming members by number, never by name: a study's file names may carry a patient's name)."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head == b"PK\x03\x04" or (head[:2] == b"PK" and zipfile.is_zipfile(path)):
+        return _probe_zip(path)
+    if path.stat().st_size > ZIP_MAX_MEMBER_BYTES:
+        raise DicomInputError(
+            f"A single DICOM file may be at most {ZIP_MAX_MEMBER_BYTES // (1024 * 1024)} MiB.",
+            reason="too_large",
+        )
+    if not _looks_dicom(path.read_bytes()):
+        raise DicomInputError(
+            "The file is neither a DICOM file nor a zip of DICOM files.", reason="not_dicom"
+        )
+    return UploadProbe(is_zip=False, members=1)
+
+
+def _probe_zip(path: Path) -> UploadProbe:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DicomInputError(
+            "The zip file cannot be read (it is damaged or not a zip).", reason="damaged"
+        ) from exc
+    with archive:
+        members = _members(archive)
+        if not members:
+            raise DicomInputError("The zip file holds no files.", reason="not_dicom")
+        if len(members) > ZIP_MAX_MEMBERS:
+            raise DicomInputError(
+                f"The zip holds {len(members)} files; a zipped study may hold at most {ZIP_MAX_MEMBERS}.",
+                reason="too_large",
+            )
+        total = sum(m.file_size for m in members)
+        biggest = max(m.file_size for m in members)
+        if biggest > ZIP_MAX_MEMBER_BYTES or total > ZIP_MAX_TOTAL_BYTES:
+            raise DicomInputError(
+                f"The zipped study is too large once unpacked ({total / 1e6:.0f} MB; at most "
+                f"{ZIP_MAX_TOTAL_BYTES // (1024 * 1024)} MiB in all and "
+                f"{ZIP_MAX_MEMBER_BYTES // (1024 * 1024)} MiB per file).",
+                reason="too_large",
+            )
+        packed = max(1, path.stat().st_size)
+        if total > ZIP_RATIO_FLOOR and total > ZIP_MAX_RATIO * packed:
+            raise DicomInputError(
+                f"The zip unpacks to {total / packed:.0f} times its own size (at most {ZIP_MAX_RATIO}): "
+                "refused as a likely zip bomb.",
+                reason="too_large",
+            )
+        for position, member in enumerate(members, start=1):
+            if member.flag_bits & 0x1:
+                raise DicomInputError(
+                    f"File #{position} in the zip is encrypted; unpack it and upload again.",
+                    reason="damaged",
+                )
+            try:
+                # zipfile stops at the declared size and checks the CRC, so a lying header cannot
+                # inflate past the limits checked above.
+                payload = archive.read(member)
+            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError) as exc:
+                raise DicomInputError(
+                    f"File #{position} in the zip cannot be unpacked (damaged, or compressed in a way not "
+                    "supported here).",
+                    reason="damaged",
+                ) from exc
+            if not _looks_dicom(payload):
+                raise DicomInputError(
+                    f"File #{position} of {len(members)} in the zip is not a DICOM file; a zipped study "
+                    "may hold only DICOM files (and a DICOMDIR).",
+                    reason="not_dicom",
+                )
+    return UploadProbe(is_zip=True, members=len(members))
 
 
 def _ignored(name: str) -> bool:
