@@ -253,12 +253,24 @@ def _face_crop(rgb: NDArray[np.uint8], face: Face) -> NDArray[np.float32]:
     return np.asarray(cv2.GaussianBlur(crop.astype(np.float32), (5, 5), 1.0), dtype=np.float32)
 
 
+def _count_video_packets(path: Path) -> int:
+    """The number of pictures in the first video stream, from its packets (nothing decoded)."""
+    from core.media.decode import open_input
+
+    with open_input(path) as container:
+        stream = container.streams.video[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)
+
+
 def _scan_statement(
     spec: StatementCheckSpec, centre: NDArray[np.float64], progress: Progress | None
 ) -> _FaceScan:
     info = probe_video(spec.statement)
     limit = int(spec.max_seconds * info.fps)
-    expected = min(limit, info.frame_count) if info.frame_count else limit
+    # A browser's MediaRecorder writes WebM without a frame count or duration: count the frames'
+    # packets, or the liveness window would be placed past the end of a short live statement.
+    frames = info.frame_count or _count_video_packets(spec.statement)
+    expected = min(limit, frames) if frames else limit
     stride = max(1, math.ceil(expected / spec.max_samples))
     scan = _FaceScan(fps=info.fps, window_start=max(0, (expected - spec.liveness_frames) // 2))
     window_end = scan.window_start + spec.liveness_frames
