@@ -25,7 +25,12 @@ from avatars.models import AvatarJobKind, Enrollment, EnrollmentKind, Enrollment
 from avatars.services.statement_manipulation import statement_manipulation_check as _manipulation_check
 from consent.ledger import ledger_append
 from consent.models import LikenessConsent, StatementCapture
-from consent.services import CHALLENGE_WORDS, likeness_consent_verify_automated, statement_text
+from consent.services import (
+    likeness_consent_verify_automated,
+    statement_phrase_of,
+    statement_prefix,
+    statement_wording,
+)
 from core.jobs import JobOutcome, upload_fetch
 from core.models import MediaJob, Upload
 from core.services import job_create
@@ -110,14 +115,10 @@ def _reuse_check(consent: LikenessConsent, statement: Path, upload: Upload, scra
 def _expected_speech(consent: LikenessConsent) -> tuple[str, list[str]] | None:
     """What the clinician was asked to say: the statement up to the challenge, and the challenge's
     words (None without a valid challenge phrase)."""
-    phrase = _phrase_of(consent)
+    phrase = statement_phrase_of(consent)
     if not phrase:
         return None
-    return f"{statement_text(consent)} My code is", phrase.split()
-
-
-#: The words a challenge is drawn from (the word check recognises each challenge word among them).
-CHALLENGE_VOCABULARY: tuple[str, ...] = tuple(CHALLENGE_WORDS)
+    return statement_prefix(consent), phrase.split()
 
 
 def _words_check(consent: LikenessConsent, statement: Path) -> dict[str, Any]:
@@ -137,7 +138,7 @@ def _words_check(consent: LikenessConsent, statement: Path) -> dict[str, Any]:
         samples = read_audio(statement)
     except Exception as error:  # noqa: BLE001 - any unreadable sound is a failed word check, with the reason
         return {"passed": False, "score": None, "threshold": None, "reason": str(error)}
-    result = check_words(samples, prefix=prefix, challenge=words, vocabulary=CHALLENGE_VOCABULARY)
+    result = check_words(samples, prefix=prefix, challenge=words, vocabulary=statement_wording().vocabulary)
     return {
         "passed": result.passed,
         "score": round(result.score, 3),
@@ -159,12 +160,6 @@ def _words_check(consent: LikenessConsent, statement: Path) -> dict[str, Any]:
             for w in result.words
         ],
     }
-
-
-def _phrase_of(consent: LikenessConsent) -> str:
-    marker = " My code is "
-    text = consent.statement_expected_text
-    return text.split(marker, 1)[1].rstrip(".").strip() if marker in text else ""
 
 
 def _identity_check(

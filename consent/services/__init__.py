@@ -12,9 +12,14 @@ drive). Code inside the consent app imports from the sub-domain module.
 
 from consent.challenge_words import CHALLENGE_WORDS
 from consent.services.challenges import (
+    PRODUCT_WORDING,
     IssuedChallenge,
+    StatementWording,
     statement_challenge_issue,
+    statement_phrase_of,
+    statement_prefix,
     statement_text,
+    statement_wording,
 )
 from consent.services.labels import RenderedDisclosure, disclosure_render
 from consent.services.likeness import (
@@ -32,7 +37,9 @@ __all__ = [
     "CHALLENGE_WORDS",
     "IssuedChallenge",
     "IntendedUse",
+    "PRODUCT_WORDING",
     "RenderedDisclosure",
+    "StatementWording",
     "disclosure_render",
     "likeness_consent_assert_allows",
     "likeness_consent_attach_evidence",
@@ -42,5 +49,8 @@ __all__ = [
     "likeness_consent_statement_upload",
     "likeness_consent_verify_automated",
     "statement_challenge_issue",
+    "statement_phrase_of",
+    "statement_prefix",
     "statement_text",
+    "statement_wording",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from consent.challenge_words import CHALLENGE_WORDS
 from consent.errors import ConsentErrorCode
@@ -59,8 +61,7 @@ def _phrase_hmac(challenge_id: Any, phrase: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
-def statement_text(consent: LikenessConsent) -> str:
-    """The sentence the clinician says: who they are, who may use their likeness and for what."""
+def _product_statement(consent: LikenessConsent) -> str:
     topics = ", ".join(consent.topics) if consent.topics else "the topics I chose"
     clinician = consent.clinician
     return (
@@ -69,9 +70,62 @@ def statement_text(consent: LikenessConsent) -> str:
     )
 
 
+def _random_draw(vocabulary: Sequence[str], count: int) -> list[str]:
+    return [secrets.choice(vocabulary) for _ in range(count)]
+
+
+@dataclass(frozen=True)
+class StatementWording:
+    """What a live statement asks the clinician to say: the sentence, the words that introduce the
+    code, the words a code is drawn from (the word check recognises each code word among them) and
+    how a code is drawn.
+
+    The product has one wording, `PRODUCT_WORDING`. The `STATEMENT_WORDING` setting names it; only a
+    settings module (code, never a request or the environment) can name another, which the browser
+    test does so that a real recording of known words can answer the challenge (issue 12)."""
+
+    statement: Callable[[LikenessConsent], str]
+    code_intro: str
+    vocabulary: tuple[str, ...]
+    draw: Callable[[Sequence[str], int], list[str]]
+
+
+PRODUCT_WORDING = StatementWording(
+    statement=_product_statement, code_intro="My code is", vocabulary=CHALLENGE_WORDS, draw=_random_draw
+)
+
+
+def statement_wording() -> StatementWording:
+    """The wording the `STATEMENT_WORDING` setting names (the product's unless a test says otherwise)."""
+    wording = import_string(settings.STATEMENT_WORDING)
+    assert isinstance(wording, StatementWording), settings.STATEMENT_WORDING
+    return wording
+
+
+def statement_text(consent: LikenessConsent) -> str:
+    """The sentence the clinician says: who they are, who may use their likeness and for what."""
+    return statement_wording().statement(consent)
+
+
+def statement_prefix(consent: LikenessConsent) -> str:
+    """Everything the clinician says before the code: the statement and the code's introduction."""
+    return " ".join(part for part in (statement_text(consent), statement_wording().code_intro) if part)
+
+
 def statement_expected_text(consent: LikenessConsent, phrase: str) -> str:
     """The statement followed by the challenge phrase, as the word check expects to hear it."""
-    return f"{statement_text(consent)} My code is {phrase}."
+    return f"{statement_prefix(consent)} {phrase}."
+
+
+def statement_phrase_of(consent: LikenessConsent) -> str:
+    """The challenge phrase a consent's statement was asked to contain ("" without a valid one)."""
+    text = consent.statement_expected_text.rstrip(".").strip()
+    intro = statement_wording().code_intro
+    if intro:
+        marker = f" {intro} "
+        return text.rsplit(marker, 1)[1].strip() if marker in text else ""
+    prefix = statement_text(consent)
+    return text[len(prefix) :].strip() if text.startswith(prefix) else ""
 
 
 def statement_challenge_issue(*, clinician: User, consent_id: Any) -> IssuedChallenge:
@@ -86,7 +140,8 @@ def statement_challenge_issue(*, clinician: User, consent_id: Any) -> IssuedChal
                 "A statement can only be recorded while the consent awaits verification.",
                 ConsentErrorCode.INVALID_TRANSITION,
             )
-        words = [secrets.choice(CHALLENGE_WORDS) for _ in range(CHALLENGE_LENGTH)]
+        wording = statement_wording()
+        words = wording.draw(wording.vocabulary, CHALLENGE_LENGTH)
         phrase = " ".join(words)
         challenge = StatementChallenge(
             clinic_id=clinician.member_clinic_id,

@@ -11,8 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from avatars.models import Enrollment
 from avatars.services import enrollment_footage_start
+from bench.statement_words import VOCABULARY as GRID_VOCABULARY
 from consent.models import LikenessConsent
 from consent.services import (
+    StatementWording,
     likeness_consent_sign,
     likeness_consent_statement_upload,
     statement_challenge_issue,
@@ -21,6 +23,20 @@ from core.models import MediaJob
 from tests.avatars.conftest import run_job
 from tests.consent.conftest import scope
 from tests.support import PASSWORD
+
+#: The words GRID id2_vcd_swwp2s says, as a statement ("set white", no words before the code) and a
+#: four-word one-time code drawn from GRID's word list. No recording in ../shared/media says the
+#: product's statement; a test names this wording with the STATEMENT_WORDING setting so that a real
+#: recording of known words answers the challenge. Only the words change: the challenge is issued,
+#: hashed, used once and checked exactly as in the product.
+GRID_SWWP2S_CODE = ("with", "p", "two", "soon")
+GRID_SWWP2S_WORDING = StatementWording(
+    statement=lambda consent: "set white",
+    code_intro="",
+    vocabulary=tuple(GRID_VOCABULARY),
+    draw=lambda vocabulary, count: list(GRID_SWWP2S_CODE[:count]),
+)
+GRID_SWWP2S_SETTING = "tests.avatars.statement_support.GRID_SWWP2S_WORDING"
 
 
 def enroll_footage(studio: Any, footage: Path, capture: Any) -> Enrollment:

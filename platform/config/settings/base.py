@@ -356,6 +356,9 @@ LEDGER_RETIRED_PUBLIC_KEYS_PEM = [
 LIKENESS_CONSENT_MAX_YEARS = 10
 # A live consent statement's one-time challenge phrase is valid this many minutes after it is shown.
 STATEMENT_CHALLENGE_MINUTES = env_int("CANDOR_STATEMENT_CHALLENGE_MINUTES", 5, minimum=1)
+# What a live statement asks the clinician to say (consent.services.challenges.StatementWording).
+# Deliberately not read from the environment: only a test's settings name another wording.
+STATEMENT_WORDING = "consent.services.challenges.PRODUCT_WORDING"
 # Avatar renders: output size (720p by default; tests render small).
 AVATAR_RENDER_WIDTH = env_int("CANDOR_AVATAR_RENDER_WIDTH", 1280, minimum=64)
 AVATAR_RENDER_HEIGHT = env_int("CANDOR_AVATAR_RENDER_HEIGHT", 720, minimum=64)
