@@ -30,6 +30,22 @@
     stop.hidden = true;
   }
 
+  // The statement is evidence: its voice is compared with the enrolled one and its words are
+  // recognised, so the browser must not clean the sound (echo cancellation, noise suppression and
+  // automatic gain change the voice), and it is kept at a good bitrate, not the low default.
+  var CONSTRAINTS = {
+    video: true,
+    audio: {echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1}
+  };
+  var AUDIO_BITS_PER_SECOND = 128000;
+  var VIDEO_BITS_PER_SECOND = 2500000;
+
+  function recorderOptions() {
+    var options = {audioBitsPerSecond: AUDIO_BITS_PER_SECOND, videoBitsPerSecond: VIDEO_BITS_PER_SECOND};
+    if (mimeType()) { options.mimeType = mimeType(); }
+    return options;
+  }
+
   function mimeType() {
     var kinds = ["video/webm;codecs=vp8,opus", "video/webm", "video/mp4"];
     for (var i = 0; i < kinds.length; i++) {
@@ -57,7 +73,7 @@
   start.addEventListener("click", function () {
     start.disabled = true;
     state.textContent = "Starting the camera…";
-    navigator.mediaDevices.getUserMedia({video: true, audio: true}).then(function (stream) {
+    navigator.mediaDevices.getUserMedia(CONSTRAINTS).then(function (stream) {
       return fetch(root.dataset.challengeUrl, {
         method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": csrf}
       }).then(function (response) {
@@ -74,7 +90,7 @@
         preview.hidden = false;
         preview.play();
         chunks = [];
-        recorder = new MediaRecorder(stream, mimeType() ? {mimeType: mimeType()} : undefined);
+        recorder = new MediaRecorder(stream, recorderOptions());
         recorder.ondataavailable = function (event) { if (event.data.size) { chunks.push(event.data); } };
         recorder.onstop = function () {
           stream.getTracks().forEach(function (track) { track.stop(); });
