@@ -60,15 +60,17 @@ def _similarity(points: NDArray[np.float64], target: NDArray[np.float64]) -> NDA
     return similarity_to(points, target)
 
 
-def make_swap(donor_clip: Path, host_clip: Path, out: Path) -> Path:
-    """The donor clip's face after ENROLLED_SECONDS on the host clip's person, with the donor's voice."""
+def make_swap(
+    donor_clip: Path, host_clip: Path, out: Path, *, start_seconds: float = ENROLLED_SECONDS
+) -> Path:
+    """The donor clip's face from `start_seconds` on the host clip's person, with the donor's voice."""
     from avatars.engine.media import read_audio
     from core.media.mp4 import AUDIO_RATE, Mp4Writer, even_size
     from provenance.engine.media_io import iter_frames, video_info
 
     info = video_info(host_clip)
     width, height = even_size(info.width, info.height)
-    donors = list(iter_frames(donor_clip, start_seconds=ENROLLED_SECONDS))
+    donors = list(iter_frames(donor_clip, start_seconds=start_seconds))
     hosts = list(iter_frames(host_clip))
     with Mp4Writer(out, width=width, height=height, fps=float(info.fps)) as writer:
         for index, donor in enumerate(donors):
@@ -79,7 +81,7 @@ def make_swap(donor_clip: Path, host_clip: Path, out: Path) -> Path:
 
                 donor_resized = cv2.resize(donor_resized, (host.shape[1], host.shape[0]))
             writer.write_frame(swap_face(donor_resized, host))
-        voice = read_audio(donor_clip)[int(ENROLLED_SECONDS * SAMPLE_RATE) :]
+        voice = read_audio(donor_clip)[int(start_seconds * SAMPLE_RATE) :]
         writer.write_audio(resample(voice, SAMPLE_RATE, AUDIO_RATE))
     return out
 
