@@ -5,11 +5,16 @@ from `core.media.faces`, the recognition model from `core.media.loaders.dlib_fac
 same encoder that made the clinician's enrolled template, so distances compare like with like). dlib
 also serves as the engine's independent check on its own output: it is a different detector from
 the BlazeFace models that find the faces to replace.
+
+The pipeline calls these from two threads (identity samples on the main thread, checks of the
+finished frames on the rendering thread); dlib's models are not documented as safe to share
+between threads, so every call into them here holds one lock.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -25,11 +30,20 @@ FACE_PIXELS = 120
 #: A crop spans this many face sizes, so the HOG window sees the whole head.
 CROP_SPAN = 2.2
 
+_dlib = threading.Lock()
+
 
 def embed(rgb: NDArray[np.uint8], face: Face) -> NDArray[np.float64]:
     """The 128-d embedding of a face found by `detect_faces` (about 0.1 s on one core)."""
     # The one loaded dlib recognition model (the statement check's too).
-    return face_encoder().embed(np.ascontiguousarray(rgb), face)
+    with _dlib:
+        return face_encoder().embed(np.ascontiguousarray(rgb), face)
+
+
+def faces_in(rgb: NDArray[np.uint8]) -> list[Face]:
+    """The faces dlib's HOG detector finds in a frame (`core.media.faces.detect_faces`)."""
+    with _dlib:
+        return detect_faces(rgb)
 
 
 def crop_around(
@@ -75,7 +89,7 @@ def sample_near(rgb: NDArray[np.uint8], box: tuple[float, float, float, float]) 
     crop, _, _ = crop_around(rgb, box)
     if min(crop.shape[:2], default=0) < 20:
         return None
-    faces = detect_faces(crop)
+    faces = faces_in(crop)
     if not faces:
         return None
     middle = np.array(crop.shape[1::-1], dtype=np.float64) / 2

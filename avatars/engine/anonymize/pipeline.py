@@ -1,14 +1,18 @@
 """The anonymization run: sound first, then every frame through the tracker, the replacer and the MP4.
 
-1. The sound track is decoded to 16 kHz mono in a scratch file, anonymized into a second one
-   (keeping the clinician's speech when a voice template is given) and measured.
-2. Frames are decoded one by one and tracked; each waits in a half-second buffer, then its
-   non-kept faces are replaced, redaction boxes filled, and it is encoded together with the
-   matching stretch of anonymized sound (H.264 + AAC, a fresh container: no input metadata
+1. The sound track is decoded to 16 kHz mono in a scratch file; a thread anonymizes it into a
+   second one (keeping the clinician's speech when a voice template is given) and measures it,
+   while the frames are worked on.
+2. Frames are decoded one by one and searched for faces (on the decoding thread, ahead), then
+   tracked; each waits in a half-second buffer, then, on the rendering thread, its non-kept faces
+   are replaced, redaction boxes filled, and it is encoded together with the matching stretch of
+   anonymized sound once that is ready (H.264 + AAC, a fresh container: no input metadata
    survives). Every `check_interval` seconds dlib, a detector independent of the engine's own,
    looks at the finished frame for any face that is not a kept one.
 
-Memory holds the buffer (about 13 frames) and the encoder's own look-ahead, whatever the length.
+Every decision about a frame is taken on the main thread, in frame order, so the output is the
+same whichever thread finishes first. Memory holds the buffer (about 13 frames), a few frames in
+each queue between threads and the encoder's own look-ahead, whatever the length.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import contextlib
 import math
 import secrets
 import tempfile
+import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -39,9 +44,16 @@ from avatars.engine.anonymize.specs import (
     ResidualFace,
     TrackReport,
 )
-from avatars.engine.anonymize.streams import FrameReader, FrameWriter
-from avatars.engine.anonymize.synthetic import PALETTES
-from avatars.engine.anonymize.track import BufferedFrame, Observation, Track, Tracker, half_size
+from avatars.engine.anonymize.streams import FrameReader, FrameWriter, Worker
+from avatars.engine.anonymize.synthetic import PALETTES, Palette
+from avatars.engine.anonymize.track import (
+    BufferedFrame,
+    DetectionSchedule,
+    Observation,
+    Track,
+    Tracker,
+    half_size,
+)
 from avatars.engine.compose import Overlay, disclosure_overlay
 from avatars.engine.errors import EngineError
 from core.media import decode
@@ -236,12 +248,15 @@ class _Run:
         seed: int,
         out: FrameWriter,
         audio: NDArray[np.float32] | None,
+        audio_ready: threading.Event | None = None,
     ) -> None:
         self.spec = spec
         self.info = info
         self.out = out
         self.width, self.height = info.width - info.width % 2, info.height - info.height % 2
         self.audio = audio
+        #: Set once the anonymized sound is complete; until then frames are encoded without it.
+        self.audio_ready = audio_ready
         self.audio_written = 0
         self.replacer = Replacer(spec.mode, seed)
         self.buffer: deque[BufferedFrame] = deque()
@@ -258,6 +273,7 @@ class _Run:
         self.redacted = 0
         self.residual: list[ResidualFace] = []
         self.label = _label_overlay(spec.label, self.width, self.height) if spec.label else None
+        self.render_thread = Worker("anonymize-render")
 
     # --- identity -------------------------------------------------------------------------
 
@@ -340,7 +356,9 @@ class _Run:
     # --- one frame out -------------------------------------------------------------------
 
     def emit(self, frame: BufferedFrame) -> None:
-        index, rgb = frame.index, frame.rgb
+        """Decide what happens to a frame leaving the buffer (main thread) and hand it to the
+        rendering thread, which changes its pixels and encodes it."""
+        index = frame.index
         kept: list[Region] = []
         replaced: list[tuple[Track, Observation]] = []
         for track in self.tracker.tracks:
@@ -358,8 +376,34 @@ class _Run:
             else:
                 track.replaced_frames += 1
                 replaced.append((track, observation))
-        for track, observation in replaced:
-            palette = PALETTES[track.id % len(PALETTES) if track.palette is None else track.palette]
+        paints = [
+            (
+                observation,
+                PALETTES[track.id % len(PALETTES) if track.palette is None else track.palette],
+            )
+            for track, observation in replaced
+        ]
+        output_checks = [(t, sample) for t, sample in self.pending_output_checks.pop(index, []) if not t.keep]
+        # The tracks' identity samples as they are now (the main thread replaces the list, never
+        # changes it), for the independent check on the rendering thread.
+        owners = [(observation.region, track.originals) for track, observation in replaced]
+        check = bool(self.check_every and index % self.check_every == 0)
+        self.render_thread.submit(self.render, frame, paints, output_checks, check, kept, owners)
+        self.tracker.forget_before(index)
+        self.emitted += 1
+
+    def render(
+        self,
+        frame: BufferedFrame,
+        paints: list[tuple[Observation, Palette]],
+        output_checks: list[tuple[Track, identity.Sample]],
+        check: bool,
+        kept: list[Region],
+        owners: list[tuple[Region, list[NDArray[np.float64]]]],
+    ) -> None:
+        """Replace, redact, check and encode one frame (rendering thread, frames in order)."""
+        rgb = frame.rgb
+        for observation, palette in paints:
             self.replacer.apply(rgb, observation.region, observation.expression, palette)
         redacted = False
         for box in self.spec.redactions:
@@ -367,40 +411,33 @@ class _Run:
                 redact(rgb, box.box)
                 redacted = True
         self.redacted += redacted
-        for track, sample in self.pending_output_checks.pop(index, []):
-            if track.keep:
-                continue
+        for track, sample in output_checks:
             track.output_checks += 1
             after = identity.embed_at(rgb, sample)
             track.output_distances.append(float(np.linalg.norm(after - sample.embedding)))
-        if self.check_every and index % self.check_every == 0:
-            self.check(frame, kept, replaced)
+        if check:
+            self.check(frame, kept, owners)
         if self.label is not None:
             self.label.apply(rgb)
         self.write(rgb, frame.time)
-        self.tracker.forget_before(index)
-        self.emitted += 1
 
     def check(
-        self, frame: BufferedFrame, kept: list[Region], replaced: list[tuple[Track, Observation]]
+        self,
+        frame: BufferedFrame,
+        kept: list[Region],
+        owners: list[tuple[Region, list[NDArray[np.float64]]]],
     ) -> None:
         """The independent check: dlib looks at the finished frame for faces that are not kept."""
-        from core.media.faces import detect_faces
-
         self.checked += 1
-        for face in detect_faces(frame.rgb):
+        for face in identity.faces_in(frame.rgb):
             centre = ((face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2)
             if any(_inside(region, centre) for region in kept):
                 continue
-            owner = next((t for t, o in replaced if _inside(o.region, centre)), None)
+            owner = next((originals for region, originals in owners if _inside(region, centre)), None)
             if owner is None:
                 kind, distance = "untracked", None
             else:
-                distance = (
-                    identity.distance(identity.embed(frame.rgb, face), owner.originals)
-                    if owner.originals
-                    else None
-                )
+                distance = identity.distance(identity.embed(frame.rgb, face), owner) if owner else None
                 kind = (
                     "same_person" if distance is not None and distance < SAME_PERSON_DISTANCE else "synthetic"
                 )
@@ -426,12 +463,49 @@ class _Run:
         self.write_audio(round(self.written / self.info.fps * voice.RATE))
 
     def write_audio(self, until: int) -> None:
-        if self.audio is None:
+        """Encode the anonymized sound up to sample `until`, once it is ready (the sound that
+        could not be written yet follows in one piece; the MP4 keeps each track's timing)."""
+        if self.audio is None or (self.audio_ready is not None and not self.audio_ready.is_set()):
             return
         until = min(until, len(self.audio))
         if until > self.audio_written:
             self.out.audio(np.array(self.audio[self.audio_written : until], dtype=np.float32))
             self.audio_written = until
+
+
+class _VoiceJob:
+    """The sound's anonymization on its own thread, side by side with the face work (numpy,
+    SciPy and torch release the interpreter lock for most of it).
+
+    `ready` is set when the anonymized sound is complete, never after a failure. A run stopped
+    part-way (cancelled, failed) does not wait for it: the thread ends by itself, writing into
+    scratch files that are already deleted.
+    """
+
+    def __init__(self, work: Callable[[], voice.VoiceReport]) -> None:
+        self.ready = threading.Event()
+        self._report: voice.VoiceReport | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), name="anonymize-voice", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], voice.VoiceReport]) -> None:
+        try:
+            self._report = work()
+            self.ready.set()
+        except BaseException as exc:  # raised on the main thread
+            self._error = exc
+
+    def raise_failure(self) -> None:
+        """Raise what the thread raised, if it has failed already."""
+        if self._error is not None:
+            raise self._error
+
+    def result(self) -> voice.VoiceReport:
+        self._thread.join()
+        self.raise_failure()
+        assert self._report is not None
+        return self._report
 
 
 def _label_overlay(text: str, width: int, height: int) -> Overlay:
@@ -483,6 +557,7 @@ def anonymize(spec: AnonymizeSpec, progress: Progress | None = None) -> Anonymiz
     width, height = info.width - info.width % 2, info.height - info.height % 2
     with tempfile.TemporaryDirectory(prefix="anonymize-") as scratch:
         audio: NDArray[np.float32] | None = None
+        voice_job: _VoiceJob | None = None
         voice_report = voice.VoiceReport(has_audio=False)
         _report(progress, 0.0, "voice")
         if info.has_audio:
@@ -490,19 +565,23 @@ def anonymize(spec: AnonymizeSpec, progress: Progress | None = None) -> Anonymiz
             count = _decode_audio(spec.input, raw, info.start)
             if count:
                 source = np.memmap(raw, dtype=np.float32, mode="r", shape=(count,))
-                audio = np.memmap(
+                audio = target = np.memmap(
                     Path(scratch) / "anonymized.f32", dtype=np.float32, mode="w+", shape=(count,)
                 )
-                voice_report = voice.anonymize_voice(
-                    source,
-                    audio,
-                    change=change,
-                    keep_voice=None
-                    if spec.keep_voice is None
-                    else np.asarray(spec.keep_voice, dtype=np.float64),
-                    keep_threshold=spec.voice_keep_similarity,
+                keep_voice = (
+                    None if spec.keep_voice is None else np.asarray(spec.keep_voice, dtype=np.float64)
                 )
-                del source
+
+                def change_voice() -> voice.VoiceReport:
+                    return voice.anonymize_voice(
+                        source,
+                        target,
+                        change=change,
+                        keep_voice=keep_voice,
+                        keep_threshold=spec.voice_keep_similarity,
+                    )
+
+                voice_job = _VoiceJob(change_voice)
             else:
                 voice_report = voice.VoiceReport(has_audio=True)
         _report(progress, 0.1, "faces")
@@ -516,32 +595,55 @@ def anonymize(spec: AnonymizeSpec, progress: Progress | None = None) -> Anonymiz
                 audio_rate=voice.RATE,
             ) as writer:
                 out = FrameWriter(writer)
-                reader = FrameReader(lambda: _frames(spec.input), half_size)
-                run = _Run(spec, info, int(rng.integers(2**31)), out, audio)
+                schedule = DetectionSchedule(info.width)
+
+                def prepare(index: int, rgb: NDArray[np.uint8], when: float) -> BufferedFrame:
+                    half = half_size(rgb)
+                    # A frame of another size is refused on the main thread: not searched here.
+                    same_size = rgb.shape[:2] == (info.height, info.width)
+                    return BufferedFrame(index, rgb, half, when, schedule(index, half) if same_size else [])
+
+                reader = FrameReader(lambda: _frames(spec.input), prepare)
+                run = _Run(
+                    spec,
+                    info,
+                    int(rng.integers(2**31)),
+                    out,
+                    audio,
+                    None if voice_job is None else voice_job.ready,
+                )
                 try:
-                    for index, (rgb, half, when) in enumerate(reader):
-                        if rgb.shape[:2] != (info.height, info.width):
+                    for frame in reader:
+                        if frame.rgb.shape[:2] != (info.height, info.width):
                             raise AnonymizeError(
                                 "The picture size changes during the video; export it again at one size.",
                                 code="video_size",
                             )
-                        frame = BufferedFrame(index, rgb, half, when)
                         run.buffer.append(frame)
                         run.tracker.update(frame)
                         run.sample_identities(frame)
                         while len(run.buffer) > run.depth:
                             run.emit(run.buffer.popleft())
-                        if index % 10 == 9:
+                        if frame.index % 10 == 9:
+                            if voice_job is not None:
+                                voice_job.raise_failure()
                             _report(
-                                progress, 0.1 + 0.88 * min(1.0, (index + 1) / info.frame_estimate), "faces"
+                                progress,
+                                0.1 + 0.88 * min(1.0, (frame.index + 1) / info.frame_estimate),
+                                "faces",
                             )
                     while run.buffer:
                         run.emit(run.buffer.popleft())
+                    if voice_job is not None:
+                        voice_report = voice_job.result()
                     if audio is not None:
-                        run.write_audio(len(audio))
+                        run.render_thread.submit(run.write_audio, len(audio))
+                    run.render_thread.finish()
                     out.finish()
                 except BaseException:
-                    # The encoder thread must be idle before the writer is aborted under it.
+                    # The rendering and encoder threads must be idle before the writer is aborted.
+                    with contextlib.suppress(BaseException):
+                        run.render_thread.abort()
                     with contextlib.suppress(BaseException):
                         out.finish()
                     raise

@@ -86,12 +86,17 @@ class Track:
 
 @dataclass(frozen=True)
 class BufferedFrame:
-    """A decoded frame waiting in the buffer, with its half-size copy and its time (s)."""
+    """A decoded frame waiting in the buffer, with its half-size copy and its time (s).
+
+    `detections`: the `DetectionSchedule`'s result for this frame when it was already run (the
+    pipeline runs it on the decoding thread, ahead of the tracker); None: the tracker runs it.
+    """
 
     index: int
     rgb: NDArray[np.uint8]
     half: NDArray[np.uint8]
     time: float
+    detections: list[Detection] | None = None
 
 
 def half_size(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -122,6 +127,41 @@ def _box_size(box: tuple[float, float, float, float]) -> float:
     return max(box[2] - box[0], box[3] - box[1])
 
 
+class DetectionSchedule:
+    """The detector passes each frame gets, in turn; call it once per frame, in order.
+
+    It needs nothing from the tracks, so the pipeline runs it on the decoding thread, ahead of
+    the tracker (the results are the same as running it in the tracker: the turn of the tiles
+    depends only on the frame's index).
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.detector = FaceDetector()
+        self._tiles: list[tuple[int, int, int, int]] | None = None
+        self._tiles_per_turn = 1
+        self._tile_turn = 0
+
+    def __call__(self, index: int, half: NDArray[np.uint8]) -> list[Detection]:
+        if self._tiles is None:
+            self._tiles = tile_boxes(half.shape[1], half.shape[0])
+            self._tiles_per_turn = min(4, max(1, -(-len(self._tiles) // 4)))
+        scale = self.width / half.shape[1]
+        # The whole frame on even frames, one tile in turn on odd ones: two model runs a frame.
+        # A face the schedule finds a few frames late is still covered from its first frame by
+        # the look-behind.
+        if index % 2 == 0 or not self._tiles:
+            return self.detector.detect(half, scale=scale)
+        # Every tile is searched within eight frames (a third of the look-behind buffer at
+        # 25 fps), so bigger pictures search more tiles per frame.
+        detections: list[Detection] = []
+        for _ in range(self._tiles_per_turn):
+            tile = self._tiles[self._tile_turn % len(self._tiles)]
+            detections += self.detector.detect_tile(half, tile, scale=scale)
+            self._tile_turn += 1
+        return detections
+
+
 class Tracker:
     """Keeps the face tracks of one video; call `update()` once per decoded frame, in order."""
 
@@ -135,13 +175,10 @@ class Tracker:
     ) -> None:
         self.width, self.height, self.fps = width, height, fps
         self.buffer = buffer
-        self.detector = FaceDetector()
+        self.schedule = DetectionSchedule(width)
         self.tracks: list[Track] = []
         self.finished: list[Track] = []
         self._next_id = 0
-        self._tiles = tile_boxes(width // 2, height // 2)
-        self._tiles_per_turn = min(4, max(1, -(-len(self._tiles) // 4)))
-        self._tile_turn = 0
         #: Look-ahead: how long a lost track keeps covering where its face was heading.
         self.coast = max(3, round(0.5 * fps))
         #: Margin before the first and after the last frame a face was actually seen.
@@ -153,20 +190,9 @@ class Tracker:
         for track in self.tracks:
             if not track.ended:
                 self._follow(track, frame)
-        scale = self.width / frame.half.shape[1]
-        # The whole frame on even frames, one tile in turn on odd ones: two model runs a frame.
-        # A face the schedule finds a few frames late is still covered from its first frame by
-        # the look-behind.
-        if index % 2 == 0 or not self._tiles:
-            detections = self.detector.detect(frame.half, scale=scale)
-        else:
-            # Every tile is searched within eight frames (a third of the look-behind buffer at
-            # 25 fps), so bigger pictures search more tiles per frame.
-            detections = []
-            for _ in range(self._tiles_per_turn):
-                tile = self._tiles[self._tile_turn % len(self._tiles)]
-                detections += self.detector.detect_tile(frame.half, tile, scale=scale)
-                self._tile_turn += 1
+        detections = frame.detections
+        if detections is None:
+            detections = self.schedule(index, frame.half)
         self._associate(detections, frame)
         self._dedupe(index)
         for track in self.tracks:
