@@ -2,17 +2,21 @@
 
     .venv/bin/python bench/anonymize_speed.py [--media ../shared/media] [--seconds 20] [--repeat 1]
     .venv/bin/python bench/anonymize_speed.py --memory-minutes 10 --skip-deface   # peak memory
+    .venv/bin/python bench/anonymize_speed.py --input made.mp4 --save-input made.mp4  # reuse one input
 
 The input is made first (not timed): `--clip-seconds` of each real talking clip of
 `../shared/media` in turn (DFDC actors at 1080p, retalking close-ups, GRID clips upscaled), fitted
 to 1280x720, played at 25 fps and looped to `--seconds`, with their sound; without the media
 folder, the stock presenter rendered at 720p. `deface` (CenterFace through onnxruntime, CPU
-execution provider, blur, sound copied) is installed for this benchmark only:
-`.venv/bin/pip install deface onnxruntime`.
+execution provider, blur, sound copied) is installed for this benchmark only, in its own virtual
+environment (its `opencv-python` would replace the project's headless OpenCV) put on PATH:
+`python3 -m venv /tmp/deface-venv && /tmp/deface-venv/bin/pip install deface onnxruntime`, then
+`PATH=/tmp/deface-venv/bin:$PATH .venv/bin/python bench/anonymize_speed.py`.
 
 Each tool runs in its own child process, so wall time, CPU time and peak resident memory (from
 `wait4`) belong to that run alone; with `--repeat` the phases alternate and the fastest run of each
-is kept (the machine is shared). Missed face-frames are judged by dlib's HOG detector, a model
+is kept (the machine is shared). The 1-minute load average is printed before and after every run:
+on a shared machine the wall-clock figures mean little, the per-CPU-second ones more. Missed face-frames are judged by dlib's HOG detector, a model
 different from both tools' detectors: a frame counts when dlib finds a face in the input, and it is
 missed when dlib still finds a face at the same place in the output. For the synthetic mode a face
 found there is a miss only if it is still the same person (dlib distance < 0.6 to the input face).
@@ -267,6 +271,8 @@ def main() -> None:
     parser.add_argument("--skip-missed", action="store_true")
     parser.add_argument("--memory-minutes", type=float, default=0.0)
     parser.add_argument("--keep", type=Path, help="copy the outputs to this folder (internal use only)")
+    parser.add_argument("--input", type=Path, help="use this 720p video instead of making one")
+    parser.add_argument("--save-input", type=Path, help="keep a copy of the made input here")
     parser.add_argument("--child-engine", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_engine:
@@ -280,17 +286,27 @@ def main() -> None:
         if args.memory_minutes:
             long = work / "long.mp4"
             make_long_input(long, args.memory_minutes)
+            print(f"long input made, {load()}", flush=True)
+            before = load()
             report = run_child(engine_command(long, work / "long-out.mp4", args.modes[0], args.check))
             fps = float(report["frames"]) / float(report["wall"])  # type: ignore[arg-type]
             print(
                 f"memory run, {args.memory_minutes:g} min 720p, {args.modes[0]}: {report['frames']} frames, "
-                f"wall {report['wall']:.0f} s ({fps:.1f} fps), CPU {report['cpu']:.0f} s, "
-                f"peak RSS {report['rss_mib']:.0f} MiB"
+                f"wall {report['wall']:.0f} s ({fps:.1f} fps), CPU {report['cpu']:.0f} s "
+                f"({float(report['frames']) / float(report['cpu']):.1f} fps per CPU-second), "  # type: ignore[arg-type]
+                f"peak RSS {report['rss_mib']:.0f} MiB; {before} -> {load()}"
             )
             return
         source = work / "input-720p.mp4"
-        made_from = make_input(source, args.media, args.seconds, args.clip_seconds)
-        print(f"input: {made_from}; {args.seconds:g} s, {WIDTH}x{HEIGHT} {FPS} fps")
+        if args.input:
+            shutil.copy(args.input, source)
+            made_from = f"{args.input} (given)"
+        else:
+            made_from = make_input(source, args.media, args.seconds, args.clip_seconds)
+            if args.save_input:
+                shutil.copy(source, args.save_input)
+        frames = _count_frames(source)
+        print(f"input: {made_from}; {frames} frames, {WIDTH}x{HEIGHT} {FPS} fps", flush=True)
         best: dict[str, dict[str, object]] = {}
         outputs: dict[str, Path] = {}
         phases = [(f"candor-{mode}", mode) for mode in args.modes] + (
@@ -304,23 +320,35 @@ def main() -> None:
                     if name == "deface"
                     else engine_command(source, output, mode, args.check)
                 )
+                before = load()
                 report = run_child(command)
+                report["load"] = f"{before} -> {load()}"
                 outputs[name] = output
                 if name not in best or float(report["wall"]) < float(best[name]["wall"]):  # type: ignore[arg-type]
                     best[name] = report
                 print(
-                    f"  {name}: wall {report['wall']:.1f} s, CPU {report['cpu']:.1f} s, {load()}", flush=True
+                    f"  {name}: wall {report['wall']:.1f} s, CPU {report['cpu']:.1f} s, {report['load']}",
+                    flush=True,
                 )
-        frames = round(args.seconds * FPS)
-        print("\n| tool | fps (wall) | fps per CPU-second | peak RSS MiB |\n|---|---|---|---|")
+        print(
+            "\n| tool | wall s | CPU s | fps (wall) | fps per CPU-second | peak RSS MiB | load average (1, 5, 15 min) before -> after |"
+            "\n|---|---|---|---|---|---|---|"
+        )
         for name, report in best.items():
             wall, cpu = float(report["wall"]), float(report["cpu"])  # type: ignore[arg-type]
-            print(f"| {name} | {frames / wall:.1f} | {frames / cpu:.1f} | {float(report['rss_mib']):.0f} |")  # type: ignore[arg-type]
+            print(
+                f"| {name} | {wall:.1f} | {cpu:.1f} | {frames / wall:.1f} | {frames / cpu:.1f} | "
+                f"{float(report['rss_mib']):.0f} | {report['load']} |"  # type: ignore[arg-type]
+            )
         if "deface" in best:
             for name in best:
                 if name != "deface":
                     ratio = float(best["deface"]["wall"]) / float(best[name]["wall"])  # type: ignore[arg-type]
-                    print(f"{name} / deface speed (wall): {ratio:.1f}x")
+                    per_cpu = float(best["deface"]["cpu"]) / float(best[name]["cpu"])  # type: ignore[arg-type]
+                    print(
+                        f"{name} / deface: {ratio:.2f}x (wall), {per_cpu:.2f}x (per CPU-second); "
+                        f"{name}: {frames / float(best[name]['wall']):.1f} fps wall (targets: >= 25 fps, >= 4x)"  # type: ignore[arg-type]
+                    )
         if not args.skip_missed:
             judged = missed_frames(source, outputs, {n for n in outputs if n.endswith("synthetic")})
             print(
@@ -338,6 +366,13 @@ def main() -> None:
 
 def load() -> str:
     return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _count_frames(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.size)
 
 
 if __name__ == "__main__":
