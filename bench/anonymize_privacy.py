@@ -81,19 +81,28 @@ def _frame_stream(path: Path) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="rgb24")
 
 
-def _judge(original: Path, output: Path, mode: str) -> dict[str, Any]:
+def _judge(
+    original: Path, output: Path, mode: str, seen: dict[int, tuple[int, list[Any]]] | None = None
+) -> dict[str, Any]:
     """Compare input and output frame by frame with dlib (streaming: a 1080p clip's frames are
-    never all held at once)."""
+    never all held at once). `seen` keeps what dlib found in the input's frames, so the input is
+    looked at once for all modes."""
     from avatars.engine.anonymize import identity
     from core.media.faces import detect_faces
 
+    seen = {} if seen is None else seen
     leaks, found_after, faces_before, aligned, frames = 0, 0, 0, [], 0
-    for rgb, out in zip(_frame_stream(original), _frame_stream(output), strict=False):
+    for index, (rgb, out) in enumerate(zip(_frame_stream(original), _frame_stream(output), strict=False)):
         frames += 1
-        rgb = rgb[: out.shape[0], : out.shape[1]]
-        originals = detect_faces(rgb, thorough=True)
-        faces_before += len(originals)
-        samples = [identity.sample_near(rgb, tuple(map(float, f.box))) for f in originals]
+        if index not in seen:
+            rgb = rgb[: out.shape[0], : out.shape[1]]
+            originals = detect_faces(rgb, thorough=True)
+            seen[index] = (
+                len(originals),
+                [identity.sample_near(rgb, tuple(map(float, f.box))) for f in originals],
+            )
+        count, samples = seen[index]
+        faces_before += count
         for sample in samples:
             if sample is not None:
                 aligned.append(float(np.linalg.norm(identity.embed_at(out, sample) - sample.embedding)))
@@ -148,12 +157,13 @@ def part_faces(media: Path, work: Path, modes: list[str], only: list[str] | None
     print("|---|---|---|---|---|---|---|---|---|---|")
     totals: dict[str, list[Any]] = {mode: [0, 0, []] for mode in modes}
     for path, kind in inputs:
+        seen: dict[int, tuple[int, list[Any]]] = {}
         for mode in modes:
             output = work / f"{path.stem}-{mode}.mp4"
             started = time.monotonic()
             result = anonymize(AnonymizeSpec(input=path, output=output, mode=mode, seed=7))  # type: ignore[arg-type]
             fps = result.frames / (time.monotonic() - started)
-            judged = _judge(path, output, mode)
+            judged = _judge(path, output, mode, seen)
             totals[mode][0] += judged["leak_frames"]
             totals[mode][1] += judged["frames"]
             if judged["min_aligned_distance"] is not None:
