@@ -18,10 +18,6 @@ code before a change, with this same measure)::
 
     PYTHONPATH=platform:. .venv/bin/python bench/footage_seams.py [--media ../shared/media]
         [--width 640 --height 360] [--sheet docs/footage-seams.png] [--code /tmp/old-checkout]
-        [--speech /tmp/narration.pickle]
-
-The TTS voice does not give the same samples twice (and the idle walk is seeded from the speech),
-so figures move a little between runs; `--speech` keeps one narration for a before/after pair.
 """
 
 from __future__ import annotations
@@ -84,29 +80,8 @@ def changes(crops: list[NDArray[np.float32]]) -> NDArray[np.float64]:
     return np.array([float(np.abs(b - a).mean()) for a, b in zip(crops, crops[1:], strict=False)])
 
 
-def narration_speech(cache: Path | None) -> Any:
-    """The TTS soundtrack of `NARRATION` (with disclaimers); kept in `cache` when given, because
-    the synthesiser does not give the same samples twice, and the idle walk's seed depends on them:
-    a before/after comparison should see the same speech."""
-    import pickle
-
-    from avatars.engine import Disclosure, ScriptNarration, build_speech
-
-    if cache is not None and cache.exists():
-        return pickle.loads(cache.read_bytes())
-    disclosure = Disclosure(
-        "AI video, with consent. Questions: 555-0100", "This is an AI video.", "Thank you."
-    )
-    speech = build_speech(ScriptNarration(NARRATION), disclosure).speech
-    if cache is not None:
-        cache.write_bytes(pickle.dumps(speech))
-    return speech
-
-
-def measure_clip(
-    clip: Path, width: int, height: int, keep_pictures: bool, speech_cache: Path | None = None
-) -> dict[str, Any]:
-    from avatars.engine import mouth_track
+def measure_clip(clip: Path, width: int, height: int, keep_pictures: bool) -> dict[str, Any]:
+    from avatars.engine import Disclosure, ScriptNarration, build_speech, mouth_track
     from avatars.engine.enrollment import analyze_enrollment
     from avatars.engine.footage import FootageSource
     from avatars.engine.media import iter_video_frames
@@ -116,7 +91,10 @@ def measure_clip(
         analysis = analyze_enrollment(clip, min_usable_seconds=0.0)  # type: ignore[call-arg]
     except TypeError:  # code from before the minimum existed
         analysis = analyze_enrollment(clip)
-    speech = narration_speech(speech_cache)
+    disclosure = Disclosure(
+        "AI video, with consent. Questions: 555-0100", "This is an AI video.", "Thank you."
+    )
+    speech = build_speech(ScriptNarration(NARRATION), disclosure).speech
     count = int(np.ceil(speech.duration * analysis.fps))
     mouths = mouth_track(speech, analysis.fps, count)
     started = time.perf_counter()
@@ -214,9 +192,6 @@ def main() -> None:
     parser.add_argument("--code", type=Path, help="import the engine from this checkout instead")
     parser.add_argument("--json", type=Path, help="also write every figure and jump here")
     parser.add_argument("--clips", nargs="*", help="clip names (default: every GRID and retalking clip)")
-    parser.add_argument(
-        "--speech", type=Path, help="keep the TTS narration here and reuse it (same speech before and after)"
-    )
     args = parser.parse_args()
     root = args.code.resolve() if args.code else Path(__file__).resolve().parents[1]
     sys.path[:0] = [str(root / "platform"), str(root)]
@@ -232,9 +207,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for clip in clips:
-        result = measure_clip(
-            clip, args.width, args.height, keep_pictures=args.sheet is not None, speech_cache=args.speech
-        )
+        result = measure_clip(clip, args.width, args.height, keep_pictures=args.sheet is not None)
         results.append(result)
         bridged = sum(1 for jump in result["jumps"] if jump["bridged"])
         print(

@@ -53,14 +53,6 @@ CONTINUATION_CANDIDATES = 8
 CONTINUITY_WEIGHT = 0.15
 HOLD_COST = 0.3
 JUMP_COST = 0.5
-#: A change of mouth between two output frames that is larger than this share of the enrollment's
-#: own consecutive-frame mouth changes (the percentile) looks like a cut: the search pays
-#: `STEP_WEIGHT` per squared "typical step" beyond it, and a cut that remains is shown over two
-#: frames, the first one a motion-compensated in-between of the two mouths (`mouth_inbetween`).
-#: Off (0): at 1.0 change-based lip-sync fell on GRID (lwbsza 0.35 -> 0.22, sbia1a 0.55 -> 0.45)
-#: without fewer frames over the enrollment's worst face change than the in-between alone.
-STEP_PERCENTILE = 90
-STEP_WEIGHT = 0.0
 #: The fewest frames with a face a render can work from at all (the enrollment itself requires
 #: `enrollment.MIN_USABLE_SECONDS`; this guards analyses made with a lower requirement).
 MIN_USABLE_FRAMES = 25
@@ -82,43 +74,6 @@ EYE_LINE = 0.42
 #: each `POSE_STEP` more costs as much as a mouth opening off by the enrollment's 10-90% range.
 POSE_TOLERANCE = 0.02
 POSE_STEP = 0.05
-#: Where the head moves fast (faster than this percentile of the enrollment's own head speeds, fully
-#: from `FAST_FULL`), the base frame's own mouth is preferred: any other mouth, placed by landmarks
-#: that lag a quick movement and sharp where the frame is motion-blurred, adds change to the
-#: footage's largest changes. A different mouth costs up to `OWN_MOUTH_COST` there.
-FAST_FROM, FAST_FULL = 95, 99.5
-OWN_MOUTH_COST = 3.0
-
-
-def head_speed(points: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Per pair of consecutive frames of 5-point landmarks (N, 5, 2): their mean movement in eye
-    distances (N - 1 values)."""
-    if len(points) < 2:
-        return np.zeros(0)
-    spread = float(np.median(np.linalg.norm(points[:, 0] - points[:, 2], axis=1))) or 1.0
-    speed: NDArray[np.float64] = np.linalg.norm(np.diff(points, axis=0), axis=2).mean(axis=1) / spread
-    return speed
-
-
-def own_mouth_weights(
-    analysis: EnrollmentAnalysis, base_points: NDArray[np.float64], own: NDArray[np.int64]
-) -> NDArray[np.float64]:
-    """Per output frame: how much a mouth other than the base frame's own costs (0 where the head is
-    not moving fast, or the frame is an in-between with no mouth of its own, `own` < 0)."""
-    weights = np.zeros(len(base_points))
-    enrolled = head_speed(analysis.landmarks)
-    if len(base_points) < 2 or len(enrolled) < 2:
-        return weights
-    low, high = np.percentile(enrolled, [FAST_FROM, FAST_FULL])
-    speed = head_speed(base_points)
-    ramp = np.clip((speed - low) / max(float(high - low), 1e-9), 0.0, 1.0)
-    # A fast step shows in the frames on both sides of it.
-    weights[:-1] = ramp
-    weights[1:] = np.maximum(weights[1:], ramp)
-    valid = own >= 0
-    valid[valid] = analysis.usable[own[valid]]
-    result: NDArray[np.float64] = np.where(valid, OWN_MOUTH_COST * weights, 0.0)
-    return result
 
 
 def head_pose(points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -140,7 +95,6 @@ def choose_mouths(
     analysis: EnrollmentAnalysis,
     target_open: NDArray[np.float64],
     base_points: NDArray[np.float64] | None = None,
-    own: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int64]:
     """Enrollment frame whose mouth to show at each output frame (shortest-path search).
 
@@ -158,23 +112,18 @@ def choose_mouths(
     spread = float(np.subtract(*np.percentile(openings[usable], [90, 10]))) or 1.0
     wanted = np.quantile(openings[usable], np.clip(target_open, 0.0, 1.0))
     codes = analysis.appearance
-    pair_scale, allowance = mouth_step_scale(analysis)
+    pair_scale = float(np.median(np.linalg.norm(codes[usable[1:]] - codes[usable[:-1]], axis=1))) or 1.0
     last_index = analysis.frame_count - 1
     usable_mask = analysis.usable
 
     poses = head_pose(analysis.landmarks)
     wanted_pose = head_pose(base_points) if base_points is not None else None
-    own_weight = (
-        own_mouth_weights(analysis, base_points, own) if base_points is not None and own is not None else None
-    )
 
     def target_cost(t: int, frames: NDArray[np.int64]) -> NDArray[np.float64]:
         cost: NDArray[np.float64] = np.abs(openings[frames] - wanted[t]) / spread
         if wanted_pose is not None:
             mismatch = np.linalg.norm(poses[frames] - wanted_pose[t], axis=1)
             cost = cost + np.maximum(mismatch - POSE_TOLERANCE, 0.0) / POSE_STEP
-        if own is not None and own_weight is not None and own_weight[t] > 0:
-            cost = cost + own_weight[t] * (frames != own[t])
         return cost
 
     count = len(target_open)
@@ -200,12 +149,7 @@ def choose_mouths(
             np.linalg.norm(codes[natural_next][:, None, :] - codes[candidates][None, :, :], axis=2)
             / pair_scale
         )
-        # What the viewer sees change: the mouth shown before against the candidate, beyond the
-        # changes the clinician's own mouth makes from one frame to the next.
-        shown_step = (
-            np.linalg.norm(codes[previous][:, None, :] - codes[candidates][None, :, :], axis=2) / pair_scale
-        )
-        transition = JUMP_COST + distance + STEP_WEIGHT * np.maximum(shown_step - allowance, 0.0) ** 2
+        transition = JUMP_COST + distance
         transition[natural_next[:, None] == candidates[None, :]] = 0.0
         transition[previous[:, None] == candidates[None, :]] = HOLD_COST
         total = accumulated[:, None] + CONTINUITY_WEIGHT * transition
@@ -219,35 +163,6 @@ def choose_mouths(
         path[t] = chosen_sets[t][position]
         position = int(back[t][position])
     return path
-
-
-def mouth_step_scale(analysis: EnrollmentAnalysis) -> tuple[float, float]:
-    """(median, `STEP_PERCENTILE` percentile in medians) of the appearance change between
-    consecutive usable enrollment mouths: the unit of the search's continuity costs, and the
-    largest change that counts as an ordinary step from one frame to the next."""
-    usable = np.flatnonzero(analysis.usable)
-    codes = analysis.appearance
-    steps = np.linalg.norm(codes[usable[1:]] - codes[usable[:-1]], axis=1) if len(usable) > 1 else np.ones(1)
-    median = float(np.median(steps)) or 1.0
-    return median, float(np.percentile(steps, STEP_PERCENTILE)) / median
-
-
-def mouth_cuts(analysis: EnrollmentAnalysis, path: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """Per output frame: whether its mouth differs from the previous frame's by more than an
-    ordinary step (and is not simply the next enrollment frame)."""
-    scale, allowance = mouth_step_scale(analysis)
-    cuts = np.zeros(len(path), dtype=bool)
-    if len(path) > 1:
-        codes = analysis.appearance
-        steps = np.linalg.norm(codes[path[1:]] - codes[path[:-1]], axis=1) / scale
-        cuts[1:] = (path[1:] != path[:-1] + 1) & (steps > allowance)
-    return cuts
-
-
-def mouth_inbetween(first: NDArray[np.uint8], second: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """The mouth patch halfway from `first` to `second`: both warped along the optical flow between
-    them to the middle and mixed, so lips move rather than show twice."""
-    return flow_inbetweens(first, second, 1)[0]
 
 
 @dataclass(frozen=True)
@@ -479,15 +394,9 @@ class FootageSource:
             [(1 - t) * self._points[a] + t * self._points[b] for a, b, t in self._fractions(plan)]
         )
         # Head pose is measured relative to the eyes, so output pixels serve as well as footage pixels.
-        own = np.array([self._start + a if not n else -1 for a, _, n in plan], dtype=np.int64)
-        path = choose_mouths(self.analysis, mouths[:, 0], base_points, own)
-        cuts = mouth_cuts(self.analysis, path)
-        patches = self.analysis.patches
-        self.mouth_path, self.mouth_cuts = path, cuts
-        for t, (picture, points) in enumerate(self._base_frames(plan)):
-            # A cut between two unlike mouths is shown over two frames: first the in-between.
-            patch = mouth_inbetween(patches[path[t - 1]], patches[path[t]]) if cuts[t] else patches[path[t]]
-            self._paste_mouth(picture, points, patch)
+        path = choose_mouths(self.analysis, mouths[:, 0], base_points)
+        for source, (picture, points) in zip(path, self._base_frames(plan), strict=True):
+            self._paste_mouth(picture, points, int(source))
             yield picture
 
     @staticmethod
@@ -497,11 +406,10 @@ class FootageSource:
             lengths[(before, after)] = max(lengths.get((before, after), 0), number)
         return [(a, b, n / (lengths[(a, b)] + 1) if n else 0.0) for a, b, n in plan]
 
-    def _paste_mouth(
-        self, picture: NDArray[np.uint8], points: NDArray[np.float64], patch: NDArray[np.uint8]
-    ) -> None:
+    def _paste_mouth(self, picture: NDArray[np.uint8], points: NDArray[np.float64], source: int) -> None:
         import cv2
 
+        patch = self.analysis.patches[source]
         patch_height, patch_width = patch.shape[:2]
         to_patch = patch_transform(points, self.analysis.eye_distance)
         to_frame = np.linalg.inv(np.vstack([to_patch, [0, 0, 1]]))[:2]
