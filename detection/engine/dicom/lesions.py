@@ -109,7 +109,8 @@ def lesion_remove(window: npt.NDArray[np.float64], rng: np.random.Generator) -> 
         ) / 4
         filled = np.where(hole, smooth, window)
     content = filled + rng.normal(0, noise_level(window), window.shape)
-    return alpha * content + (1 - alpha) * window
+    edited: npt.NDArray[np.float64] = np.asarray(alpha * content + (1 - alpha) * window, dtype=np.float64)
+    return edited
 
 
 def lesion_net() -> torch.nn.Module:
@@ -210,7 +211,8 @@ def _edit(
             ) / 4
             filled = np.where(hole, smooth, window)
         content = filled + noise
-    return alpha * content + (1 - alpha) * window
+    edited: npt.NDArray[np.float64] = np.asarray(alpha * content + (1 - alpha) * window, dtype=np.float64)
+    return edited
 
 
 def tissue_windows(
