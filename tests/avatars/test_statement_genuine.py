@@ -11,7 +11,6 @@ recogniser's word check, re-use against the enrollment and the scanner's analyze
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from avatars.services import statement as statement_service
 from consent.models import LedgerEntry
 from core.models import MediaJob
 from tests.avatars.conftest import GRID, grid_clip
-from tests.avatars.statement_support import GRID_SWWP2S_SETTING, enroll_footage, live_statement
+from tests.avatars.statement_support import enroll_footage, live_statement, speak_grid_swwp2s
 
 pytestmark = pytest.mark.media
 
@@ -32,19 +31,8 @@ def test_a_genuine_recording_of_the_statement_and_code_activates_the_consent(
     studio: Any, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     enrollment_clip, statement_clip = grid_clip("pwij3p.mpg"), grid_clip("id2_vcd_swwp2s.mpg")
-    # What he says, as the statement and its one-time code, from GRID's word list.
-    settings.STATEMENT_WORDING = GRID_SWWP2S_SETTING
-    # His voice in these two 3-second clips measures 0.779 against the 0.78 threshold: a measured
-    # false reject of the voice match on short clips (BENCHMARKS.md). Only this test lowers it to
-    # 0.77; every other check runs as in the product.
-    from avatars.engine import statement as statement_engine
-
-    relaxed = statement_engine.StatementThresholds(min_voice_similarity=0.77)
-    monkeypatch.setattr(
-        statement_engine,
-        "StatementCheckSpec",
-        partial(statement_engine.StatementCheckSpec, thresholds=relaxed),
-    )
+    # What he says, as the statement and its code; voice threshold 0.77 (statement_support.py).
+    speak_grid_swwp2s(settings, monkeypatch)
     enroll_footage(studio, enrollment_clip, django_capture_on_commit_callbacks)
     consent = live_statement(studio, statement_clip, django_capture_on_commit_callbacks)
     checks = consent.statement_checks

@@ -17,7 +17,6 @@ import json
 import time
 import wave
 from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,23 +198,13 @@ def test_a_genuine_live_statement_of_the_challenge_activates_the_consent(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from avatars.engine import statement as statement_engine
-    from tests.avatars.statement_support import GRID_SWWP2S_CODE, GRID_SWWP2S_SETTING
+    from tests.avatars.statement_support import GRID_SWWP2S_CODE, speak_grid_swwp2s
 
     enrollment_clip, statement_clip = GRID / "pwij3p.mpg", GRID / "id2_vcd_swwp2s.mpg"
     if not (enrollment_clip.exists() and statement_clip.exists()):
         pytest.skip(f"{GRID} is absent (../shared/media is for internal evaluation only)")
-    # What he says, as the statement and its code (tests/avatars/statement_support.py).
-    settings.STATEMENT_WORDING = GRID_SWWP2S_SETTING
-    # His voice in these two 3-second clips measures 0.779 against the 0.78 threshold before any
-    # browser touches it: a measured false reject of the voice match on short clips (BENCHMARKS.md).
-    # As in tests/avatars/test_statement_genuine.py, only that threshold is lowered, to 0.77.
-    relaxed = statement_engine.StatementThresholds(min_voice_similarity=0.77)
-    monkeypatch.setattr(
-        statement_engine,
-        "StatementCheckSpec",
-        partial(statement_engine.StatementCheckSpec, thresholds=relaxed),
-    )
+    # What he says, as the statement and its code; voice threshold 0.77 (statement_support.py).
+    speak_grid_swwp2s(settings, monkeypatch)
     consent = _enrolled(texts, tmp_path, footage=enrollment_clip)
     page = camera(*_fake_devices(statement_clip, tmp_path, lead_seconds=LEAD, tail_seconds=TAIL))
     base = live_server_url
@@ -258,9 +247,8 @@ def test_a_face_swapped_live_statement_of_the_challenge_waits_with_the_evidence(
     words and voice are his, the picture is manipulated, and the consent waits for a clinic admin
     with the failing checks' evidence. (Onto lrwp9a the same swap passes every automated check:
     BENCHMARKS.md, issue 12.)"""
-    from avatars.engine import statement as statement_engine
     from bench.statement_face_swap import make_swap
-    from tests.avatars.statement_support import GRID_SWWP2S_SETTING
+    from tests.avatars.statement_support import speak_grid_swwp2s
 
     enrollment_clip, statement_clip, host = (
         GRID / "pwij3p.mpg",
@@ -269,14 +257,8 @@ def test_a_face_swapped_live_statement_of_the_challenge_waits_with_the_evidence(
     )
     if not all(path.exists() for path in (enrollment_clip, statement_clip, host)):
         pytest.skip(f"{GRID} is absent (../shared/media is for internal evaluation only)")
-    settings.STATEMENT_WORDING = GRID_SWWP2S_SETTING
-    # The genuine case's one relaxation, so that only the manipulation can hold this statement.
-    relaxed = statement_engine.StatementThresholds(min_voice_similarity=0.77)
-    monkeypatch.setattr(
-        statement_engine,
-        "StatementCheckSpec",
-        partial(statement_engine.StatementCheckSpec, thresholds=relaxed),
-    )
+    # The genuine case's wording and its one relaxation, so that only the manipulation can hold it.
+    speak_grid_swwp2s(settings, monkeypatch)
     swapped = make_swap(statement_clip, host, tmp_path / "swap.mp4", start_seconds=0.0)
     consent = _enrolled(texts, tmp_path, footage=enrollment_clip)
     page = camera(*_fake_devices(swapped, tmp_path, lead_seconds=LEAD, tail_seconds=TAIL))
