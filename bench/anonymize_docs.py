@@ -4,7 +4,9 @@ the patient).
     .venv/bin/python bench/anonymize_docs.py [--out docs]
 
 Writes docs/anonymize-synthetic.png, docs/anonymize-mask.png and docs/anonymize-blur.png: each the
-same two moments of one generated clip, the input above and the anonymized output below.
+same two moments of one generated clip, the input above and the anonymized output below; and
+docs/anonymize-looks.png: every look the synthetic mode can draw (a row per set of proportions,
+a column per palette), turned a little and talking.
 """
 
 from __future__ import annotations
@@ -53,6 +55,30 @@ def _clip(path: Path) -> list:  # type: ignore[type-arg]
     return frames
 
 
+def _looks_sheet(target: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from avatars.engine.anonymize.mesh import Expression
+    from avatars.engine.anonymize.synthetic import LOOKS, PALETTES, SyntheticFace
+
+    tiles = []
+    for index, look in enumerate(LOOKS):
+        tile = np.full((220, 200, 3), 90, dtype=np.uint8)
+        yaw = 0.25 * (index % 3 - 1)
+        cos, sin = math.cos(yaw), math.sin(yaw)
+        rotation = np.array([[cos, 0.0, -sin], [0.0, 1.0, 0.0], [sin, 0.0, cos]])
+        expression = Expression(
+            np.array([100.0, 110.0, 0.0]), 70.0, rotation, 0.3 * (index % 2), 0.5, (1.0, 0.9), 0.2
+        )
+        SyntheticFace().draw(tile, (0, 0), expression, look)
+        tiles.append(tile)
+    columns = len(PALETTES)
+    rows = [np.concatenate(tiles[r : r + columns], axis=1) for r in range(0, len(tiles), columns)]
+    Image.fromarray(np.concatenate(rows, axis=0)).save(target, optimize=True)
+    print(target)
+
+
 def main() -> None:
     import av
     import numpy as np
@@ -63,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
+    _looks_sheet(args.out / "anonymize-looks.png")
     with tempfile.TemporaryDirectory() as scratch:
         source = Path(scratch) / "clip.mkv"
         inputs = _clip(source)

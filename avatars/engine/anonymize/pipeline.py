@@ -45,7 +45,7 @@ from avatars.engine.anonymize.specs import (
     TrackReport,
 )
 from avatars.engine.anonymize.streams import FrameReader, FrameWriter, Worker
-from avatars.engine.anonymize.synthetic import PALETTES, Palette
+from avatars.engine.anonymize.synthetic import LOOKS, Look
 from avatars.engine.anonymize.track import (
     BufferedFrame,
     DetectionSchedule,
@@ -65,9 +65,12 @@ MAX_SIDE = 4096
 MIN_SIDE = 16
 #: dlib distance below which a face in the output is still the original person.
 SAME_PERSON_DISTANCE = 0.6
-#: A drawn face must be at least this far (dlib distance) from the person it replaces; a margin
-#: over the 0.6 same-person threshold, since the face keeps moving after the look is chosen.
+#: A drawn face must stay at least this far (dlib distance) from the person it replaces, measured
+#: on every identity sample; a margin over the 0.6 same-person threshold, since the distance moves
+#: with pose and expression between samples (by up to 0.1 frame to frame on a DFDC actor).
 LOOK_DISTANCE = 0.7
+#: A new look is chosen at least this far from the person where one is, so that it lasts.
+LOOK_CHOICE_DISTANCE = 0.8
 #: A face is sampled for identity only when it is this frontal (cosine of the turn) and this tall.
 FRONTAL_COSINE = 0.8
 MIN_SAMPLE_FACE_PIXELS = 48
@@ -259,6 +262,9 @@ class _Run:
         self.audio_ready = audio_ready
         self.audio_written = 0
         self.replacer = Replacer(spec.mode, seed)
+        #: Draws looks on copies of frames to measure them (main thread; `replacer` is the
+        #: rendering thread's).
+        self.trial = Replacer("synthetic", 0)
         self.buffer: deque[BufferedFrame] = deque()
         self.tracker = Tracker(width=info.width, height=info.height, fps=info.fps, buffer=self.buffer)
         self.depth = max(2, round(BUFFER_SECONDS * info.fps))
@@ -288,7 +294,9 @@ class _Run:
                 or frame.index < track.next_sample
             ):
                 continue
-            if not self.keep and len(track.originals) >= REPORT_SAMPLES:
+            # With nothing enrolled only the report needs samples, except that a drawn face is
+            # re-checked against the person on every sample (see `check_look`).
+            if not self.keep and self.spec.mode != "synthetic" and len(track.originals) >= REPORT_SAMPLES:
                 continue
             expression = observation.expression
             if (
@@ -310,10 +318,17 @@ class _Run:
                 # The latest look decides: a kept face that no longer matches (a crossing, a
                 # tracker swap) is replaced from the frames still in the buffer onwards.
                 track.keep = distance < self.spec.face_keep_distance
-            if track.palette is None and self.spec.mode == "synthetic" and not track.keep:
-                track.palette = self.choose_palette(frame.rgb, observation, sample)
+            if self.spec.mode == "synthetic" and not track.keep:
+                others = [
+                    t.originals[-1]
+                    for t in self.tracker.tracks
+                    if t is not track and t.originals and not t.ended
+                ]
+                self.check_look(track, frame.rgb, observation, sample, others)
             self.pending_output_checks.setdefault(frame.index, []).append((track, sample))
-            interval = self.sample_every if track.keep else 2 * self.sample_every
+            interval = (
+                self.sample_every if track.keep or self.spec.mode == "synthetic" else 2 * self.sample_every
+            )
             track.next_sample = frame.index + interval
 
     def guard_crossings(self, index: int) -> None:
@@ -332,25 +347,76 @@ class _Run:
                     track.next_sample = min(track.next_sample, index + max(1, self.sample_every // 4))
                     break
 
-    def choose_palette(
-        self, rgb: NDArray[np.uint8], observation: Observation, sample: identity.Sample
-    ) -> int:
-        """A look for a replaced face that dlib does not confuse with the person it replaces.
+    def check_look(
+        self,
+        track: Track,
+        rgb: NDArray[np.uint8],
+        observation: Observation,
+        sample: identity.Sample,
+        others: list[NDArray[np.float64]],
+    ) -> None:
+        """Give a replaced track a drawn look, and change it when it comes near a real person.
 
-        Looks are tried in a random order and the first one far enough from the person is used
-        (the farthest if none is). Random order rather than "always the farthest", so the look
-        chosen says as little as possible about the person's own colouring.
+        The distance between a drawn face and the person it replaces drifts with pose and
+        expression, so the look chosen on the first sample is measured again on every later one
+        (once a second); below `LOOK_DISTANCE` another look is chosen on this frame, from here
+        (and the frames still in the buffer) onwards. `others` are the other people in the video
+        (their latest samples): a drawn face must not pass for any of them either.
         """
-        trial = Replacer("synthetic", 0)
+        people = [sample.embedding, *others]
+        if (
+            track.look is not None
+            and self.look_distance(rgb, observation, sample, track.look, people) >= LOOK_DISTANCE
+        ):
+            return
+        if track.look is not None:
+            track.look_changes += 1
+        track.look = self.choose_look(rgb, observation, sample, people)
+
+    def look_distance(
+        self,
+        rgb: NDArray[np.uint8],
+        observation: Observation,
+        sample: identity.Sample,
+        look: int,
+        people: list[NDArray[np.float64]],
+    ) -> float:
+        """dlib distance from the face drawn with `LOOKS[look]` over `sample`'s face in `rgb` to the
+        nearest of `people` (embeddings; the replaced person first).
+
+        The drawn face is embedded twice and the nearer counts: at the person's own landmarks, and
+        where dlib finds the drawn face by itself (what an independent check of the output does).
+        """
+        picture = rgb.copy()
+        self.trial.apply(picture, observation.region, observation.expression, LOOKS[look])
+        drawn = [identity.embed_at(picture, sample)]
+        found = identity.sample_near(picture, sample.box)
+        if found is not None:
+            drawn.append(found.embedding)
+        return min(float(np.linalg.norm(face - person)) for face in drawn for person in people)
+
+    def choose_look(
+        self,
+        rgb: NDArray[np.uint8],
+        observation: Observation,
+        sample: identity.Sample,
+        people: list[NDArray[np.float64]],
+    ) -> int:
+        """A look for a replaced face that dlib does not confuse with the person it replaces, nor
+        with anyone else in `people`.
+
+        Looks are tried in a random order and the first one at least `LOOK_CHOICE_DISTANCE` from
+        the person is used (the farthest if none is). Random order rather than "always the
+        farthest", so the look chosen says as little as possible about the person's own colouring
+        and proportions.
+        """
         best, best_distance = 0, -1.0
-        for palette in self.rng.permutation(len(PALETTES)):
-            picture = rgb.copy()
-            trial.apply(picture, observation.region, observation.expression, PALETTES[int(palette)])
-            distance = float(np.linalg.norm(identity.embed_at(picture, sample) - sample.embedding))
-            if distance >= LOOK_DISTANCE:
-                return int(palette)
+        for look in self.rng.permutation(len(LOOKS)):
+            distance = self.look_distance(rgb, observation, sample, int(look), people)
+            if distance >= LOOK_CHOICE_DISTANCE:
+                return int(look)
             if distance > best_distance:
-                best, best_distance = int(palette), distance
+                best, best_distance = int(look), distance
         return best
 
     # --- one frame out -------------------------------------------------------------------
@@ -379,7 +445,7 @@ class _Run:
         paints = [
             (
                 observation,
-                PALETTES[track.id % len(PALETTES) if track.palette is None else track.palette],
+                LOOKS[track.id % len(LOOKS) if track.look is None else track.look],
             )
             for track, observation in replaced
         ]
@@ -395,7 +461,7 @@ class _Run:
     def render(
         self,
         frame: BufferedFrame,
-        paints: list[tuple[Observation, Palette]],
+        paints: list[tuple[Observation, Look]],
         output_checks: list[tuple[Track, identity.Sample]],
         check: bool,
         kept: list[Region],
@@ -403,8 +469,8 @@ class _Run:
     ) -> None:
         """Replace, redact, check and encode one frame (rendering thread, frames in order)."""
         rgb = frame.rgb
-        for observation, palette in paints:
-            self.replacer.apply(rgb, observation.region, observation.expression, palette)
+        for observation, look in paints:
+            self.replacer.apply(rgb, observation.region, observation.expression, look)
         redacted = False
         for box in self.spec.redactions:
             if box.active(frame.time - self.info.start):

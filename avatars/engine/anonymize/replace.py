@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from avatars.engine.anonymize.detect import LEFT_EYE, RIGHT_EYE, Detection
 from avatars.engine.anonymize.mesh import FACE_OVAL, Expression
-from avatars.engine.anonymize.synthetic import Palette, SyntheticFace
+from avatars.engine.anonymize.synthetic import Look, SyntheticFace
 
 REGION_POINTS = len(FACE_OVAL)
 #: How far the replaced region reaches beyond the face outline, per direction in the face's own
@@ -221,7 +221,7 @@ class Replacer:
         frame: NDArray[np.uint8],
         region: Region,
         expression: Expression | None,
-        palette: Palette,
+        look: Look,
     ) -> None:
         """Replace one face region of `frame` (modified in place)."""
         face_width = float(np.ptp(region.core[:, 0]))
@@ -243,7 +243,7 @@ class Replacer:
         alpha = _feathered(region, (left, top), size, feather)
         canvas = _scramble(patch, face_width, self._rng)
         if self.mode == "synthetic" and expression is not None:
-            self._face.draw(canvas, (left, top), expression, palette)
+            self._face.draw(canvas, (left, top), expression, look)
         patch[...] = cv2.blendLinear(canvas, patch, alpha, 1.0 - alpha)
 
 

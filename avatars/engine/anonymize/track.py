@@ -68,7 +68,10 @@ class Track:
     keep: bool = False
     keep_distances: list[float] = field(default_factory=list)
     originals: list[NDArray[np.float64]] = field(default_factory=list)
-    palette: int | None = None
+    #: Index into `synthetic.LOOKS` of the drawn face (synthetic mode).
+    look: int | None = None
+    #: Times the drawn look was changed because it came too near the person (synthetic mode).
+    look_changes: int = 0
     next_sample: int = 0
     sample_attempts: int = 0
     output_distances: list[float] = field(default_factory=list)

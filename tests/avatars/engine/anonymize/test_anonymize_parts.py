@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from avatars.engine.anonymize.mesh import (
 )
 from avatars.engine.anonymize.models import load
 from avatars.engine.anonymize.replace import region_from_points
-from avatars.engine.anonymize.synthetic import PALETTES, SyntheticFace
+from avatars.engine.anonymize.synthetic import LOOKS, SyntheticFace
 from avatars.engine.anonymize.track import half_size
 from avatars.engine.speech import resample, synthesize
 
@@ -93,9 +94,10 @@ def _drawn(yaw: float) -> tuple[int, float]:
     image = np.full((200, 200, 3), 90, dtype=np.uint8)
     cos, sin = math.cos(yaw), math.sin(yaw)
     rotation = np.array([[cos, 0.0, -sin], [0.0, 1.0, 0.0], [sin, 0.0, cos]])
-    palette = PALETTES[0]
+    look = LOOKS[0]
+    palette = look.palette
     expression = Expression(np.array([100.0, 100.0, 0.0]), 50.0, rotation, 0.0, 0.5, (1.0, 1.0), 0.3)
-    SyntheticFace().draw(image, (0, 0), expression, palette)
+    SyntheticFace().draw(image, (0, 0), expression, look)
     from avatars.engine.stock import EYE_WHITE, PUPIL
 
     eye = np.zeros(image.shape[:2], dtype=np.uint8)
@@ -182,3 +184,59 @@ def test_the_pitch_moves_by_the_drawn_ratio_and_the_timing_stays(ratio: float) -
 
     lag = int(np.argmax(correlate(envelope(out), envelope(samples), mode="full"))) - (len(samples) - 1)
     assert abs(lag) < 0.015 * voice.RATE
+
+
+def _look_run(distances: dict[int, float]) -> Any:
+    """A stand-in for the pipeline's run whose drawn looks measure `distances` from the nearest
+    person; it records which looks were measured and against how many people."""
+    from types import SimpleNamespace
+
+    from avatars.engine.anonymize.pipeline import _Run
+
+    run = SimpleNamespace(rng=np.random.default_rng(3), measured=[], people=[])
+
+    def look_distance(rgb: Any, observation: Any, sample: Any, look: int, people: list[Any]) -> float:
+        run.measured.append(look)
+        run.people.append(len(people))
+        return distances.get(look, 0.5)
+
+    run.look_distance = look_distance
+    run.choose_look = lambda *args: _Run.choose_look(run, *args)  # type: ignore[arg-type]
+    run.check_look = lambda *args: _Run.check_look(run, *args)  # type: ignore[arg-type]
+    return run
+
+
+SAMPLE = type("Sample", (), {"embedding": np.zeros(128)})()
+
+
+def test_a_look_is_chosen_well_clear_of_the_person_and_the_farthest_when_none_is() -> None:
+    from avatars.engine.anonymize.pipeline import LOOK_CHOICE_DISTANCE
+
+    clear = _look_run({4: LOOK_CHOICE_DISTANCE + 0.01, 9: LOOK_CHOICE_DISTANCE - 0.01})
+    assert clear.choose_look(None, None, SAMPLE, [SAMPLE.embedding]) == 4
+    near = _look_run({2: 0.66, 11: 0.72, 6: 0.69})
+    assert near.choose_look(None, None, SAMPLE, [SAMPLE.embedding]) == 11
+    assert sorted(near.measured) == list(range(len(LOOKS)))
+
+
+def test_a_drawn_look_that_drifts_near_the_person_is_replaced_on_the_next_sample() -> None:
+    from avatars.engine.anonymize.pipeline import LOOK_DISTANCE
+    from avatars.engine.anonymize.track import Track
+
+    track = Track(id=0, first_frame=0, last_seen=0, points=None)
+    distances = {1: 0.9, 5: 0.85}
+    run = _look_run(distances)
+    others = [np.ones(128), np.full(128, 2.0)]
+    run.check_look(track, None, None, SAMPLE, others)
+    first = track.look
+    assert first in distances and track.look_changes == 0
+    # Every look is measured against the replaced person and everyone else in the video.
+    assert set(run.people) == {3}
+    # Still clear of everyone: kept, and only that look is measured.
+    run.measured.clear()
+    run.check_look(track, None, None, SAMPLE, others)
+    assert track.look == first and run.measured == [first]
+    # Pose and expression moved it under the margin: another look, counted.
+    distances[first] = LOOK_DISTANCE - 0.01
+    run.check_look(track, None, None, SAMPLE, others)
+    assert track.look != first and track.look in distances and track.look_changes == 1
