@@ -285,6 +285,7 @@ class _Run:
 
     def sample_identities(self, frame: BufferedFrame) -> None:
         self.guard_crossings(frame.index)
+        looks: list[tuple[Track, Observation, identity.Sample]] = []
         for track in self.tracker.tracks:
             observation = track.observations.get(frame.index)
             if (
@@ -311,6 +312,11 @@ class _Run:
                 track.next_sample = frame.index + max(1, self.sample_every // 4)
                 continue
             embedding = sample.embedding
+            if not track.originals and self.spec.mode == "synthetic":
+                # Someone new: every drawn look is measured against them on the next frame.
+                for other in self.tracker.tracks:
+                    if other is not track and not other.keep and other.originals:
+                        other.next_sample = min(other.next_sample, frame.index + 1)
             track.originals = [*track.originals[-4:], embedding]
             if self.keep:
                 distance = identity.distance(embedding, self.keep)
@@ -319,17 +325,18 @@ class _Run:
                 # tracker swap) is replaced from the frames still in the buffer onwards.
                 track.keep = distance < self.spec.face_keep_distance
             if self.spec.mode == "synthetic" and not track.keep:
-                others = [
-                    t.originals[-1]
-                    for t in self.tracker.tracks
-                    if t is not track and t.originals and not t.ended
-                ]
-                self.check_look(track, frame.rgb, observation, sample, others)
+                looks.append((track, observation, sample))
             self.pending_output_checks.setdefault(frame.index, []).append((track, sample))
             interval = (
                 self.sample_every if track.keep or self.spec.mode == "synthetic" else 2 * self.sample_every
             )
             track.next_sample = frame.index + interval
+        # Looks once everyone in this frame has been sampled, so each is measured against them all.
+        for track, observation, sample in looks:
+            others = [
+                t.originals[-1] for t in self.tracker.tracks if t is not track and t.originals and not t.ended
+            ]
+            self.check_look(track, frame.rgb, observation, sample, others)
 
     def guard_crossings(self, index: int) -> None:
         """A kept face that touches another face is replaced until it is identified again.
