@@ -39,26 +39,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(autouse=True)
-def _fresh_channel_layer(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test gets channel layers of its own.
-
-    A Redis channel layer remembers the event loop it is receiving on until that receive returns.
-    When a live server's loop stops while one of its websocket consumers waits (the end of a browser
-    test), that receive never returns, and the shared layer refuses every later websocket in any
-    other loop ("Two event loops are trying to receive() on one channel layer at once!"): pages of
-    later tests then never hear that their job finished.
-    """
-    if not request.config.pluginmanager.hasplugin("django"):
-        yield
-        return
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
-@pytest.fixture(autouse=True)
 def _django_isolation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
     """Per test: media files in a temporary folder and an empty cache (rate limits start afresh)."""
     if not request.config.pluginmanager.hasplugin("django"):

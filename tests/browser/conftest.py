@@ -61,6 +61,16 @@ def live_server_url(
     from config.asgi import application
 
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    # The server gets channel layers of its own. A Redis channel layer remembers the event loop it
+    # is receiving on until that receive returns; when an earlier server's (or test's) loop stopped
+    # while a consumer waited, that receive never returns, and a shared layer refuses every
+    # websocket in any other loop ("Two event loops are trying to receive() on one channel layer at
+    # once!"), so a page never hears that its job finished. Afterwards the layers of before are put
+    # back, so the tests after this one find what they found before it.
+    from channels.layers import channel_layers
+
+    before = dict(channel_layers.backends)
+    channel_layers.backends.clear()
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -82,6 +92,8 @@ def live_server_url(
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    channel_layers.backends.clear()
+    channel_layers.backends.update(before)
 
 
 @pytest.fixture(scope="session")
