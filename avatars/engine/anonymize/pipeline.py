@@ -285,6 +285,7 @@ class _Run:
 
     def sample_identities(self, frame: BufferedFrame) -> None:
         self.guard_crossings(frame.index)
+        synthetic = self.spec.mode == "synthetic"
         looks: list[tuple[Track, Observation, identity.Sample]] = []
         for track in self.tracker.tracks:
             observation = track.observations.get(frame.index)
@@ -297,7 +298,7 @@ class _Run:
                 continue
             # With nothing enrolled only the report needs samples, except that a drawn face is
             # re-checked against the person on every sample (see `check_look`).
-            if not self.keep and self.spec.mode != "synthetic" and len(track.originals) >= REPORT_SAMPLES:
+            if not self.keep and not synthetic and len(track.originals) >= REPORT_SAMPLES:
                 continue
             expression = observation.expression
             if (
@@ -312,7 +313,7 @@ class _Run:
                 track.next_sample = frame.index + max(1, self.sample_every // 4)
                 continue
             embedding = sample.embedding
-            if not track.originals and self.spec.mode == "synthetic":
+            if not track.originals and synthetic:
                 # Someone new: every drawn look is measured against them on the next frame.
                 for other in self.tracker.tracks:
                     if other is not track and not other.keep and other.originals:
@@ -324,12 +325,10 @@ class _Run:
                 # The latest look decides: a kept face that no longer matches (a crossing, a
                 # tracker swap) is replaced from the frames still in the buffer onwards.
                 track.keep = distance < self.spec.face_keep_distance
-            if self.spec.mode == "synthetic" and not track.keep:
+            if synthetic and not track.keep:
                 looks.append((track, observation, sample))
             self.pending_output_checks.setdefault(frame.index, []).append((track, sample))
-            interval = (
-                self.sample_every if track.keep or self.spec.mode == "synthetic" else 2 * self.sample_every
-            )
+            interval = self.sample_every if track.keep or synthetic else 2 * self.sample_every
             track.next_sample = frame.index + interval
         # Looks once everyone in this frame has been sampled, so each is measured against them all.
         for track, observation, sample in looks:
